@@ -1,0 +1,119 @@
+/**
+ * What the services need from a message bus, and nothing more. Two implementations:
+ * - NatsBus: core NATS + JetStream KV (any number of processes and nodes);
+ * - MemoryBus: in-process, for a single-process deployment (like Centrifugo's memory broker).
+ * ONE conformance suite (test/conformance.ts) runs against both; a behaviour not in it is not part
+ * of the contract.
+ *
+ * Messages are handed to handlers as the bus received them (for NATS: the nats.js Msg itself), so
+ * the edge's hot path does not allocate a wrapper per message.
+ */
+
+/** Read access to message headers. `get` returns '' for a missing header (as nats.js does). */
+export interface BusHeaders {
+  get(name: string): string;
+  has(name: string): boolean;
+}
+
+export interface BusMessage {
+  readonly subject: string;
+  /** Payload bytes exactly as published. May be a view into a larger buffer: copy before keeping. */
+  readonly data: Uint8Array;
+  /** Undefined when the publisher sent no headers (the common, fast case). */
+  readonly headers?: BusHeaders | undefined;
+  /** Reply subject for request/reply, if any. */
+  readonly reply?: string | undefined;
+}
+
+export type MessageHandler = (msg: BusMessage) => void;
+
+export type HeaderValues = Readonly<Record<string, string>>;
+
+export interface SubscribeOptions {
+  /** Queue group: each message goes to exactly one subscriber of the group. */
+  readonly queue?: string;
+}
+
+export interface BusSubscription {
+  readonly subject: string;
+  unsubscribe(): void;
+}
+
+export interface RequestOptions {
+  readonly timeoutMs: number;
+  readonly headers?: HeaderValues;
+}
+
+export class NoRespondersError extends Error {
+  override readonly name = 'NoRespondersError';
+}
+export class RequestTimeoutError extends Error {
+  override readonly name = 'RequestTimeoutError';
+}
+
+export interface KvEntry {
+  readonly key: string;
+  /** undefined for a delete/purge marker seen by a watcher */
+  readonly value: Uint8Array | undefined;
+  readonly revision: number;
+  readonly operation: 'PUT' | 'DEL';
+}
+
+export interface KvStore {
+  readonly bucket: string;
+  get(key: string): Promise<KvEntry | undefined>;
+  /** Writes unconditionally; returns the new revision. */
+  put(key: string, value: Uint8Array): Promise<number>;
+  /** Writes only if the key does not exist (or was deleted); throws KvConflictError otherwise. */
+  create(key: string, value: Uint8Array): Promise<number>;
+  /** Writes only if the key's last revision is `revision`; throws KvConflictError otherwise. */
+  update(key: string, value: Uint8Array, revision: number): Promise<number>;
+  delete(key: string): Promise<void>;
+  keys(): Promise<string[]>;
+  /**
+   * Calls `onEntry` for every current entry (initial values), then `onReady` once, then for every
+   * later change, in revision order. Returns a function that stops the watch.
+   */
+  watch(onEntry: (entry: KvEntry) => void, onReady?: () => void): Promise<() => void>;
+}
+
+export class KvConflictError extends Error {
+  override readonly name = 'KvConflictError';
+}
+
+export interface KvOptions {
+  /** Replicas in a NATS cluster (ignored by the memory bus). */
+  readonly replicas?: number;
+  /** Revisions kept per key. */
+  readonly history?: number;
+}
+
+export type BusEvent =
+  | { readonly type: 'disconnected' }
+  | { readonly type: 'reconnected' }
+  /** The server refused something asynchronously (e.g. "maximum subscriptions exceeded"). */
+  | { readonly type: 'error'; readonly error: Error }
+  /** A subscription the server refused: its subscriber will receive nothing. */
+  | { readonly type: 'subscription-error'; readonly subject: string; readonly error: Error };
+
+export interface Bus {
+  /** 'nats' or 'memory', for logs and health. */
+  readonly kind: 'nats' | 'memory';
+  publish(subject: string, data: Uint8Array, headers?: HeaderValues): void;
+  subscribe(subject: string, handler: MessageHandler, options?: SubscribeOptions): BusSubscription;
+  /** Answers a request message; false when the message has no reply subject. */
+  respond(msg: BusMessage, data: Uint8Array, headers?: HeaderValues): boolean;
+  request(subject: string, data: Uint8Array, options: RequestOptions): Promise<BusMessage>;
+  /**
+   * Resolves once the bus server has processed everything sent before this call (subscriptions
+   * included). Many concurrent callers share one round trip.
+   */
+  flush(): Promise<void>;
+  kv(bucket: string, options?: KvOptions): Promise<KvStore>;
+  /** Asynchronous events: connection loss, refused subscriptions. */
+  onEvent(listener: (event: BusEvent) => void): () => void;
+  /** Whether the bus is connected now (always true for the memory bus until closed). */
+  isConnected(): boolean;
+  /** Flushes pending publishes, then closes. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,191 @@
+/**
+ * Client <-> edge wire protocol, version 1 (WebSocket subprotocol `session-mesh.v1`).
+ * docs/protocol.md is the reference for client authors; keep the two in step.
+ *
+ * Two kinds of WebSocket message:
+ * - BINARY messages carry payload bytes. Byte 0 is an opcode; what follows is described per opcode.
+ *   Payloads are forwarded exactly as published: the edge never decodes or re-encodes them.
+ * - TEXT messages are JSON control frames with a `type` field.
+ */
+export const PROTOCOL_VERSION = 1;
+export const SUBPROTOCOL = 'session-mesh.v1';
+/** Prefix of a Sec-WebSocket-Protocol entry that carries the token: `bearer.<jwt>`. */
+export const BEARER_SUBPROTOCOL_PREFIX = 'bearer.';
+
+export const Opcode = {
+  /** server -> client: [0x01][payload] */
+  PUSH: 0x01,
+  /** client -> server: [0x02][topic length: u8][topic: ASCII][payload] */
+  MESSAGE: 0x02,
+  /** client -> server: [0x03][request id: u32 BE][topic length: u8][topic: ASCII][payload] */
+  REQUEST: 0x03,
+  /** server -> client: [0x04][request id: u32 BE][payload] */
+  REPLY: 0x04,
+} as const;
+
+export const PUSH_HEADER_BYTES = 1;
+export const REPLY_HEADER_BYTES = 5;
+
+/** Server -> client control frames. */
+export interface WelcomeFrame {
+  readonly type: 'welcome';
+  readonly v: number;
+  readonly user: string;
+  readonly session: string;
+  readonly client: string;
+  readonly conn: string;
+  readonly edge: string;
+  readonly roles: readonly string[];
+  /** Token expiry in ms since the epoch, or null for tokens without `exp` (and anonymous connections). */
+  readonly expiresAt: number | null;
+}
+
+/** Error codes carried by error frames (not close codes: the connection stays open). */
+export const ErrorCode = {
+  BAD_FRAME: 'BAD_FRAME',
+  BAD_TOPIC: 'BAD_TOPIC',
+  NO_RESPONDERS: 'NO_RESPONDERS',
+  REQUEST_TIMEOUT: 'REQUEST_TIMEOUT',
+  REFRESH_FAILED: 'REFRESH_FAILED',
+  TOO_LARGE: 'TOO_LARGE',
+} as const;
+export type ErrorCodeName = keyof typeof ErrorCode;
+
+export interface ErrorFrame {
+  readonly type: 'error';
+  readonly code: ErrorCodeName;
+  readonly message: string;
+  /** The request id, when the error answers a REQUEST. */
+  readonly id?: number;
+}
+
+export interface RefreshedFrame {
+  readonly type: 'refreshed';
+  readonly expiresAt: number | null;
+}
+
+export type ServerControlFrame = WelcomeFrame | ErrorFrame | RefreshedFrame;
+
+/** Client -> server control frames. */
+export interface RefreshFrame {
+  readonly type: 'refresh';
+  readonly token: string;
+}
+export type ClientControlFrame = RefreshFrame;
+
+export type ParsedClientBinary =
+  | { readonly op: typeof Opcode.MESSAGE; readonly topic: string; readonly payload: Uint8Array }
+  | { readonly op: typeof Opcode.REQUEST; readonly id: number; readonly topic: string; readonly payload: Uint8Array };
+
+const TOPIC_BYTE_OK = new Uint8Array(128);
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-') TOPIC_BYTE_OK[c.charCodeAt(0)] = 1;
+
+function readTopic(bytes: Uint8Array, at: number): { topic: string; end: number } | string {
+  if (bytes.length < at + 1) return 'truncated topic length';
+  const len = bytes[at]!;
+  if (len < 1 || len > 64) return 'topic length must be 1..64';
+  const end = at + 1 + len;
+  if (bytes.length < end) return 'truncated topic';
+  let topic = '';
+  for (let i = at + 1; i < end; i++) {
+    const b = bytes[i]!;
+    if (b >= 128 || TOPIC_BYTE_OK[b] !== 1) return 'topic must match [A-Za-z0-9_-]';
+    topic += String.fromCharCode(b);
+  }
+  return { topic, end };
+}
+
+/**
+ * Parses a binary client frame. Returns a string describing the problem for malformed input.
+ * The payload is a view into `bytes` (no copy).
+ */
+export function parseClientBinary(bytes: Uint8Array): ParsedClientBinary | string {
+  if (bytes.length === 0) return 'empty frame';
+  const op = bytes[0];
+  if (op === Opcode.MESSAGE) {
+    const t = readTopic(bytes, 1);
+    if (typeof t === 'string') return t;
+    return { op: Opcode.MESSAGE, topic: t.topic, payload: bytes.subarray(t.end) };
+  }
+  if (op === Opcode.REQUEST) {
+    if (bytes.length < 5) return 'truncated request id';
+    const id = ((bytes[1]! << 24) >>> 0) + (bytes[2]! << 16) + (bytes[3]! << 8) + bytes[4]!;
+    const t = readTopic(bytes, 5);
+    if (typeof t === 'string') return t;
+    return { op: Opcode.REQUEST, id, topic: t.topic, payload: bytes.subarray(t.end) };
+  }
+  return `unknown opcode ${String(op)}`;
+}
+
+/** Builds a client MESSAGE frame (used by clients and tests). */
+export function encodeMessageFrame(topic: string, payload: Uint8Array): Uint8Array {
+  const t = topicBytes(topic);
+  const out = new Uint8Array(2 + t.length + payload.length);
+  out[0] = Opcode.MESSAGE;
+  out[1] = t.length;
+  out.set(t, 2);
+  out.set(payload, 2 + t.length);
+  return out;
+}
+
+/** Builds a client REQUEST frame (used by clients and tests). */
+export function encodeRequestFrame(id: number, topic: string, payload: Uint8Array): Uint8Array {
+  if (!Number.isInteger(id) || id < 0 || id > 0xffffffff) throw new RangeError('request id must be a u32');
+  const t = topicBytes(topic);
+  const out = new Uint8Array(6 + t.length + payload.length);
+  out[0] = Opcode.REQUEST;
+  writeU32(out, 1, id);
+  out[5] = t.length;
+  out.set(t, 6);
+  out.set(payload, 6 + t.length);
+  return out;
+}
+
+/** Writes a REPLY header into `target` at 0 (the payload follows at REPLY_HEADER_BYTES). */
+export function writeReplyHeader(target: Uint8Array, id: number): void {
+  target[0] = Opcode.REPLY;
+  writeU32(target, 1, id);
+}
+
+/** Parses a server binary frame (clients and tests). */
+export function parseServerBinary(
+  bytes: Uint8Array,
+): { op: typeof Opcode.PUSH; payload: Uint8Array } | { op: typeof Opcode.REPLY; id: number; payload: Uint8Array } | string {
+  if (bytes.length === 0) return 'empty frame';
+  if (bytes[0] === Opcode.PUSH) return { op: Opcode.PUSH, payload: bytes.subarray(1) };
+  if (bytes[0] === Opcode.REPLY) {
+    if (bytes.length < REPLY_HEADER_BYTES) return 'truncated reply';
+    const id = ((bytes[1]! << 24) >>> 0) + (bytes[2]! << 16) + (bytes[3]! << 8) + bytes[4]!;
+    return { op: Opcode.REPLY, id, payload: bytes.subarray(REPLY_HEADER_BYTES) };
+  }
+  return `unknown opcode ${String(bytes[0])}`;
+}
+
+/** Parses a text control frame from a client. Returns a problem string for malformed input. */
+export function parseClientControl(text: string): ClientControlFrame | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return 'control frame is not JSON';
+  }
+  if (typeof value !== 'object' || value === null) return 'control frame must be a JSON object';
+  const frame = value as Record<string, unknown>;
+  if (frame['type'] === 'refresh') {
+    if (typeof frame['token'] !== 'string' || frame['token'].length === 0) return 'refresh frame needs a token';
+    return { type: 'refresh', token: frame['token'] };
+  }
+  return `unknown control frame type ${JSON.stringify(frame['type'])}`;
+}
+
+function topicBytes(topic: string): Uint8Array {
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(topic)) throw new Error(`invalid topic ${JSON.stringify(topic)}`);
+  return new TextEncoder().encode(topic);
+}
+
+function writeU32(target: Uint8Array, at: number, value: number): void {
+  target[at] = (value >>> 24) & 0xff;
+  target[at + 1] = (value >>> 16) & 0xff;
+  target[at + 2] = (value >>> 8) & 0xff;
+  target[at + 3] = value & 0xff;
+}

@@ -1,0 +1,6 @@
+export * from './logger.js';
+export * from './config.js';
+export * from './health.js';
+export * from './shutdown.js';
+export * from './fatal.js';
+export { z } from 'zod';
