@@ -99,6 +99,7 @@ export type BusEvent =
 export interface Bus {
   /** 'nats' or 'memory', for logs and health. */
   readonly kind: 'nats' | 'memory';
+  /** `data` is copied before publish returns: the caller may reuse its buffer at once. */
   publish(subject: string, data: Uint8Array, headers?: HeaderValues): void;
   subscribe(subject: string, handler: MessageHandler, options?: SubscribeOptions): BusSubscription;
   /** Answers a request message; false when the message has no reply subject. */

@@ -1,0 +1,151 @@
+// Starting the processes a bench phase needs, each ready by observation (a ports file, a TCP
+// connect, an HTTP 200, a JSON line), never after a fixed sleep.
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ProcessFailed } from './procs.mjs';
+
+/** A free loopback TCP port (bound and released; the tiny race is acceptable on a bench machine). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Polls fn every intervalMs until it returns a value other than undefined; throws after timeoutMs. */
+export async function until(fn, { timeoutMs, intervalMs = 100, what, proc }) {
+  const deadline = performance.now() + timeoutMs;
+  let lastError;
+  for (;;) {
+    if (proc && !proc.running) {
+      throw new ProcessFailed(`${proc.name} exited (${proc.exitCode}) while waiting for ${what}; its last output:\n${proc.lastLines()}\n(log: ${proc.logPath})`);
+    }
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      lastError = err;
+    }
+    if (performance.now() > deadline) {
+      const tail = proc ? `\n${proc.name}'s last output:\n${proc.lastLines()}\n(log: ${proc.logPath})` : '';
+      throw new ProcessFailed(`no ${what} within ${timeoutMs} ms${lastError ? ` (last error: ${lastError.message})` : ''}${tail}`);
+    }
+    await sleep(intervalMs);
+  }
+}
+
+export async function getJson(url, timeoutMs = 5000) {
+  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+  if (!res.ok) throw new Error(`GET ${url}: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
+  return res.json();
+}
+
+function tcpReachable(port) {
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port }, () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on('error', () => resolve(undefined));
+  });
+}
+
+/** nats-server on random loopback ports with JetStream (the edge keeps its blacklist in KV). */
+export async function startNats(procs, { bin, dir, name = 'nats' }) {
+  mkdirSync(join(dir, 'ports'), { recursive: true });
+  const portsDir = join(dir, 'ports');
+  const proc = procs.start(name, bin, ['-a', '127.0.0.1', '-p', '-1', '-m', '-1', '--ports_file_dir', portsDir, '-js', '-sd', join(dir, 'js')]);
+  const ports = await until(
+    () => {
+      const file = readdirSync(portsDir).find((f) => f.endsWith(`_${proc.pid}.ports`));
+      if (!file) return undefined;
+      const p = JSON.parse(readFileSync(join(portsDir, file), 'utf8'));
+      return p.nats?.[0] && p.monitoring?.[0] ? p : undefined;
+    },
+    { timeoutMs: 15000, what: 'nats-server ports file', proc },
+  );
+  const url = ports.nats[0];
+  const monitor = ports.monitoring[0];
+  await until(() => tcpReachable(Number(new URL(url).port)), { timeoutMs: 10000, what: 'nats-server client port', proc });
+  await until(async () => ((await getJson(`${monitor}/healthz`)).status === 'ok' ? true : undefined), {
+    timeoutMs: 15000,
+    what: 'nats-server /healthz ok',
+    proc,
+  });
+  return { proc, url, monitor };
+}
+
+/**
+ * One edge (services/edge/dist/main.js) on a free port, ready when GET /readyz answers 200.
+ * Fails loudly, quoting the edge's output, when it exits or is not ready in time.
+ */
+export async function startEdge(procs, { root, natsUrl, secret, id, logLevel = 'warn', extraEnv = {} }) {
+  // BENCH_EDGE_MAIN: another entry point speaking the same env and HTTP contract (harness tests).
+  const main = process.env.BENCH_EDGE_MAIN || join(root, 'services/edge/dist/main.js');
+  if (!existsSync(main)) throw new ProcessFailed(`the edge is not built: ${main} is missing (npx tsc -b services/edge)`);
+  const port = await freePort();
+  const env = {
+    ...process.env,
+    MESH_NATS_URL: natsUrl,
+    MESH_JWT_SECRET: secret,
+    MESH_EDGE_PORT: String(port),
+    MESH_EDGE_HOST: '127.0.0.1',
+    MESH_EDGE_ID: id,
+    MESH_LOG_LEVEL: logLevel,
+    NODE_ENV: 'production',
+    ...extraEnv,
+  };
+  const proc = procs.start(id, process.execPath, [main], { env, cwd: root });
+  const base = `http://127.0.0.1:${port}`;
+  let lastStatus = 'no answer';
+  await until(
+    async () => {
+      const res = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(2000) }).catch((err) => {
+        lastStatus = err.cause?.code ?? err.message;
+        return undefined;
+      });
+      if (!res) return undefined;
+      lastStatus = `HTTP ${res.status} ${(await res.text()).slice(0, 300)}`;
+      return res.status === 200 ? true : undefined;
+    },
+    { timeoutMs: 30000, intervalMs: 100, what: `edge ${id} ready (GET ${base}/readyz 200; last: ${lastStatus})`, proc },
+  ).catch((err) => {
+    err.message = err.message.replace('last: no answer', `last: ${lastStatus}`);
+    throw err;
+  });
+  return { proc, port, base, url: `ws://127.0.0.1:${port}/` };
+}
+
+/** The raw uWebSockets.js baseline (bench/raw-uws-server.mjs). */
+export async function startRaw(procs, { root, name = 'raw-uws' }) {
+  const proc = procs.start(name, process.execPath, [join(root, 'bench/raw-uws-server.mjs')], { cwd: root });
+  const msg = await proc.waitFor((m) => m.event === 'listening', 15000, 'the listening line');
+  const base = `http://127.0.0.1:${msg.port}`;
+  return { proc, port: msg.port, base, url: `ws://127.0.0.1:${msg.port}/`, binary: msg.binary };
+}
+
+/**
+ * Waits until the RSS of pid stops moving: the spread of the last `samples` readings (taken every
+ * intervalMs) is at most toleranceKiB. Bounded by maxMs; reports whether it settled.
+ */
+export async function settleRss(readRss, { intervalMs = 500, samples = 4, toleranceKiB = 96, maxMs = 30000 } = {}) {
+  const t0 = performance.now();
+  const seen = [];
+  for (;;) {
+    seen.push(readRss());
+    const last = seen.slice(-samples);
+    if (last.length === samples && Math.max(...last) - Math.min(...last) <= toleranceKiB) {
+      return { rssKiB: last[last.length - 1], settled: true, waitedMs: Math.round(performance.now() - t0) };
+    }
+    if (performance.now() - t0 > maxMs) {
+      return { rssKiB: seen[seen.length - 1], settled: false, waitedMs: Math.round(performance.now() - t0), lastSamples: last };
+    }
+    await sleep(intervalMs);
+  }
+}

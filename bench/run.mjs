@@ -1,0 +1,439 @@
+// npm run bench (scripts/bench.sh builds the tools, then runs this).
+//
+// Phases, each with fresh processes:
+//   memory-raw   raw uWebSockets.js, N idle sockets: server RSS per socket
+//   memory-edge  nats-server + one edge, N authenticated sockets (one user each): RSS and heap per socket
+//   push-edge    nats-server + two edges, M users each; a Go publisher sends 100-byte pushes to random
+//                users over NATS; CPU of every process per delivery
+//   push-raw     raw uWebSockets.js sending to random sockets itself, same loadgen: the floor
+// Results go to bench/results/latest.json, then bench/render.mjs writes docs/benchmarks.md.
+//
+// Environment (all optional): BENCH_CONNS (15000), BENCH_PUSH_USERS_PER_EDGE (5000),
+// BENCH_PUSH_SECONDS (15, at most 20), BENCH_RAW_PUSH_SECONDS (10), BENCH_PHASES (comma list),
+// BENCH_SKIP_EDGE=1 (raw phases only), BENCH_LOADGEN, BENCH_NATS_SERVER (paths; set by bench.sh),
+// BENCH_LOG_DIR, BENCH_PIDFILE, BENCH_RESULTS, BENCH_RENDER=0 (do not touch docs/),
+// BENCH_EDGE_MAIN (another edge entry point with the same env and HTTP contract).
+import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { cpus, totalmem, tmpdir, release } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Procs } from './lib/procs.mjs';
+import { cpuDelta, cpuSnapshot, rssKiB } from './lib/procstat.mjs';
+import { getJson, settleRss, startEdge, startNats, startRaw } from './lib/services.mjs';
+import { render } from './render.mjs';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const env = process.env;
+const intEnv = (name, def, min, max) => {
+  const v = env[name] === undefined || env[name] === '' ? def : Number(env[name]);
+  if (!Number.isInteger(v) || v < min || v > max) throw new Error(`${name} must be an integer in [${min}, ${max}], got ${env[name]}`);
+  return v;
+};
+
+const cfg = {
+  conns: intEnv('BENCH_CONNS', 15000, 100, 19000),
+  pushUsersPerEdge: intEnv('BENCH_PUSH_USERS_PER_EDGE', 5000, 10, 9500),
+  pushSeconds: intEnv('BENCH_PUSH_SECONDS', 15, 1, 20),
+  rawPushSeconds: intEnv('BENCH_RAW_PUSH_SECONDS', 10, 1, 20),
+  payloadBytes: 100,
+  warmupPushes: 20000,
+  window: 50000,
+  phases: (env.BENCH_PHASES ?? 'memory-raw,memory-edge,push-edge,push-raw').split(',').map((s) => s.trim()).filter(Boolean),
+  skipEdge: env.BENCH_SKIP_EDGE === '1',
+  loadgen: env.BENCH_LOADGEN ?? join(process.env.HOME ?? '/root', '.cache/session-mesh/bin/loadgen'),
+  natsServer: env.BENCH_NATS_SERVER ?? join(process.env.HOME ?? '/root', '.cache/session-mesh/bin/nats-server'),
+  resultsPath: resolve(ROOT, env.BENCH_RESULTS ?? 'bench/results/latest.json'),
+};
+for (const [what, path] of [['load generator', cfg.loadgen], ['nats-server', cfg.natsServer]]) {
+  if (!existsSync(path)) throw new Error(`no ${what} at ${path}: run the bench through scripts/bench.sh (npm run bench), which builds or installs it`);
+}
+const known = new Set(['memory-raw', 'memory-edge', 'push-edge', 'push-raw']);
+for (const p of cfg.phases) if (!known.has(p)) throw new Error(`BENCH_PHASES: unknown phase ${p} (known: ${[...known].join(', ')})`);
+
+const logDir = env.BENCH_LOG_DIR ?? mkdtempSync(join(tmpdir(), 'session-mesh-bench-'));
+mkdirSync(logDir, { recursive: true });
+const procs = new Procs(logDir, env.BENCH_PIDFILE);
+const secret = randomBytes(32).toString('base64url');
+const log = (msg) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+
+let stopping = false;
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, async () => {
+    if (stopping) return;
+    stopping = true;
+    log(`${sig}: stopping every process this bench started`);
+    await procs.stopAll(3000);
+    process.exit(130);
+  });
+}
+
+/** Args shared by every loadgen connect. */
+function loadgenConnect(name, { urls, n, raw, reportMs = 1000, creditSocket, sources }) {
+  const args = ['connect', '-url', urls.join(','), '-n', String(n), '-max-duration', '8m', '-report-every', `${reportMs}ms`];
+  args.push('-sources', String(sources ?? Math.max(1, Math.ceil(n / 10000))));
+  if (raw) args.push('-raw', '-subprotocol', '');
+  else args.push('-secret', secret);
+  if (creditSocket) args.push('-credit-socket', creditSocket);
+  return procs.start(name, cfg.loadgen, args);
+}
+
+/** Waits for the loadgen's ready line; throws when too few sockets opened, quoting the reasons. */
+async function loadgenReady(lg, n, timeoutMs) {
+  const ready = await lg.waitFor((m) => m.event === 'ready', timeoutMs, `all ${n} connection attempts resolved`);
+  const summary = { opened: ready.opened, failed: ready.failed, connectMs: ready.connectMs, failures: ready.failures, samples: ready.samples };
+  if (ready.opened < n) {
+    throw new Error(`${lg.name}: only ${ready.opened} of ${n} sockets opened in ${ready.connectMs} ms; failures ${JSON.stringify(ready.failures)}; samples ${JSON.stringify(ready.samples).slice(0, 1500)}`);
+  }
+  return summary;
+}
+
+async function phaseMemoryRaw(tmp) {
+  const srv = await startRaw(procs, { root: ROOT });
+  const before = await settleRss(() => rssKiB(srv.proc.pid));
+  const stats0 = await getJson(`${srv.base}/stats`);
+  const lg = loadgenConnect('loadgen-memory-raw', { urls: [srv.url], n: cfg.conns, raw: true });
+  const connect = await loadgenReady(lg, cfg.conns, 120000);
+  const after = await settleRss(() => rssKiB(srv.proc.pid));
+  const stats1 = await getJson(`${srv.base}/stats`);
+  const lgRss = rssKiB(lg.pid);
+  await lg.stop();
+  await srv.proc.stop();
+  return {
+    connections: stats1.connections,
+    connect,
+    rssBeforeKiB: before.rssKiB,
+    rssAfterKiB: after.rssKiB,
+    settle: { before, after },
+    heapUsedBefore: stats0.heapUsed,
+    heapUsedAfter: stats1.heapUsed,
+    kibPerConnection: (after.rssKiB - before.rssKiB) / cfg.conns,
+    heapBytesPerConnection: (stats1.heapUsed - stats0.heapUsed) / cfg.conns,
+    loadgenRssKiB: lgRss,
+    loadgenKiBPerSocket: lgRss / cfg.conns,
+    binary: srv.binary,
+  };
+}
+
+async function natsCounts(monitor) {
+  const [varz, subsz] = await Promise.all([getJson(`${monitor}/varz`), getJson(`${monitor}/subsz`)]);
+  return {
+    rssBytes: varz.mem,
+    slowConsumers: varz.slow_consumers,
+    inMsgs: varz.in_msgs,
+    outMsgs: varz.out_msgs,
+    connections: varz.connections,
+    subscriptions: subsz.num_subscriptions,
+  };
+}
+
+async function phaseMemoryEdge(tmp) {
+  const nats = await startNats(procs, { bin: cfg.natsServer, dir: join(tmp, 'nats-memory') });
+  const edge = await startEdge(procs, { root: ROOT, natsUrl: nats.url, secret, id: 'bench-edge-mem' });
+  const before = await settleRss(() => rssKiB(edge.proc.pid));
+  const stats0 = await getJson(`${edge.base}/stats`);
+  const nats0 = { rssKiB: rssKiB(nats.proc.pid), ...(await natsCounts(nats.monitor)) };
+  const lg = loadgenConnect('loadgen-memory-edge', { urls: [edge.url], n: cfg.conns, raw: false });
+  const connect = await loadgenReady(lg, cfg.conns, 180000);
+  const after = await settleRss(() => rssKiB(edge.proc.pid));
+  const stats1 = await getJson(`${edge.base}/stats`);
+  const nats1 = { rssKiB: rssKiB(nats.proc.pid), ...(await natsCounts(nats.monitor)) };
+  const lgRss = rssKiB(lg.pid);
+  await lg.stop();
+  await edge.proc.stop();
+  await nats.proc.stop();
+  return {
+    connections: stats1.connections,
+    connect,
+    connectsPerSecond: cfg.conns / (connect.connectMs / 1000),
+    rssBeforeKiB: before.rssKiB,
+    rssAfterKiB: after.rssKiB,
+    settle: { before, after },
+    heapUsedBefore: stats0.heapUsed,
+    heapUsedAfter: stats1.heapUsed,
+    kibPerConnection: (after.rssKiB - before.rssKiB) / cfg.conns,
+    heapBytesPerConnection: (stats1.heapUsed - stats0.heapUsed) / cfg.conns,
+    edgeStatsAfter: stats1,
+    nats: {
+      before: nats0,
+      after: nats1,
+      kibPerConnection: (nats1.rssKiB - nats0.rssKiB) / cfg.conns,
+      subscriptionsPerConnection: (nats1.subscriptions - nats0.subscriptions) / cfg.conns,
+    },
+    loadgenRssKiB: lgRss,
+    loadgenKiBPerSocket: lgRss / cfg.conns,
+  };
+}
+
+/**
+ * Waits until the loadgen's push count reaches target or stops moving for quietMs; returns the
+ * count and when (performance.now()) it last changed. Bounded by maxMs.
+ */
+async function drain(lg, target, { quietMs = 1500, maxMs = 20000 } = {}) {
+  const t0 = performance.now();
+  let last = -1;
+  let lastChange = t0;
+  for (;;) {
+    const s = lg.latest((m) => m.event === 'stats' || m.event === 'ready');
+    const v = s?.pushes ?? 0;
+    const now = performance.now();
+    if (v !== last) {
+      last = v;
+      lastChange = now;
+    }
+    if (v >= target) return { pushes: v, at: lastChange, complete: true };
+    if (now - lastChange > quietMs || now - t0 > maxMs) return { pushes: v, at: lastChange, complete: false };
+    await sleep(50);
+  }
+}
+
+/** Per-delivery CPU figures (µs) from a cpuDelta. */
+function perDelivery(delta, deliveries) {
+  const out = {};
+  for (const [name, d] of Object.entries(delta)) {
+    out[name] = {
+      cpuUs: d.total,
+      usPerDelivery: d.total / deliveries,
+      userUsPerDelivery: d.user / deliveries,
+      systemUsPerDelivery: d.system / deliveries,
+    };
+  }
+  return out;
+}
+
+async function phasePushEdge(tmp) {
+  const nats = await startNats(procs, { bin: cfg.natsServer, dir: join(tmp, 'nats-push') });
+  const edgeA = await startEdge(procs, { root: ROOT, natsUrl: nats.url, secret, id: 'bench-edge-a' });
+  const edgeB = await startEdge(procs, { root: ROOT, natsUrl: nats.url, secret, id: 'bench-edge-b' });
+  const users = cfg.pushUsersPerEdge * 2;
+  const creditSocket = join(tmp, 'credit-edge.sock');
+  const lg = loadgenConnect('loadgen-push-edge', { urls: [edgeA.url, edgeB.url], n: users, raw: false, reportMs: 100, creditSocket });
+  const connect = await loadgenReady(lg, users, 120000);
+  const pub = procs.start(
+    'publisher',
+    cfg.loadgen,
+    [
+      'publish', '-nats', nats.url, '-users', String(users), '-size', String(cfg.payloadBytes),
+      '-duration', `${cfg.pushSeconds}s`, '-warmup', String(cfg.warmupPushes), '-window', String(cfg.window),
+      '-credit-socket', creditSocket, '-wait-go',
+    ],
+    { stdin: true },
+  );
+  const warmed = await pub.waitFor((m) => m.event === 'warmed', 60000, 'the warm-up to finish');
+  if (warmed.received < warmed.published) {
+    log(`warm-up: ${warmed.received} of ${warmed.published} pushes received within 15 s`);
+  }
+  const pids = { edgeA: edgeA.proc.pid, edgeB: edgeB.proc.pid, nats: nats.proc.pid, loadgen: lg.pid, publisher: pub.pid };
+  const statsA0 = await getJson(`${edgeA.base}/stats`);
+  const statsB0 = await getJson(`${edgeB.base}/stats`);
+  const nats0 = await natsCounts(nats.monitor);
+  const cpu0 = cpuSnapshot(pids);
+  // The publisher is paused: the count is still, and the next stats line (100 ms) is current.
+  const base = (await lg.waitFor((m) => m.event === 'stats', 5000, 'a stats line', lg.messages.length)).pushes;
+  const t0 = performance.now();
+  pub.send('go');
+  const done = await pub.waitFor((m) => m.event === 'done', (cfg.pushSeconds + 60) * 1000, 'the measured publishing run to end');
+  const drained = await drain(lg, base + done.published);
+  const cpu1 = cpuSnapshot(pids);
+  const statsA1 = await getJson(`${edgeA.base}/stats`);
+  const statsB1 = await getJson(`${edgeB.base}/stats`);
+  const nats1 = await natsCounts(nats.monitor);
+  const lgFinal = lg.latest((m) => m.event === 'stats');
+  const delivered = drained.pushes - base;
+  const seconds = (drained.at - t0) / 1000;
+  const delta = cpuDelta(cpu0, cpu1);
+  const per = perDelivery(delta, delivered);
+  const edgeCpu = delta.edgeA.total + delta.edgeB.total;
+  const edgeUser = delta.edgeA.user + delta.edgeB.user;
+  const edgeSystem = delta.edgeA.system + delta.edgeB.system;
+  await pub.stop();
+  await lg.stop();
+  await Promise.all([edgeA.proc.stop(), edgeB.proc.stop()]);
+  await nats.proc.stop();
+  const deltaStats = (a, b) => ({ deliveries: (b.deliveries ?? NaN) - (a.deliveries ?? NaN), drops: (b.drops ?? NaN) - (a.drops ?? NaN) });
+  return {
+    usersPerEdge: cfg.pushUsersPerEdge,
+    connect,
+    warmup: warmed,
+    published: done.published,
+    publisherSeconds: done.elapsedMs / 1000,
+    publisherStalls: { count: done.stalls, ms: done.stallMs, window: cfg.window },
+    delivered,
+    lost: done.published - delivered,
+    drainComplete: drained.complete,
+    seconds,
+    deliveriesPerSecond: delivered / seconds,
+    cpu: per,
+    edgeUsPerDelivery: edgeCpu / delivered,
+    edgeUserUsPerDelivery: edgeUser / delivered,
+    edgeSystemUsPerDelivery: edgeSystem / delivered,
+    cpuCoresBusy: Object.fromEntries(Object.entries(delta).map(([k, d]) => [k, d.total / 1e6 / seconds])),
+    edgeStats: { a: deltaStats(statsA0, statsA1), b: deltaStats(statsB0, statsB1), aAfter: statsA1, bAfter: statsB1 },
+    nats: {
+      slowConsumers: nats1.slowConsumers - nats0.slowConsumers,
+      inMsgs: nats1.inMsgs - nats0.inMsgs,
+      outMsgs: nats1.outMsgs - nats0.outMsgs,
+      subscriptions: nats1.subscriptions,
+    },
+    loadgenClosed: lgFinal?.closed ?? null,
+    loadgenCloses: lgFinal?.closes ?? null,
+  };
+}
+
+async function phasePushRaw() {
+  const srv = await startRaw(procs, { root: ROOT });
+  const n = cfg.pushUsersPerEdge * 2;
+  const lg = loadgenConnect('loadgen-push-raw', { urls: [srv.url], n, raw: true, reportMs: 100 });
+  const connect = await loadgenReady(lg, n, 120000);
+  // Warm-up: one second of sends, then wait for the loadgen to catch up.
+  await getJson(`${srv.base}/push?seconds=1&size=${cfg.payloadBytes}`, 30000);
+  await drain(lg, Infinity, { quietMs: 500, maxMs: 10000 });
+  const pids = { server: srv.proc.pid, loadgen: lg.pid };
+  const base = (await lg.waitFor((m) => m.event === 'stats', 5000, 'a stats line', lg.messages.length)).pushes;
+  const cpu0 = cpuSnapshot(pids);
+  const t0 = performance.now();
+  const result = await getJson(`${srv.base}/push?seconds=${cfg.rawPushSeconds}&size=${cfg.payloadBytes}`, (cfg.rawPushSeconds + 30) * 1000);
+  const attempted = result.sent + result.buffered;
+  const drained = await drain(lg, base + attempted);
+  const cpu1 = cpuSnapshot(pids);
+  const delivered = drained.pushes - base;
+  const seconds = (drained.at - t0) / 1000;
+  const delta = cpuDelta(cpu0, cpu1);
+  await lg.stop();
+  await srv.proc.stop();
+  return {
+    sockets: n,
+    connect,
+    server: result,
+    delivered,
+    drainComplete: drained.complete,
+    seconds,
+    deliveriesPerSecond: delivered / seconds,
+    cpu: perDelivery(delta, delivered),
+    serverUsPerDelivery: delta.server.total / delivered,
+    serverUserUsPerDelivery: delta.server.user / delivered,
+    serverSystemUsPerDelivery: delta.server.system / delivered,
+    cpuCoresBusy: Object.fromEntries(Object.entries(delta).map(([k, d]) => [k, d.total / 1e6 / seconds])),
+  };
+}
+
+function tryExec(cmd, args) {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], cwd: ROOT }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+function describeMachine() {
+  const cpu = cpus();
+  let os = undefined;
+  try {
+    os = /^PRETTY_NAME="?([^"\n]*)"?/m.exec(readFileSync('/etc/os-release', 'utf8'))?.[1];
+  } catch {
+    // not Linux
+  }
+  return { cpuModel: cpu[0]?.model, cores: cpu.length, memoryGiB: Math.round(totalmem() / 2 ** 30), kernel: release(), os };
+}
+
+function describeVersions() {
+  let uws;
+  try {
+    uws = JSON.parse(readFileSync(join(ROOT, 'node_modules/uWebSockets.js/package.json'), 'utf8'));
+  } catch {
+    uws = undefined;
+  }
+  const status = tryExec('git', ['status', '--porcelain', '--', 'services', 'libs']);
+  return {
+    node: process.version,
+    uWebSocketsJs: uws ? `${uws.name}@${uws.version}` : undefined,
+    natsServer: tryExec(cfg.natsServer, ['--version']),
+    go: tryExec('go', ['version']),
+    loadgen: cfg.loadgen.split('/').pop(),
+    commit: tryExec('git', ['rev-parse', '--short', 'HEAD']),
+    workTreeChanges: status === undefined ? undefined : status.length > 0,
+  };
+}
+
+async function main() {
+  const t0 = Date.now();
+  const tmp = mkdtempSync(join(tmpdir(), 'session-mesh-bench-run-'));
+  const results = {
+    schema: 1,
+    startedAt: new Date(t0).toISOString(),
+    machine: describeMachine(),
+    versions: describeVersions(),
+    config: {
+      conns: cfg.conns,
+      pushUsersPerEdge: cfg.pushUsersPerEdge,
+      pushSeconds: cfg.pushSeconds,
+      rawPushSeconds: cfg.rawPushSeconds,
+      payloadBytes: cfg.payloadBytes,
+      warmupPushes: cfg.warmupPushes,
+      window: cfg.window,
+      phases: cfg.phases,
+    },
+    targets: { edgeKiBPerConnection: 2.5, edgeUsPerDelivery: 3 },
+    memory: {},
+    push: {},
+    errors: [],
+    logDir,
+  };
+  const phases = {
+    'memory-raw': async () => (results.memory.raw = await phaseMemoryRaw(tmp)),
+    'memory-edge': async () => (results.memory.edge = await phaseMemoryEdge(tmp)),
+    'push-edge': async () => (results.push.edge = await phasePushEdge(tmp)),
+    'push-raw': async () => (results.push.raw = await phasePushRaw(tmp)),
+  };
+  try {
+    for (const name of cfg.phases) {
+      if (stopping) break;
+      if (cfg.skipEdge && name.endsWith('-edge')) {
+        results.errors.push({ phase: name, error: env.BENCH_EDGE_UNAVAILABLE || 'skipped (BENCH_SKIP_EDGE=1)' });
+        continue;
+      }
+      const p0 = Date.now();
+      log(`phase ${name}: start`);
+      try {
+        await phases[name]();
+        log(`phase ${name}: done in ${((Date.now() - p0) / 1000).toFixed(1)} s`);
+      } catch (err) {
+        log(`phase ${name}: FAILED: ${err.message}`);
+        results.errors.push({ phase: name, error: err.message });
+      } finally {
+        // Whatever the phase left running (on failure) stops before the next one starts.
+        await procs.stopAll(3000);
+      }
+    }
+  } finally {
+    await procs.stopAll(3000);
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  results.durationS = Math.round((Date.now() - t0) / 1000);
+  mkdirSync(dirname(cfg.resultsPath), { recursive: true });
+  writeFileSync(cfg.resultsPath, `${JSON.stringify(results, null, 2)}\n`);
+  log(`results: ${cfg.resultsPath} (process logs: ${logDir})`);
+  if (env.BENCH_RENDER !== '0') {
+    const written = render(results, { root: ROOT });
+    for (const f of written) log(`wrote ${f}`);
+  }
+  printSummary(results);
+  if (results.errors.length > 0) {
+    for (const e of results.errors) process.stderr.write(`\nFAILED ${e.phase}:\n${e.error}\n`);
+    process.exitCode = 1;
+  }
+}
+
+function printSummary(r) {
+  const f = (v, d = 2) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(d) : 'n/a');
+  const lines = ['', 'summary:'];
+  if (r.memory.raw) lines.push(`  memory raw uWS : ${f(r.memory.raw.kibPerConnection)} KiB/conn`);
+  if (r.memory.edge) lines.push(`  memory edge    : ${f(r.memory.edge.kibPerConnection)} KiB/conn RSS, ${f(r.memory.edge.heapBytesPerConnection, 0)} B/conn heap (target <= 2.5 KiB)`);
+  if (r.push.edge) lines.push(`  push edge      : ${f(r.push.edge.deliveriesPerSecond, 0)} deliveries/s, ${f(r.push.edge.edgeUsPerDelivery)} us edge CPU/delivery (target <= 3)`);
+  if (r.push.raw) lines.push(`  push raw uWS   : ${f(r.push.raw.deliveriesPerSecond, 0)} deliveries/s, ${f(r.push.raw.serverUsPerDelivery)} us server CPU/delivery`);
+  process.stderr.write(`${lines.join('\n')}\n`);
+}
+
+await main();

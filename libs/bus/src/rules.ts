@@ -1,0 +1,41 @@
+/**
+ * Header and KV naming rules, checked the same way by both buses (the NATS ones, so that code
+ * tested against the memory bus does not fail first in production).
+ */
+
+/** Header names: printable ASCII without ':' (as nats.js checks); case is kept and matched exactly. */
+export function assertHeaderName(name: string): void {
+  if (name.length === 0) throw new Error('invalid header name: empty');
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c === 58 || c < 33 || c > 126) {
+      throw new Error(`invalid header name ${JSON.stringify(name)}: printable ASCII without ':'`);
+    }
+  }
+}
+
+/** Header values: no CR or LF. Leading and trailing white space is trimmed (as nats.js does). */
+export function normalizeHeaderValue(name: string, value: string): string {
+  if (/[\r\n]/.test(value)) throw new Error(`invalid value for header ${name}: must not contain CR or LF`);
+  return value.trim();
+}
+
+const BUCKET_RE = /^[-\w]+$/;
+const KEY_RE = /^[-/=.\w]+$/;
+
+export function assertBucketName(bucket: string): void {
+  if (!BUCKET_RE.test(bucket)) throw new Error(`invalid KV bucket name ${JSON.stringify(bucket)}: [A-Za-z0-9_-]+`);
+}
+
+export function assertKvKey(key: string): void {
+  if (!KEY_RE.test(key) || key.startsWith('.') || key.endsWith('.') || key.includes('..')) {
+    throw new Error(`invalid KV key ${JSON.stringify(key)}: [-/=._A-Za-z0-9], no empty dot-separated part`);
+  }
+}
+
+/** NATS keeps 1 to 64 revisions per key. */
+export function assertHistory(history: number): void {
+  if (!Number.isInteger(history) || history < 1 || history > 64) {
+    throw new Error(`invalid KV history ${history}: an integer from 1 to 64`);
+  }
+}

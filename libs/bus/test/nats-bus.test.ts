@@ -1,0 +1,160 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startNatsCluster, startNatsServer, type NatsClusterHandle, type NatsServerHandle } from '../../../test/support/nats-server.js';
+import { connectNatsBus, createBus, type Bus, type BusEvent } from '../src/index.js';
+import { runBusConformance } from './conformance.js';
+
+const text = (s: string): Uint8Array => new TextEncoder().encode(s);
+
+async function eventually(check: () => void | Promise<void>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await check();
+      return;
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('NATS bus on a 3-node JetStream cluster', () => {
+  let cluster: NatsClusterHandle;
+  beforeAll(async () => {
+    cluster = await startNatsCluster({ size: 3, jetstream: true });
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  runBusConformance({
+    name: 'nats (clients on different nodes)',
+    kvOptions: { replicas: 3, history: 5 },
+    async connect(logger) {
+      // One server URL each: nats.js would otherwise pick a random node, maybe the same one.
+      const a = await connectNatsBus({ servers: cluster.urls[0] as string, name: 'conformance-a', logger });
+      const b = await connectNatsBus({ servers: cluster.urls[1] as string, name: 'conformance-b', logger });
+      return {
+        a,
+        b,
+        cleanup: async () => {
+          await a.close();
+          await b.close();
+        },
+      };
+    },
+  });
+});
+
+describe('NATS bus specifics', () => {
+  const buses: Bus[] = [];
+  const servers: NatsServerHandle[] = [];
+  afterAll(async () => {
+    for (const bus of buses) await bus.close();
+    for (const s of servers) await s.stop();
+  });
+
+  it('names the subscriptions a server refuses past max_subs (the edge closes those users)', async () => {
+    const server = await startNatsServer({ maxSubs: 5 });
+    servers.push(server);
+    const bus = await connectNatsBus({ servers: server.url, name: 'max-subs' });
+    buses.push(bus);
+    const events: BusEvent[] = [];
+    bus.onEvent((e) => events.push(e));
+    const got: string[] = [];
+    // The bus holds one subscription of its own (created first), so 4 of these fit.
+    const subs = ['s1', 's2', 's3', 's4', 's5', 's6'].map((s) => bus.subscribe(s, () => got.push(s)));
+    await eventually(() => {
+      expect(events.filter((e) => e.type === 'subscription-error').map((e) => (e.type === 'subscription-error' ? e.subject : ''))).toEqual([
+        's5',
+        's6',
+      ]);
+    });
+    const errors = events.filter((e) => e.type === 'error');
+    expect(errors).toHaveLength(2);
+    expect(errors[0]?.type === 'error' && errors[0].error.message).toMatch(/maximum subscriptions exceeded/i);
+    expect(bus.isConnected()).toBe(true);
+
+    // The accepted ones still work; a slot freed by unsubscribe can be used again.
+    subs[0]?.unsubscribe();
+    bus.subscribe('s7', () => got.push('s7'));
+    for (const s of ['s2', 's3', 's4', 's5', 's6', 's7']) bus.publish(s, text('x'));
+    await bus.flush();
+    await eventually(() => expect(got.sort()).toEqual(['s2', 's3', 's4', 's7']));
+    await bus.flush();
+    expect(events.filter((e) => e.type === 'subscription-error')).toHaveLength(2);
+
+    // A refusal in a later batch is named on its own.
+    bus.subscribe('s8', () => undefined);
+    await eventually(() => {
+      const named = events.filter((e) => e.type === 'subscription-error');
+      expect(named).toHaveLength(3);
+      expect(named[2]?.type === 'subscription-error' && named[2].subject).toBe('s8');
+    });
+  });
+
+  it('emits disconnected and reconnected, and resubscribes', async () => {
+    const server = await startNatsServer();
+    servers.push(server);
+    const bus = await connectNatsBus({ servers: server.url, name: 'reconnect' });
+    buses.push(bus);
+    const events: string[] = [];
+    bus.onEvent((e) => events.push(e.type));
+    const got: string[] = [];
+    bus.subscribe('after.reconnect', (m) => got.push(new TextDecoder().decode(m.data)));
+    await bus.flush();
+
+    await server.restart();
+    await eventually(() => expect(events).toEqual(['disconnected', 'reconnected']));
+    expect(bus.isConnected()).toBe(true);
+
+    const other = await connectNatsBus({ servers: server.url, name: 'publisher' });
+    buses.push(other);
+    await bus.flush();
+    other.publish('after.reconnect', text('hi'));
+    await other.flush();
+    await eventually(() => expect(got).toEqual(['hi']));
+  });
+
+  it('flush(): callers in one tick share a round trip; a PING already sent never serves a later caller', async () => {
+    const server = await startNatsServer();
+    servers.push(server);
+    const bus = await connectNatsBus({ servers: server.url });
+    buses.push(bus);
+    const f1 = bus.flush();
+    const f2 = bus.flush();
+    expect(f2).toBe(f1);
+    // Let f1's PING go out; it cannot have been answered yet (that takes a socket round trip).
+    await Promise.resolve();
+    await Promise.resolve();
+    const f3 = bus.flush();
+    expect(f3).not.toBe(f1);
+    const f4 = bus.flush();
+    expect(f4).toBe(f3);
+    await Promise.all([f1, f3]);
+  });
+
+  it('createBus connects to NATS when natsUrl is set (comma-separated list)', async () => {
+    const server = await startNatsServer();
+    servers.push(server);
+    const bus = await createBus({ name: 'created', natsUrl: `${server.url}, ${server.url}` });
+    buses.push(bus);
+    expect(bus.kind).toBe('nats');
+    expect(bus.isConnected()).toBe(true);
+  });
+
+  it('close() delivers earlier publishes to the server first', async () => {
+    const server = await startNatsServer();
+    servers.push(server);
+    const sub = await connectNatsBus({ servers: server.url });
+    buses.push(sub);
+    const got: number[] = [];
+    sub.subscribe('closing', () => got.push(1));
+    await sub.flush();
+    const pub = await connectNatsBus({ servers: server.url });
+    for (let i = 0; i < 100; i++) pub.publish('closing', text('x'));
+    await pub.close();
+    expect(pub.isConnected()).toBe(false);
+    await eventually(() => expect(got).toHaveLength(100));
+  });
+});

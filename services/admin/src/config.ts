@@ -1,0 +1,94 @@
+import { jwtConfigFromEnv, jwtEnvShape, refineJwtEnv, type JwtEnv, type TokenVerifierConfig } from '@session-mesh/auth';
+import { BLACKLIST_BUCKET, DEFAULT_SUBJECT_PREFIX, isValidSubjectPrefix } from '@session-mesh/protocol';
+import { env, loadConfig, z } from '@session-mesh/runtime';
+
+/** Static admin tokens shorter than this are refused: they would be guessable. */
+export const MIN_ADMIN_TOKEN_CHARS = 16;
+/** NATS's default max_payload is 1 MiB; a push must fit in one message. */
+export const MAX_PUSH_BYTES_LIMIT = 1024 * 1024;
+
+const schema = z
+  .object({
+    MESH_NATS_URL: env.natsUrl(),
+    MESH_SUBJECT_PREFIX: z
+      .string()
+      .refine(isValidSubjectPrefix, 'must be dot-separated tokens of [A-Za-z0-9_-], at most 64 characters')
+      .default(DEFAULT_SUBJECT_PREFIX),
+    MESH_LOG_LEVEL: env.logLevel(),
+    MESH_ADMIN_HOST: z.string().min(1).default('0.0.0.0'),
+    MESH_ADMIN_PORT: env.port(8081),
+    MESH_ADMIN_TOKENS: env
+      .list()
+      .refine(
+        (list) => list === undefined || list.every((t) => t.length >= MIN_ADMIN_TOKEN_CHARS && /^[\x21-\x7e]+$/.test(t)),
+        `each token must be at least ${MIN_ADMIN_TOKEN_CHARS} printable ASCII characters without spaces`,
+      ),
+    MESH_ADMIN_ROLE: z.string().min(1, 'must not be empty').default('mesh-admin'),
+    MESH_BLACKLIST_BUCKET: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1..64 characters of [A-Za-z0-9_-]').default(BLACKLIST_BUCKET),
+    MESH_KV_REPLICAS: z.coerce.number({ message: 'must be a number' }).int('must be an integer').min(1).max(5).default(1),
+    MESH_ADMIN_MAX_PUSH_BYTES: env.positiveInt(65_536).refine((v) => v <= MAX_PUSH_BYTES_LIMIT, `must be at most ${MAX_PUSH_BYTES_LIMIT} (NATS max_payload)`),
+    MESH_REGISTRY_TIMEOUT_MS: env.positiveInt(2_000),
+    MESH_BLACKLIST_JANITOR_MS: env.positiveInt(60_000),
+    MESH_SHUTDOWN_TIMEOUT_MS: env.positiveInt(10_000),
+    ...jwtEnvShape,
+  })
+  .superRefine((value, ctx) => {
+    const hasTokens = (value.MESH_ADMIN_TOKENS?.length ?? 0) > 0;
+    const hasJwtKey = jwtConfigFromEnv(value as JwtEnv) !== undefined;
+    if (!hasTokens && !hasJwtKey) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['MESH_ADMIN_TOKENS'],
+        message:
+          'the admin API needs credentials: set MESH_ADMIN_TOKENS, or a JWT key source (MESH_JWT_SECRET, MESH_JWT_PUBLIC_KEY, MESH_JWT_PUBLIC_KEY_FILE or MESH_JWT_JWKS_URL) for admin-role tokens',
+      });
+      return;
+    }
+    // JWTs are optional when static tokens are set, but a given key source must still be unambiguous.
+    if (hasJwtKey) refineJwtEnv()(value as JwtEnv, ctx as unknown as z.RefinementCtx<JwtEnv>);
+  });
+
+export interface AdminConfig {
+  /** undefined: the in-process memory bus */
+  readonly natsUrl: string | undefined;
+  readonly subjectPrefix: string;
+  readonly logLevel: string;
+  readonly host: string;
+  /** 0 = a random free port */
+  readonly port: number;
+  /** Static bearer tokens (compared in constant time). */
+  readonly tokens: readonly string[];
+  /** The role an admin JWT must carry. */
+  readonly adminRole: string;
+  /** undefined when no JWT key source is configured (static tokens only). */
+  readonly jwt: TokenVerifierConfig | undefined;
+  readonly blacklistBucket: string;
+  readonly kvReplicas: number;
+  readonly maxPushBytes: number;
+  readonly registryTimeoutMs: number;
+  readonly janitorIntervalMs: number;
+  readonly shutdownTimeoutMs: number;
+}
+
+export function loadAdminConfig(environment: NodeJS.ProcessEnv = process.env): AdminConfig {
+  const c = loadConfig(schema, environment);
+  const jwt = jwtConfigFromEnv(c);
+  return {
+    natsUrl: c.MESH_NATS_URL,
+    subjectPrefix: c.MESH_SUBJECT_PREFIX,
+    logLevel: c.MESH_LOG_LEVEL,
+    host: c.MESH_ADMIN_HOST,
+    port: c.MESH_ADMIN_PORT,
+    tokens: c.MESH_ADMIN_TOKENS ?? [],
+    adminRole: c.MESH_ADMIN_ROLE,
+    // Admin tokens name an operator, not a session: read the session claim from the user claim so
+    // tokens without `jti` (common for operator tokens) are accepted.
+    jwt: jwt === undefined ? undefined : { ...jwt, sessionClaim: jwt.userClaim ?? 'sub' },
+    blacklistBucket: c.MESH_BLACKLIST_BUCKET,
+    kvReplicas: c.MESH_KV_REPLICAS,
+    maxPushBytes: c.MESH_ADMIN_MAX_PUSH_BYTES,
+    registryTimeoutMs: c.MESH_REGISTRY_TIMEOUT_MS,
+    janitorIntervalMs: c.MESH_BLACKLIST_JANITOR_MS,
+    shutdownTimeoutMs: c.MESH_SHUTDOWN_TIMEOUT_MS,
+  };
+}

@@ -1,0 +1,77 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import type { Logger } from '@session-mesh/runtime';
+
+/** Every error body: a short machine-readable code and a sentence for humans. */
+export interface ErrorBody {
+  readonly error: string;
+  readonly message: string;
+}
+
+export class HttpError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly code: string,
+    message: string,
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {
+    super(message);
+  }
+}
+
+export const badRequest = (message: string) => new HttpError(400, 'bad_request', message);
+export const notFound = (message: string) => new HttpError(404, 'not_found', message);
+export const unavailable = (code: string, message: string) => new HttpError(503, code, message);
+
+const CODES: Readonly<Record<number, string>> = {
+  400: 'bad_request',
+  401: 'unauthorized',
+  403: 'forbidden',
+  404: 'not_found',
+  405: 'method_not_allowed',
+  406: 'not_acceptable',
+  413: 'payload_too_large',
+  414: 'uri_too_long',
+  415: 'unsupported_media_type',
+  429: 'too_many_requests',
+  503: 'unavailable',
+};
+
+/** Turns every failure into `{ error, message }` with the right status; 5xx details stay in the log. */
+export function installErrorHandlers(app: FastifyInstance, logger: Logger): void {
+  app.setErrorHandler((err: FastifyError | HttpError, request, reply) => {
+    if (err instanceof HttpError) {
+      void reply.code(err.statusCode).headers(err.headers).send({ error: err.code, message: err.message });
+      return;
+    }
+    if (err.validation !== undefined) {
+      void reply.code(400).send({ error: 'bad_request', message: validationMessage(err) });
+      return;
+    }
+    const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
+    if (status >= 500) {
+      logger.error({ err, method: request.method, route: request.routeOptions.url }, 'request failed');
+      void reply.code(status).send({ error: CODES[status] ?? 'internal', message: 'internal error' });
+      return;
+    }
+    void reply.code(status).send({ error: CODES[status] ?? 'bad_request', message: err.message });
+  });
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0] ?? ''}` });
+  });
+}
+
+/** "body.ttlSeconds must be >= 1" rather than fastify's default wording. */
+function validationMessage(err: FastifyError): string {
+  const first = err.validation?.[0];
+  if (first === undefined) return err.message;
+  const context = err.validationContext ?? 'request';
+  const path = (first.instancePath ?? '')
+    .split('/')
+    .filter((p) => p.length > 0)
+    .join('.');
+  const params = first.params as Record<string, unknown> | undefined;
+  const missing = first.keyword === 'required' && params !== undefined ? params['requiredProperties'] ?? params['missingProperty'] : undefined;
+  const field = [context, path].filter((p) => p.length > 0).join('.');
+  if (missing !== undefined) return `${field} must have ${Array.isArray(missing) ? missing.join(', ') : String(missing)}`;
+  return `${field} ${first.message ?? 'is invalid'}`;
+}

@@ -1,0 +1,28 @@
+import { createBus } from '@session-mesh/bus';
+import { createSubjects } from '@session-mesh/protocol';
+import { ConfigError, createLogger, Health, runMain, Shutdown } from '@session-mesh/runtime';
+import { startAdmin } from './app.js';
+import { loadAdminConfig } from './config.js';
+
+// Composition root of a standalone admin API: config -> logger -> health -> bus -> HTTP server;
+// shutdown runs in reverse (HTTP server first, then the bus).
+runMain('admin', async () => {
+  const config = loadAdminConfig(process.env);
+  if (config.natsUrl === undefined) {
+    // The memory bus only connects components inside one process (services/mesh).
+    throw new ConfigError(['MESH_NATS_URL: required by a standalone admin API (the in-process bus is for services/mesh)']);
+  }
+  const logger = createLogger({ name: 'admin', level: config.logLevel });
+  const shutdown = new Shutdown(logger, config.shutdownTimeoutMs);
+  shutdown.installSignalHandlers();
+  const health = new Health();
+
+  const bus = await createBus({ natsUrl: config.natsUrl, name: 'admin', logger });
+  shutdown.onShutdown('bus', () => bus.close());
+
+  const server = await startAdmin({ bus, logger, health, config, subjects: createSubjects(config.subjectPrefix) });
+  shutdown.onShutdown('admin API', async () => {
+    health.startDraining();
+    await server.close();
+  });
+});

@@ -1,0 +1,150 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { BlacklistEntry, BlacklistKind } from '@session-mesh/protocol';
+import { Type } from 'typebox';
+import { checkId, type RouteContext } from '../context.js';
+import { badRequest, notFound } from '../errors.js';
+import {
+  BlacklistList,
+  BlacklistListQuery,
+  BlacklistSessionBody,
+  BlacklistUserBody,
+  errors,
+  SessionParams,
+  UserParams,
+} from '../schemas.js';
+
+const security = [{ bearerAuth: [] }];
+
+export const blacklistRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, { ctx }) => {
+  const { blacklist, audit, now } = ctx;
+
+  async function add(actor: string, entry: BlacklistEntry): Promise<BlacklistEntry> {
+    await blacklist.put(entry);
+    audit(actor, 'blacklist.add', { kind: entry.kind, id: entry.id }, {
+      ttlSeconds: Math.round((entry.expiresAt - entry.createdAt) / 1000),
+      expiresAt: new Date(entry.expiresAt).toISOString(),
+      reason: entry.reason,
+      ...(entry.issuedBefore !== undefined ? { issuedBefore: new Date(entry.issuedBefore).toISOString() } : {}),
+    });
+    return entry;
+  }
+
+  app.post(
+    '/blacklist/sessions',
+    {
+      schema: {
+        tags: ['blacklist'],
+        summary: 'Blacklist a session: its connections are refused and closed on every edge',
+        security,
+        body: BlacklistSessionBody,
+        response: { 201: Type.Ref('BlacklistEntry', { description: 'Created (or replaced)' }), ...errors(400, 401, 403, 503) },
+      },
+    },
+    async (request, reply) => {
+      const { sessionId, ttlSeconds, reason } = request.body;
+      checkId('sessionId', sessionId);
+      const createdAt = now();
+      const entry = await add(request.actor, { kind: 'session', id: sessionId, reason, createdAt, expiresAt: createdAt + ttlSeconds * 1000 });
+      return reply.code(201).send(entry);
+    },
+  );
+
+  app.post(
+    '/blacklist/users',
+    {
+      schema: {
+        tags: ['blacklist'],
+        summary: 'Blacklist a user, or only their tokens issued before a time ("log out everywhere")',
+        security,
+        body: BlacklistUserBody,
+        response: { 201: Type.Ref('BlacklistEntry', { description: 'Created (or replaced)' }), ...errors(400, 401, 403, 503) },
+      },
+    },
+    async (request, reply) => {
+      const { userId, ttlSeconds, reason, issuedBefore } = request.body;
+      checkId('userId', userId);
+      const createdAt = now();
+      let before: number | undefined;
+      if (issuedBefore !== undefined) {
+        before = typeof issuedBefore === 'number' ? issuedBefore : parseTime(issuedBefore);
+        if (before === undefined) throw badRequest('body.issuedBefore must be an ISO 8601 time or ms since the epoch');
+      }
+      const entry = await add(request.actor, {
+        kind: 'user',
+        id: userId,
+        reason,
+        createdAt,
+        expiresAt: createdAt + ttlSeconds * 1000,
+        ...(before !== undefined ? { issuedBefore: before } : {}),
+      });
+      return reply.code(201).send(entry);
+    },
+  );
+
+  app.get(
+    '/blacklist',
+    {
+      schema: {
+        tags: ['blacklist'],
+        summary: 'List active blacklist entries',
+        security,
+        querystring: BlacklistListQuery,
+        response: { 200: BlacklistList, ...errors(400, 401, 403, 503) },
+      },
+    },
+    async (request) => ({ entries: await blacklist.list(request.query.kind) }),
+  );
+
+  for (const kind of ['session', 'user'] as const) {
+    const field = kind === 'session' ? 'sessionId' : 'userId';
+    const path = kind === 'session' ? '/blacklist/sessions/:sessionId' : '/blacklist/users/:userId';
+    const params = kind === 'session' ? SessionParams : UserParams;
+    const idOf = (p: Record<string, string>): string => p[field]!;
+
+    app.get(
+      path,
+      {
+        schema: {
+          tags: ['blacklist'],
+          summary: `Read the active blacklist entry of a ${kind}`,
+          security,
+          params,
+          response: { 200: Type.Ref('BlacklistEntry', { description: 'The active entry' }), ...errors(400, 401, 403, 404, 503) },
+        },
+      },
+      async (request) => {
+        const id = idOf(request.params as Record<string, string>);
+        const entry = await blacklist.get(kind, id);
+        if (entry === undefined) throw notFound(`${kind} ${JSON.stringify(id)} is not blacklisted`);
+        return entry;
+      },
+    );
+
+    app.delete(
+      path,
+      {
+        schema: {
+          tags: ['blacklist'],
+          summary: `Remove a ${kind} from the blacklist`,
+          security,
+          params,
+          response: { 204: Type.Null({ description: 'Removed' }), ...errors(400, 401, 403, 404, 503) },
+        },
+      },
+      async (request, reply) => {
+        const id = idOf(request.params as Record<string, string>);
+        const removed = await blacklist.remove(kind as BlacklistKind, id);
+        if (!removed) throw notFound(`${kind} ${JSON.stringify(id)} is not blacklisted`);
+        audit(request.actor, 'blacklist.remove', { kind, id });
+        return reply.code(204).send(null);
+      },
+    );
+  }
+};
+
+/** ISO 8601 with a date and a time (a bare number string is refused: send a number instead). */
+function parseTime(text: string): number | undefined {
+  if (!/^\d{4}-\d{2}-\d{2}T/.test(text)) return undefined;
+  const t = Date.parse(text);
+  return Number.isFinite(t) && t >= 0 ? t : undefined;
+}

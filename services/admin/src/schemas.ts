@@ -1,0 +1,154 @@
+import { Type, type TSchema } from 'typebox';
+import { MAX_ID_BYTES } from '@session-mesh/protocol';
+
+/**
+ * Request and response schemas (TypeBox: JSON Schema that is also a TypeScript type). Ids are
+ * checked twice: the schema bounds the length, and `idProblem` (protocol) decides the rest so the
+ * HTTP API accepts exactly the ids that fit into subjects.
+ */
+const idString = (description: string) => Type.String({ minLength: 1, maxLength: MAX_ID_BYTES, description });
+
+export const UserId = idString('User id (any string of 1..512 UTF-8 bytes without control characters; URL-encode it in paths)');
+export const SessionId = idString('Session id (URL-encode it in paths)');
+export const ClientId = idString('Client id, e.g. one browser tab (URL-encode it in paths)');
+export const ConnectionId = idString('Connection id, as reported by the welcome frame and the registry');
+
+export const ErrorBody = Type.Object(
+  { error: Type.String({ description: 'machine-readable code' }), message: Type.String({ description: 'what went wrong' }) },
+  { $id: 'Error', description: 'Every error answer' },
+);
+
+/** Error answers for a route, by status code. */
+export function errors(...codes: number[]): Record<number, TSchema> {
+  const out: Record<number, TSchema> = {};
+  for (const code of codes) out[code] = Type.Ref('Error', { description: ERROR_DESCRIPTIONS[code] ?? 'Error' });
+  return out;
+}
+
+const ERROR_DESCRIPTIONS: Readonly<Record<number, string>> = {
+  400: 'Invalid request (the message names the field)',
+  401: 'Missing or invalid credentials',
+  403: 'Valid token without the admin role',
+  404: 'No such entry',
+  413: 'Body larger than MESH_ADMIN_MAX_PUSH_BYTES',
+  415: 'Unsupported content type',
+  502: 'The registry answered something unexpected',
+  503: 'Bus disconnected, or no registry replica answered in time',
+};
+
+export const Accepted = Type.Object(
+  {
+    status: Type.Literal('accepted'),
+    subject: Type.String({ description: 'NATS subject the message was published on' }),
+  },
+  { description: 'Published' },
+);
+
+/** Close reasons travel in the Mesh-Reason header and the WebSocket close frame (at most 123 bytes). */
+export const KillBody = Type.Object(
+  {
+    reason: Type.Optional(Type.String({ maxLength: 123, pattern: '^[\\x20-\\x7E]*$', description: 'Printable ASCII, passed to the client as the close reason' })),
+  },
+  { additionalProperties: false },
+);
+
+export const UserKillBody = Type.Object(
+  {
+    reason: KillBody.properties.reason,
+    sessionId: Type.Optional(SessionId),
+  },
+  { additionalProperties: false },
+);
+
+export const UserParams = Type.Object({ userId: UserId });
+export const SessionParams = Type.Object({ sessionId: SessionId });
+export const ClientParams = Type.Object({ userId: UserId, clientId: ClientId });
+export const ConnectionParams = Type.Object({ connectionId: ConnectionId });
+
+export const UserPushQuery = Type.Object(
+  { sessionId: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_ID_BYTES, description: 'Only connections of this session of the user' })) },
+  { additionalProperties: false },
+);
+export const EmptyQuery = Type.Object({}, { additionalProperties: false });
+
+/** Push payloads are raw bytes of any content type; documented, not validated (see push routes). */
+export const PushBody = Type.Unsafe<Buffer>({ type: 'string', format: 'binary', description: 'Raw bytes, published unchanged (may be empty)' });
+
+const YEAR_SECONDS = 366 * 24 * 3600;
+export const TtlSeconds = Type.Integer({ minimum: 1, maximum: YEAR_SECONDS, description: 'How long the entry lasts (1 s .. 1 year)' });
+const Reason = Type.String({ minLength: 1, maxLength: 500, description: 'Why (kept in the entry, for operators)' });
+
+export const BlacklistSessionBody = Type.Object(
+  { sessionId: SessionId, ttlSeconds: TtlSeconds, reason: Reason },
+  { additionalProperties: false },
+);
+export const BlacklistUserBody = Type.Object(
+  {
+    userId: UserId,
+    ttlSeconds: TtlSeconds,
+    reason: Reason,
+    issuedBefore: Type.Optional(
+      Type.Union([Type.String({ minLength: 1, description: 'ISO 8601 time' }), Type.Integer({ minimum: 0, description: 'ms since the epoch' })], {
+        description: 'Refuse only tokens issued (iat) before this time ("log out everywhere"); absent: refuse the user entirely',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const BlacklistEntrySchema = Type.Object(
+  {
+    kind: Type.Union([Type.Literal('session'), Type.Literal('user')]),
+    id: Type.String(),
+    reason: Type.String(),
+    createdAt: Type.Integer({ description: 'ms since the epoch' }),
+    expiresAt: Type.Integer({ description: 'ms since the epoch' }),
+    issuedBefore: Type.Optional(Type.Integer({ description: 'ms since the epoch' })),
+  },
+  { $id: 'BlacklistEntry' },
+);
+export const BlacklistList = Type.Object({ entries: Type.Array(Type.Ref('BlacklistEntry')) }, { description: 'Active entries' });
+export const BlacklistListQuery = Type.Object(
+  { kind: Type.Optional(Type.Union([Type.Literal('session'), Type.Literal('user')])) },
+  { additionalProperties: false },
+);
+
+export const ConnectionRecordSchema = Type.Object(
+  {
+    conn: Type.String(),
+    user: Type.String(),
+    session: Type.String(),
+    client: Type.String(),
+    edge: Type.String(),
+    connectedAt: Type.Number({ description: 'ms since the epoch' }),
+    lastActivity: Type.Number({ description: 'ms since the epoch' }),
+  },
+  { $id: 'ConnectionRecord' },
+);
+export const ConnectionsReplySchema = Type.Object({ connections: Type.Array(Type.Ref('ConnectionRecord')) }, { description: 'Open connections' });
+export const StatsReplySchema = Type.Object(
+  {
+    edges: Type.Array(
+      Type.Object({
+        edge: Type.String(),
+        connections: Type.Integer(),
+        lastHeartbeat: Type.Number({ description: "ms since the epoch (the registry's clock); 0 before the first heartbeat" }),
+      }),
+    ),
+    users: Type.Integer(),
+    sessions: Type.Integer(),
+    connections: Type.Integer(),
+  },
+  { description: 'Cluster totals' },
+);
+
+export const HealthBody = Type.Object(
+  {
+    status: Type.String(),
+    failing: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'check name -> why it fails' })),
+  },
+  { description: 'Probe answer' },
+);
+
+/** Shared schemas, registered once with addSchema so responses can $ref them. */
+export const sharedSchemas: readonly TSchema[] = [ErrorBody, BlacklistEntrySchema, ConnectionRecordSchema];

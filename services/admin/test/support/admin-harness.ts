@@ -1,0 +1,76 @@
+import { Writable } from 'node:stream';
+import type { Bus } from '@session-mesh/bus';
+import { createSubjects } from '@session-mesh/protocol';
+import { createLogger, Health, type Logger } from '@session-mesh/runtime';
+import type { FastifyInstance } from 'fastify';
+import { buildAdmin } from '../../src/app.js';
+import type { AdminConfig } from '../../src/config.js';
+import { TEST_JWT_SECRET } from '../../../../test/support/tokens.js';
+
+export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
+export const subjects = createSubjects('mesh');
+
+export function testConfig(overrides: Partial<AdminConfig> = {}): AdminConfig {
+  return {
+    natsUrl: undefined,
+    subjectPrefix: 'mesh',
+    logLevel: 'info',
+    host: '127.0.0.1',
+    port: 0,
+    tokens: [ADMIN_TOKEN],
+    adminRole: 'mesh-admin',
+    jwt: { key: { kind: 'secret', secret: TEST_JWT_SECRET }, sessionClaim: 'sub' },
+    blacklistBucket: 'mesh_blacklist',
+    kvReplicas: 1,
+    maxPushBytes: 1024,
+    registryTimeoutMs: 300,
+    janitorIntervalMs: 20,
+    shutdownTimeoutMs: 1_000,
+    ...overrides,
+  };
+}
+
+/** Every log line the app writes, parsed: lets tests read audit lines and check nothing leaks. */
+export class LogCapture {
+  readonly lines: Array<Record<string, unknown>> = [];
+  readonly raw: string[] = [];
+  readonly logger: Logger;
+
+  constructor() {
+    const stream = new Writable({
+      write: (chunk: Buffer, _encoding, done) => {
+        for (const line of chunk.toString('utf8').split('\n')) {
+          if (line.length === 0) continue;
+          this.raw.push(line);
+          this.lines.push(JSON.parse(line) as Record<string, unknown>);
+        }
+        done();
+      },
+    });
+    this.logger = createLogger({ name: 'admin-test', level: 'info', destination: stream });
+  }
+
+  audits(): Array<Record<string, unknown>> {
+    return this.lines.filter((l) => l['audit'] === true);
+  }
+}
+
+export interface TestAdmin {
+  readonly app: FastifyInstance;
+  readonly health: Health;
+  readonly logs: LogCapture;
+  readonly clock: { t: number | undefined };
+}
+
+/** The admin app on `bus`, with a clock tests can move (undefined: the real one). */
+export async function buildTestAdmin(bus: Bus, overrides: Partial<AdminConfig> = {}): Promise<TestAdmin> {
+  const logs = new LogCapture();
+  const health = new Health();
+  const clock: { t: number | undefined } = { t: undefined };
+  const app = await buildAdmin({ bus, logger: logs.logger, health, config: testConfig(overrides), subjects, now: () => clock.t ?? Date.now() });
+  await app.ready();
+  return { app, health, logs, clock };
+}
+
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+export const admin = bearer(ADMIN_TOKEN);

@@ -1,0 +1,98 @@
+import type { Bus, KvEntry } from '@session-mesh/bus';
+import {
+  blacklistKey,
+  blacklistRefuses,
+  CloseCode,
+  isBlacklistActive,
+  parseBlacklistEntry,
+  type BlacklistEntry,
+} from '@session-mesh/protocol';
+import type { Logger } from '@session-mesh/runtime';
+import { closeConnection, sanitiseReason, type ConnectionIndex, type ConnState } from './connection-index.js';
+import { iatMs } from './identity.js';
+
+/**
+ * A local copy of the blacklist KV bucket, kept current by a watch. Upgrades consult it without a
+ * round trip; a new or updated active entry closes matching live connections at once. Expiry is
+ * inside each value and enforced on every read (it works on NATS servers without per-key TTL).
+ */
+export class BlacklistView {
+  private readonly entries = new Map<string, BlacklistEntry>();
+  private ready = false;
+  private stopWatch: (() => void) | undefined;
+  closed = 0;
+
+  constructor(
+    private readonly index: ConnectionIndex,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Opens the bucket and resolves once the initial values are loaded. */
+  async start(bus: Bus, bucket: string, replicas: number): Promise<void> {
+    const kv = await bus.kv(bucket, { replicas });
+    let markReady!: () => void;
+    const loaded = new Promise<void>((resolve) => (markReady = resolve));
+    this.stopWatch = await kv.watch(
+      (entry) => this.apply(entry),
+      () => {
+        this.ready = true;
+        this.logger.info({ bucket, entries: this.entries.size }, 'blacklist loaded');
+        markReady();
+      },
+    );
+    await loaded;
+  }
+
+  stop(): void {
+    this.stopWatch?.();
+    this.stopWatch = undefined;
+  }
+
+  readiness(): true | string {
+    return this.ready ? true : 'blacklist not loaded yet';
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The entry refusing these credentials now, if any. */
+  refusing(user: string, session: string, issuedAtMs: number | undefined, now = Date.now()): BlacklistEntry | undefined {
+    const bySession = this.entries.get(blacklistKey('session', session));
+    if (bySession !== undefined && blacklistRefuses(bySession, now, issuedAtMs)) return bySession;
+    const byUser = this.entries.get(blacklistKey('user', user));
+    if (byUser !== undefined && blacklistRefuses(byUser, now, issuedAtMs)) return byUser;
+    return undefined;
+  }
+
+  /** Forgets expired entries (the admin API deletes them too; this keeps memory flat meanwhile). */
+  purgeExpired(now = Date.now()): void {
+    for (const [key, entry] of this.entries) if (!isBlacklistActive(entry, now)) this.entries.delete(key);
+  }
+
+  private apply(entry: KvEntry): void {
+    if (entry.operation === 'DEL' || entry.value === undefined) {
+      this.entries.delete(entry.key);
+      return;
+    }
+    const parsed = parseBlacklistEntry(entry.value);
+    if (parsed === undefined || blacklistKey(parsed.kind, parsed.id) !== entry.key) {
+      this.logger.warn({ key: entry.key }, 'ignoring a malformed blacklist entry (bad JSON or key does not match kind/id)');
+      this.entries.delete(entry.key);
+      return;
+    }
+    this.entries.set(entry.key, parsed);
+    const now = Date.now();
+    if (isBlacklistActive(parsed, now)) this.closeMatching(parsed, now);
+  }
+
+  private closeMatching(entry: BlacklistEntry, now: number): void {
+    const group = entry.kind === 'session' ? this.index.sessions.get(entry.id) : this.index.users.get(entry.id);
+    if (group === undefined) return;
+    const victims: ConnState[] = group.conns.filter((c) => blacklistRefuses(entry, now, iatMs(c.iatS)));
+    if (victims.length === 0) return;
+    const reason = sanitiseReason(entry.reason, 'blacklisted');
+    for (const conn of victims) if (closeConnection(conn, CloseCode.SESSION_BLACKLISTED, reason)) this.closed++;
+    this.logger.info({ kind: entry.kind, closed: victims.length }, 'blacklist entry closed live connections');
+  }
+}

@@ -1,0 +1,121 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { jwtConfigFromEnv, jwtEnvShape, refineJwtEnv, type TokenVerifierConfig } from '@session-mesh/auth';
+import { BLACKLIST_BUCKET, DEFAULT_SUBJECT_PREFIX, idProblem, isValidSubjectPrefix } from '@session-mesh/protocol';
+import { env, loadConfig, z } from '@session-mesh/runtime';
+
+export const TOKEN_SOURCES = ['header', 'protocol', 'query', 'cookie'] as const;
+export type TokenSourceName = (typeof TOKEN_SOURCES)[number];
+
+/** Longest edge id: connection ids are `<edge id>-<counter>` and travel in every event. */
+const MAX_EDGE_ID_CHARS = 64;
+
+export interface EdgeConfig {
+  /** Unset: the embedded memory bus (only meaningful inside the single-process `services/mesh`). */
+  readonly natsUrl: string | undefined;
+  readonly subjectPrefix: string;
+  readonly logLevel: string;
+  readonly host: string;
+  /** 0 picks a free port; EdgeHandle.port reports the bound one. */
+  readonly port: number;
+  readonly edgeId: string;
+  /** No token at all: every tab is its own user and session (user = session = client id). */
+  readonly anonymous: boolean;
+  /** Undefined exactly when anonymous. */
+  readonly auth: TokenVerifierConfig | undefined;
+  /** Tried in this order; the first source that carries a token wins. */
+  readonly tokenSources: readonly TokenSourceName[];
+  readonly tokenQueryParam: string;
+  readonly tokenCookie: string;
+  /** Normalised origins (`scheme://host[:port]`, lower case); undefined allows any origin. */
+  readonly allowedOrigins: readonly string[] | undefined;
+  readonly heartbeatIntervalMs: number;
+  readonly maxMessageBytes: number;
+  readonly maxBackpressureBytes: number;
+  /** 0 (off) or 8..960: uWebSockets.js terminates the process on other values. */
+  readonly idleTimeoutS: number;
+  readonly requestTimeoutMs: number;
+  readonly blacklistBucket: string;
+  readonly kvReplicas: number;
+  readonly shutdownTimeoutMs: number;
+}
+
+export function defaultEdgeId(): string {
+  const host = hostname().replace(/[^A-Za-z0-9_.-]/g, '').slice(0, 48) || 'edge';
+  return `${host}-${randomBytes(3).toString('hex')}`;
+}
+
+/** `https://App.example.com/` -> `https://app.example.com`; `null` and `*` stay as they are. */
+export function normaliseOrigin(origin: string): string | undefined {
+  const trimmed = origin.trim().toLowerCase();
+  if (trimmed === '*' || trimmed === 'null') return trimmed;
+  if (!URL.canParse(trimmed)) return undefined;
+  const url = new URL(trimmed);
+  if (url.origin === 'null') return undefined;
+  return url.origin;
+}
+
+const schema = z
+  .object({
+    MESH_NATS_URL: env.natsUrl(),
+    MESH_SUBJECT_PREFIX: z.string().refine(isValidSubjectPrefix, 'must be dot-separated tokens of [A-Za-z0-9_-], at most 64 characters').default(DEFAULT_SUBJECT_PREFIX),
+    MESH_LOG_LEVEL: env.logLevel(),
+    MESH_EDGE_HOST: z.string().min(1).default('0.0.0.0'),
+    MESH_EDGE_PORT: env.port(8080),
+    MESH_EDGE_ID: z
+      .string()
+      .refine((v) => idProblem(v) === undefined && v.length <= MAX_EDGE_ID_CHARS, `must be a valid id of at most ${MAX_EDGE_ID_CHARS} characters`)
+      .optional(),
+    ...jwtEnvShape,
+    MESH_TOKEN_SOURCES: env
+      .list()
+      .refine(
+        (list) => list === undefined || (list.length > 0 && list.every((s) => (TOKEN_SOURCES as readonly string[]).includes(s))),
+        `must be a comma-separated list of ${TOKEN_SOURCES.join(', ')}`,
+      ),
+    MESH_TOKEN_QUERY_PARAM: z.string().regex(/^[A-Za-z0-9_.-]+$/, 'must be a plain query parameter name').default('token'),
+    MESH_TOKEN_COOKIE: z.string().regex(/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/, 'must be a valid cookie name').default('mesh_token'),
+    MESH_ALLOWED_ORIGINS: env
+      .list()
+      .refine((list) => list === undefined || list.every((o) => normaliseOrigin(o) !== undefined), 'must be a comma-separated list of origins like https://app.example.com'),
+    MESH_ANONYMOUS: env.boolean(false),
+    MESH_HEARTBEAT_INTERVAL_MS: env.positiveInt(5000).refine((v) => v >= 100, 'must be at least 100'),
+    MESH_MAX_MESSAGE_BYTES: env.positiveInt(65536).refine((v) => v >= 64 && v <= 16 * 1024 * 1024, 'must be between 64 and 16777216'),
+    MESH_MAX_BACKPRESSURE_BYTES: env.positiveInt(1048576).refine((v) => v >= 1024, 'must be at least 1024'),
+    MESH_IDLE_TIMEOUT_S: env
+      .nonNegativeInt(120)
+      .refine((v) => v === 0 || (v >= 8 && v <= 960), 'must be 0 (disabled) or between 8 and 960 (uWebSockets.js limits)'),
+    MESH_REQUEST_TIMEOUT_MS: env.positiveInt(5000),
+    MESH_BLACKLIST_BUCKET: z.string().regex(/^[A-Za-z0-9_-]+$/, 'must be a KV bucket name ([A-Za-z0-9_-])').default(BLACKLIST_BUCKET),
+    MESH_KV_REPLICAS: env.positiveInt(1).refine((v) => v <= 5, 'must be between 1 and 5'),
+    MESH_SHUTDOWN_TIMEOUT_MS: env.positiveInt(10000),
+  })
+  .superRefine(refineJwtEnv((v) => v.MESH_ANONYMOUS));
+
+/** Reads and validates the edge's variables; a ConfigError lists every bad variable by name. */
+export function loadEdgeConfig(vars: NodeJS.ProcessEnv = process.env): EdgeConfig {
+  const v = loadConfig(schema, vars);
+  const origins = v.MESH_ALLOWED_ORIGINS?.map((o) => normaliseOrigin(o)!);
+  return {
+    natsUrl: v.MESH_NATS_URL,
+    subjectPrefix: v.MESH_SUBJECT_PREFIX,
+    logLevel: v.MESH_LOG_LEVEL,
+    host: v.MESH_EDGE_HOST,
+    port: v.MESH_EDGE_PORT,
+    edgeId: v.MESH_EDGE_ID ?? defaultEdgeId(),
+    anonymous: v.MESH_ANONYMOUS,
+    auth: v.MESH_ANONYMOUS ? undefined : jwtConfigFromEnv(v),
+    tokenSources: v.MESH_TOKEN_SOURCES ? [...new Set(v.MESH_TOKEN_SOURCES as TokenSourceName[])] : TOKEN_SOURCES,
+    tokenQueryParam: v.MESH_TOKEN_QUERY_PARAM,
+    tokenCookie: v.MESH_TOKEN_COOKIE,
+    allowedOrigins: origins === undefined || origins.length === 0 || origins.includes('*') ? undefined : origins,
+    heartbeatIntervalMs: v.MESH_HEARTBEAT_INTERVAL_MS,
+    maxMessageBytes: v.MESH_MAX_MESSAGE_BYTES,
+    maxBackpressureBytes: v.MESH_MAX_BACKPRESSURE_BYTES,
+    idleTimeoutS: v.MESH_IDLE_TIMEOUT_S,
+    requestTimeoutMs: v.MESH_REQUEST_TIMEOUT_MS,
+    blacklistBucket: v.MESH_BLACKLIST_BUCKET,
+    kvReplicas: v.MESH_KV_REPLICAS,
+    shutdownTimeoutMs: v.MESH_SHUTDOWN_TIMEOUT_MS,
+  };
+}

@@ -1,0 +1,160 @@
+import { randomBytes } from 'node:crypto';
+import type { Bus, BusSubscription } from '@session-mesh/bus';
+import {
+  EVENT_VERSION,
+  type ConnectEvent,
+  type ConnectionRecord,
+  type DisconnectEvent,
+  type HeartbeatEvent,
+  type SnapshotEvent,
+  type Subjects,
+} from '@session-mesh/protocol';
+import type { Logger } from '@session-mesh/runtime';
+import { Flag, type ConnectionIndex, type ConnState } from './connection-index.js';
+import type { ConnectionIds } from './identity.js';
+
+/** Connections per snapshot part: keeps a part far below NATS's 1 MiB max payload. */
+export const SNAPSHOT_PART_SIZE = 1000;
+/** Activity pairs per heartbeat message, for the same reason. */
+export const HEARTBEAT_ACTIVITY_CHUNK = 5000;
+
+const encoder = new TextEncoder();
+
+/**
+ * What the registry learns from this edge: connect, disconnect, heartbeat, snapshot. Everything is
+ * published on the same bus connection, so the registry sees it in order (a snapshot's parts are
+ * published in one synchronous run: no event can fall between them).
+ *
+ * Only welcomed connections exist for the registry: a connection that closes before its connect
+ * event was published produces no disconnect either.
+ */
+export class LifecycleEvents {
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private readonly subs: BusSubscription[] = [];
+  /** Welcomed connections, the count heartbeats report. */
+  announced = 0;
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly subjects: Subjects,
+    private readonly index: ConnectionIndex,
+    private readonly ids: ConnectionIds,
+    private readonly heartbeatIntervalMs: number,
+    private readonly logger: Logger,
+  ) {}
+
+  get edgeId(): string {
+    return this.ids.edgeId;
+  }
+
+  record(conn: ConnState): ConnectionRecord {
+    return {
+      conn: this.ids.format(conn.seq),
+      user: conn.user,
+      session: conn.session,
+      client: conn.client,
+      edge: this.edgeId,
+      connectedAt: conn.connectedAtMs,
+      lastActivity: conn.lastActivityS * 1000,
+    };
+  }
+
+  connected(conn: ConnState): void {
+    this.announced++;
+    const event: ConnectEvent = { v: EVENT_VERSION, edge: this.edgeId, at: Date.now(), connection: this.record(conn) };
+    this.publish(this.subjects.eventConnect(), event);
+  }
+
+  disconnected(conn: ConnState, code: number, reason: string): void {
+    this.announced--;
+    const event: DisconnectEvent = {
+      v: EVENT_VERSION,
+      edge: this.edgeId,
+      at: Date.now(),
+      conn: this.ids.format(conn.seq),
+      user: conn.user,
+      session: conn.session,
+      client: conn.client,
+      code,
+      reason,
+    };
+    this.publish(this.subjects.eventDisconnect(), event);
+  }
+
+  /** Starts heartbeats and answers snapshot requests (all edges, and this edge alone). */
+  start(): void {
+    const onRequest = () => this.publishSnapshot();
+    this.subs.push(this.bus.subscribe(this.subjects.snapshotRequestAll(), onRequest));
+    this.subs.push(this.bus.subscribe(this.subjects.snapshotRequestEdge(this.edgeId), onRequest));
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), this.heartbeatIntervalMs);
+    this.heartbeatTimer.unref();
+  }
+
+  stop(): void {
+    if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
+    for (const sub of this.subs.splice(0)) sub.unsubscribe();
+  }
+
+  subscribedSubjects(): string[] {
+    return [this.subjects.snapshotRequestAll(), this.subjects.snapshotRequestEdge(this.edgeId)];
+  }
+
+  /** Connection count plus [conn, lastActivity] for connections active since the previous heartbeat. */
+  heartbeat(): void {
+    const at = Date.now();
+    const activity: Array<readonly [string, number]> = [];
+    for (const conn of this.index.bySeq.values()) {
+      if ((conn.flags & Flag.ACTIVE) === 0) continue;
+      conn.flags &= ~Flag.ACTIVE;
+      if ((conn.flags & Flag.WELCOMED) === 0) continue;
+      activity.push([this.ids.format(conn.seq), conn.lastActivityS * 1000]);
+    }
+    let offset = 0;
+    do {
+      const event: HeartbeatEvent = {
+        v: EVENT_VERSION,
+        edge: this.edgeId,
+        at,
+        intervalMs: this.heartbeatIntervalMs,
+        connections: this.announced,
+        activity: activity.slice(offset, offset + HEARTBEAT_ACTIVITY_CHUNK),
+      };
+      this.publish(this.subjects.eventHeartbeat(), event);
+      offset += HEARTBEAT_ACTIVITY_CHUNK;
+    } while (offset < activity.length);
+  }
+
+  /** Publishes every welcomed connection, in parts, synchronously. */
+  publishSnapshot(): void {
+    const records: ConnectionRecord[] = [];
+    for (const conn of this.index.bySeq.values()) {
+      if ((conn.flags & (Flag.WELCOMED | Flag.CLOSED)) === Flag.WELCOMED) records.push(this.record(conn));
+    }
+    const parts = Math.max(1, Math.ceil(records.length / SNAPSHOT_PART_SIZE));
+    const snapshotId = randomBytes(8).toString('hex');
+    const at = Date.now();
+    for (let part = 0; part < parts; part++) {
+      const event: SnapshotEvent = {
+        v: EVENT_VERSION,
+        edge: this.edgeId,
+        at,
+        snapshotId,
+        part,
+        parts,
+        connections: records.slice(part * SNAPSHOT_PART_SIZE, (part + 1) * SNAPSHOT_PART_SIZE),
+      };
+      this.publish(this.subjects.eventSnapshot(), event);
+    }
+    this.logger.debug({ connections: records.length, parts }, 'snapshot published');
+  }
+
+  private publish(subject: string, event: object): void {
+    try {
+      this.bus.publish(subject, encoder.encode(JSON.stringify(event)));
+    } catch (err) {
+      // A closed or disconnected bus must not break the socket handlers that call this.
+      this.logger.warn({ err, subject }, 'could not publish a lifecycle event');
+    }
+  }
+}

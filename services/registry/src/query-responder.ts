@@ -1,0 +1,78 @@
+import type { Bus, BusMessage, BusSubscription } from '@session-mesh/bus';
+import { tryDecodeId, type ConnectionsReply, type StatsReply, type Subjects } from '@session-mesh/protocol';
+import type { Logger } from '@session-mesh/runtime';
+import { createRateLimitedLog } from './rate-limited-log.js';
+
+export const REGISTRY_QUEUE_GROUP = 'mesh-registry';
+
+export interface QuerySource {
+  connectionsOfUser(user: string): ConnectionsReply;
+  connectionsOfSession(session: string): ConnectionsReply;
+  stats(): StatsReply;
+}
+
+/** What a query subject asks for, or why it cannot be answered. */
+export type RegistryQuery =
+  | { readonly kind: 'user'; readonly id: string }
+  | { readonly kind: 'session'; readonly id: string }
+  | { readonly kind: 'stats' }
+  | { readonly kind: 'invalid'; readonly message: string };
+
+export function parseQuerySubject(prefix: string, subject: string): RegistryQuery {
+  const head = `${prefix}.registry.`;
+  if (!subject.startsWith(head)) return { kind: 'invalid', message: `not a registry subject: ${subject}` };
+  const parts = subject.slice(head.length).split('.');
+  if (parts.length === 1 && parts[0] === 'stats') return { kind: 'stats' };
+  if (parts.length === 2 && (parts[0] === 'user' || parts[0] === 'session')) {
+    const id = tryDecodeId(parts[1]!);
+    if (id === undefined) return { kind: 'invalid', message: `the ${parts[0]} token is not an encoded id` };
+    return { kind: parts[0], id };
+  }
+  return { kind: 'invalid', message: `unknown registry query ${subject.slice(head.length)}` };
+}
+
+/**
+ * Answers registry queries through the `mesh-registry` queue group: each query is answered by ONE
+ * replica. Only replicas whose state is complete join (the caller starts this once ready), so an
+ * answer never comes from a replica still rebuilding. Replies are JSON: ConnectionsReply,
+ * StatsReply, or `{ error, message }` for a query that cannot be answered.
+ */
+export function startQueryResponder(deps: { bus: Bus; subjects: Subjects; logger: Logger; source: QuerySource }): { stop(): void } {
+  const { bus, subjects, source } = deps;
+  const logger = deps.logger.child({ component: 'query-responder' });
+  const warn = createRateLimitedLog(logger);
+  const encoder = new TextEncoder();
+
+  const onMessage = (msg: BusMessage): void => {
+    if (msg.reply === undefined || msg.reply === '') {
+      warn('no-reply', { subject: msg.subject }, 'registry query without a reply subject ignored');
+      return;
+    }
+    const query = parseQuerySubject(subjects.prefix, msg.subject);
+    let body: unknown;
+    try {
+      switch (query.kind) {
+        case 'user':
+          body = source.connectionsOfUser(query.id);
+          break;
+        case 'session':
+          body = source.connectionsOfSession(query.id);
+          break;
+        case 'stats':
+          body = source.stats();
+          break;
+        case 'invalid':
+          warn('invalid', { subject: msg.subject, problem: query.message }, 'invalid registry query');
+          body = { error: 'bad_request', message: query.message };
+          break;
+      }
+    } catch (err) {
+      logger.error({ err, subject: msg.subject }, 'registry query failed');
+      body = { error: 'internal', message: 'the registry failed to answer' };
+    }
+    bus.respond(msg, encoder.encode(JSON.stringify(body)));
+  };
+
+  const subscription: BusSubscription = bus.subscribe(subjects.registryAll(), onMessage, { queue: REGISTRY_QUEUE_GROUP });
+  return { stop: () => subscription.unsubscribe() };
+}

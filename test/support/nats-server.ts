@@ -1,0 +1,525 @@
+/**
+ * Test fixture: real nats-server processes on random loopback ports, single or clustered.
+ *
+ * Same approach as nats.js's test launcher: write a config with `port: -1` and a
+ * `ports_file_dir`, spawn `nats-server -c`, and consider it up only when the ports file appeared
+ * AND a TCP connect succeeded; clusters are ready when every node's monitoring endpoint shows its
+ * routes to all others and, with JetStream, every node agrees on one meta leader. Readiness is
+ * always observed, never slept for. Every process and temp dir is removed on stop() and, as a last
+ * resort, when the test process exits.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createConnection, createServer } from 'node:net';
+import { homedir, tmpdir } from 'node:os';
+import { delimiter, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface NatsServerOptions {
+  /** Enable JetStream with a store in the server's temp dir. Default false. */
+  readonly jetstream?: boolean;
+  /** Per-connection subscription limit (nats-server `max_subs`). */
+  readonly maxSubs?: number;
+  /** server_name; default a unique one. */
+  readonly name?: string;
+  /** Extra config text appended verbatim. */
+  readonly extraConfig?: string;
+  /** Default 20 s. */
+  readonly startTimeoutMs?: number;
+  /** @internal used by clusters */
+  readonly cluster?: { readonly name: string; readonly port: number; readonly routes: readonly string[] };
+}
+
+export interface NatsServerHandle {
+  readonly name: string;
+  /** nats://127.0.0.1:<port> */
+  readonly url: string;
+  readonly port: number;
+  /** http://127.0.0.1:<port> */
+  readonly monitorUrl: string;
+  /** e.g. "2.15.2" */
+  readonly version: string;
+  readonly pid: number | undefined;
+  /** SIGTERM, wait for exit, remove the temp dir. */
+  stop(): Promise<void>;
+  /** SIGKILL, wait for exit, remove the temp dir. */
+  kill(): Promise<void>;
+  /** SIGKILL, then start again on the same ports with the same store (for reconnect tests). */
+  restart(): Promise<void>;
+}
+
+export interface NatsClusterOptions {
+  readonly size?: number;
+  readonly jetstream?: boolean;
+  readonly maxSubs?: number;
+  /** Default 30 s. */
+  readonly startTimeoutMs?: number;
+}
+
+export interface NatsClusterHandle {
+  readonly servers: readonly NatsServerHandle[];
+  readonly urls: readonly string[];
+  stop(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Binary resolution
+
+const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
+let resolvedBin: string | undefined;
+
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function findOnPath(name: string): string | undefined {
+  for (const dir of (process.env['PATH'] ?? '').split(delimiter)) {
+    if (dir && isExecutable(join(dir, name))) return join(dir, name);
+  }
+  return undefined;
+}
+
+function findLocalBinary(): string | undefined {
+  const fromEnv = process.env['NATS_SERVER_BIN'];
+  if (fromEnv) {
+    if (!isExecutable(fromEnv)) throw new Error(`NATS_SERVER_BIN=${fromEnv} is not an executable file`);
+    return fromEnv;
+  }
+  const cached = join(homedir(), '.cache/session-mesh/bin/nats-server');
+  if (isExecutable(cached)) return cached;
+  return findOnPath('nats-server');
+}
+
+/** env NATS_SERVER_BIN, the project cache, PATH; else runs scripts/install-nats-server.sh once. */
+export function natsServerBinary(): string {
+  if (resolvedBin !== undefined) return resolvedBin;
+  let bin = findLocalBinary();
+  if (bin === undefined) {
+    const script = join(repoRoot, 'scripts/install-nats-server.sh');
+    const out = execFileSync('bash', [script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 20 * 60_000 });
+    const last = out.trim().split('\n').pop()?.trim();
+    bin = last && isExecutable(last) ? last : findLocalBinary();
+    if (bin === undefined) throw new Error(`${script} ran but no nats-server binary can be found`);
+  }
+  resolvedBin = bin;
+  return bin;
+}
+
+const versions = new Map<string, string>();
+function binaryVersion(bin: string): string {
+  let v = versions.get(bin);
+  if (v === undefined) {
+    const out = execFileSync(bin, ['--version'], { encoding: 'utf8' });
+    v = /v?(\d+\.\d+\.\d+)/.exec(out)?.[1] ?? 'unknown';
+    versions.set(bin, v);
+  }
+  return v;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Process bookkeeping: kill whatever is left when the test process exits.
+
+const running = new Set<ChildProcess>();
+const tempDirs = new Set<string>();
+let exitHooked = false;
+
+function hookExit(): void {
+  if (exitHooked) return;
+  exitHooked = true;
+  const cleanup = (): void => {
+    for (const child of running) {
+      try {
+        child.kill('SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    running.clear();
+    for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+    tempDirs.clear();
+  };
+  process.once('exit', cleanup);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      cleanup();
+      // The listener is gone now: re-raise so the default action (exit) happens.
+      process.kill(process.pid, signal);
+    });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** A port free right now (bind 0, read it, close). Used for route ports, which need to be known up front. */
+export function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+      srv.close(() => resolvePort(port));
+    });
+  });
+}
+
+function tcpProbe(port: number): Promise<boolean> {
+  return new Promise((r) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    const done = (ok: boolean): void => {
+      socket.destroy();
+      r(ok);
+    };
+    socket.setTimeout(1000, () => done(false));
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+  });
+}
+
+async function getJson(url: string): Promise<unknown> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+  if (!res.ok) throw new Error(`GET ${url}: HTTP ${res.status}`);
+  return res.json();
+}
+
+function quote(s: string): string {
+  return JSON.stringify(s);
+}
+
+let serverSeq = 0;
+
+// ---------------------------------------------------------------------------------------------
+// One server
+
+interface Ports {
+  client: number;
+  monitor: number;
+}
+
+class LocalServer implements NatsServerHandle {
+  private child: ChildProcess | undefined;
+  private exited: Promise<void> = Promise.resolve();
+  private stderrTail = '';
+  private ports: Ports | undefined;
+  private stopped = false;
+  readonly version: string;
+
+  constructor(
+    private readonly bin: string,
+    private readonly dir: string,
+    readonly name: string,
+    private readonly opts: NatsServerOptions,
+  ) {
+    this.version = binaryVersion(bin);
+  }
+
+  get port(): number {
+    return this.requirePorts().client;
+  }
+  get url(): string {
+    return `nats://127.0.0.1:${this.port}`;
+  }
+  get monitorUrl(): string {
+    return `http://127.0.0.1:${this.requirePorts().monitor}`;
+  }
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+  /** Last lines the server wrote (it logs to stderr). */
+  get log(): string {
+    return this.stderrTail;
+  }
+
+  private requirePorts(): Ports {
+    if (this.ports === undefined) throw new Error(`nats-server ${this.name} has not started`);
+    return this.ports;
+  }
+
+  private config(fixed: Ports | undefined): string {
+    const o = this.opts;
+    const lines = [
+      `server_name: ${quote(this.name)}`,
+      `host: "127.0.0.1"`,
+      `port: ${fixed?.client ?? -1}`,
+      `http_port: ${fixed?.monitor ?? -1}`,
+      `ports_file_dir: ${quote(this.dir)}`,
+    ];
+    if (o.jetstream) lines.push(`jetstream { store_dir: ${quote(join(this.dir, 'js'))} }`);
+    if (o.maxSubs !== undefined) lines.push(`max_subs: ${o.maxSubs}`);
+    if (o.cluster !== undefined) {
+      const routes = o.cluster.routes.map(quote).join(', ');
+      lines.push(`cluster { name: ${quote(o.cluster.name)}, listen: "127.0.0.1:${o.cluster.port}", routes: [${routes}] }`);
+    }
+    if (o.extraConfig) lines.push(o.extraConfig);
+    return `${lines.join('\n')}\n`;
+  }
+
+  async start(fixed?: Ports): Promise<void> {
+    hookExit();
+    const conf = join(this.dir, 'server.conf');
+    writeFileSync(conf, this.config(fixed));
+    for (const f of readdirSync(this.dir)) if (f.endsWith('.ports')) rmSync(join(this.dir, f), { force: true });
+    this.stderrTail = '';
+    const child = spawn(this.bin, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = child;
+    running.add(child);
+    let exitInfo: string | undefined;
+    this.exited = new Promise<void>((r) => {
+      child.once('exit', (code, signal) => {
+        exitInfo = `exited with ${signal ?? `code ${code}`}`;
+        running.delete(child);
+        r();
+      });
+      child.once('error', (err) => {
+        exitInfo = `failed to spawn: ${err.message}`;
+        running.delete(child);
+        r();
+      });
+    });
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      this.stderrTail = (this.stderrTail + chunk).slice(-8192);
+    });
+
+    const deadline = Date.now() + (this.opts.startTimeoutMs ?? 20_000);
+    const fail = async (why: string): Promise<never> => {
+      await this.kill();
+      throw new Error(`nats-server ${this.name} did not start: ${why}\n--- server output ---\n${this.stderrTail}`);
+    };
+    // 1. the ports file: nats-server writes it once it listens (old ones were removed above).
+    let ports: Ports | undefined;
+    while (ports === undefined) {
+      if (exitInfo !== undefined) return fail(exitInfo);
+      if (Date.now() > deadline) return fail('timed out waiting for its ports file');
+      const file = readdirSync(this.dir).find((f) => f.endsWith('.ports'));
+      if (file !== undefined) {
+        try {
+          const parsed = JSON.parse(readFileSync(join(this.dir, file), 'utf8')) as { nats?: string[]; monitoring?: string[] };
+          const client = Number(new URL(parsed.nats?.[0] ?? '').port);
+          const monitor = Number(new URL(parsed.monitoring?.[0] ?? '').port);
+          if (client > 0 && monitor > 0) ports = { client, monitor };
+        } catch {
+          // partially written: read again
+        }
+      }
+      if (ports === undefined) await sleep(20);
+    }
+    this.ports = ports;
+    // 2. a TCP connect to the client port.
+    while (!(await tcpProbe(ports.client))) {
+      if (exitInfo !== undefined) return fail(exitInfo);
+      if (Date.now() > deadline) return fail(`timed out connecting to port ${ports.client}`);
+      await sleep(20);
+    }
+  }
+
+  private async signal(sig: NodeJS.Signals): Promise<void> {
+    const child = this.child;
+    if (child !== undefined && child.exitCode === null && child.signalCode === null) {
+      child.kill(sig);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await this.exited;
+      clearTimeout(timer);
+    }
+  }
+
+  private async removeDir(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await rm(this.dir, { recursive: true, force: true });
+    tempDirs.delete(this.dir);
+  }
+
+  async stop(): Promise<void> {
+    await this.signal('SIGTERM');
+    await this.removeDir();
+  }
+
+  async kill(): Promise<void> {
+    await this.signal('SIGKILL');
+    await this.removeDir();
+  }
+
+  async restart(): Promise<void> {
+    const ports = this.requirePorts();
+    await this.signal('SIGKILL');
+    await this.start(ports);
+  }
+}
+
+async function newServer(opts: NatsServerOptions): Promise<LocalServer> {
+  const bin = natsServerBinary();
+  const dir = await mkdtemp(join(tmpdir(), 'session-mesh-nats-'));
+  tempDirs.add(dir);
+  const name = opts.name ?? `test-${process.pid}-${++serverSeq}`;
+  return new LocalServer(bin, dir, name, opts);
+}
+
+/**
+ * Starts one nats-server. With no local binary at all, a Docker engine and the `testcontainers`
+ * package, a container is used instead (see startInContainer); otherwise the install script runs.
+ */
+export async function startNatsServer(opts: NatsServerOptions = {}): Promise<NatsServerHandle> {
+  if (findLocalBinary() === undefined && opts.cluster === undefined && opts.maxSubs === undefined && !opts.extraConfig) {
+    const container = await startInContainer(opts);
+    if (container !== undefined) return container;
+  }
+  const server = await newServer(opts);
+  await server.start();
+  return server;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cluster
+
+interface RoutezJson {
+  routes?: { remote_id?: string; remote_name?: string }[];
+}
+interface JszJson {
+  meta_cluster?: { leader?: string; cluster_size?: number };
+}
+
+/** A seed node and members routed to it; ready when all see each other and agree on a JetStream meta leader. */
+export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<NatsClusterHandle> {
+  const size = opts.size ?? 3;
+  const jetstream = opts.jetstream ?? true;
+  const timeoutMs = opts.startTimeoutMs ?? 30_000;
+  const clusterName = `mesh-test-${process.pid}-${++serverSeq}`;
+  const routePorts: number[] = [];
+  for (let i = 0; i < size; i++) routePorts.push(await freePort());
+  const routeUrl = (port: number | undefined): string => `nats-route://127.0.0.1:${port}`;
+  const servers: LocalServer[] = [];
+  const stopAll = async (): Promise<void> => {
+    await Promise.all(servers.map((s) => s.stop()));
+  };
+  try {
+    for (let i = 0; i < size; i++) {
+      const server = await newServer({
+        jetstream,
+        ...(opts.maxSubs === undefined ? {} : { maxSubs: opts.maxSubs }),
+        name: `${clusterName}-n${i + 1}`,
+        startTimeoutMs: timeoutMs,
+        // Members route to the seed. The seed lists the members too: a JetStream cluster refuses
+        // to start on a node without configured routes.
+        cluster: {
+          name: clusterName,
+          port: routePorts[i] as number,
+          routes: i === 0 ? routePorts.slice(1).map(routeUrl) : [routeUrl(routePorts[0])],
+        },
+      });
+      servers.push(server);
+    }
+    await Promise.all(servers.map((s) => s.start()));
+
+    const deadline = Date.now() + timeoutMs;
+    let lastState = '';
+    for (;;) {
+      try {
+        const routed = await Promise.all(
+          servers.map(async (s) => {
+            const r = (await getJson(`${s.monitorUrl}/routez`)) as RoutezJson;
+            // Since 2.10 routes are pooled (several per peer): count distinct peers.
+            return new Set((r.routes ?? []).map((x) => x.remote_id ?? x.remote_name)).size;
+          }),
+        );
+        let leaders: (string | undefined)[] = [];
+        if (jetstream) {
+          leaders = await Promise.all(
+            servers.map(async (s) => ((await getJson(`${s.monitorUrl}/jsz`)) as JszJson).meta_cluster?.leader),
+          );
+        }
+        lastState = `peers seen ${JSON.stringify(routed)}, meta leaders ${JSON.stringify(leaders)}`;
+        const routesOk = routed.every((n) => n === size - 1);
+        const leaderOk = !jetstream || (leaders[0] !== undefined && leaders[0] !== '' && leaders.every((l) => l === leaders[0]));
+        if (routesOk && leaderOk) break;
+      } catch (err) {
+        lastState = String(err);
+      }
+      if (Date.now() > deadline) {
+        const logs = servers.map((s) => `--- ${s.name} ---\n${s.log}`).join('\n');
+        throw new Error(`NATS cluster not ready after ${timeoutMs} ms (${lastState})\n${logs}`);
+      }
+      await sleep(50);
+    }
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+  return {
+    servers,
+    urls: servers.map((s) => s.url),
+    stop: stopAll,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Containers (CANNOT be exercised on the project's machines: they have a docker client but no
+// engine). Used only by startNatsServer for a plain single server, and only when no local binary
+// exists, a Docker engine answers /_ping and `testcontainers` (11.x; 12 needs Node 22) imports.
+
+function dockerEngineAnswers(): Promise<boolean> {
+  return new Promise((r) => {
+    const socket = createConnection({ path: '/var/run/docker.sock' });
+    let body = '';
+    socket.setTimeout(1000, () => {
+      socket.destroy();
+      r(false);
+    });
+    socket.once('error', () => r(false));
+    socket.once('connect', () => socket.write('GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n'));
+    socket.on('data', (d) => {
+      body += d.toString();
+    });
+    socket.once('end', () => r(/\r\n\r\nOK$/.test(body)));
+  });
+}
+
+async function startInContainer(opts: NatsServerOptions): Promise<NatsServerHandle | undefined> {
+  if (!existsSync('/var/run/docker.sock') || !(await dockerEngineAnswers())) return undefined;
+  // The slice of the testcontainers API used here (the package is not a dependency).
+  type Started = { getHost(): string; getMappedPort(p: number): number; stop(): Promise<unknown> };
+  type Builder = {
+    withCommand(cmd: string[]): Builder;
+    withExposedPorts(...p: number[]): Builder;
+    start(): Promise<Started>;
+  };
+  let tc: { GenericContainer: new (image: string) => Builder };
+  try {
+    const moduleName = 'testcontainers';
+    tc = (await import(moduleName)) as typeof tc;
+  } catch {
+    return undefined;
+  }
+  const started = await new tc.GenericContainer('nats:2.15.2')
+    .withCommand(['-m', '8222', ...(opts.jetstream ? ['-js'] : [])])
+    .withExposedPorts(4222, 8222)
+    .start();
+  const host = started.getHost();
+  const port = started.getMappedPort(4222);
+  const stop = async (): Promise<void> => {
+    await started.stop();
+  };
+  return {
+    name: opts.name ?? 'container',
+    url: `nats://${host}:${port}`,
+    port,
+    monitorUrl: `http://${host}:${started.getMappedPort(8222)}`,
+    version: '2.15.2',
+    pid: undefined,
+    stop,
+    kill: stop,
+    restart: () => Promise.reject(new Error('restart is not supported for container servers')),
+  };
+}
