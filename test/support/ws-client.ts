@@ -114,6 +114,7 @@ export class MeshClient {
     });
     ws.on('open', () => {
       this.protocol = ws.protocol;
+      (this as unknown as { localPort: number }).localPort = (ws as unknown as { _socket: { localPort: number } })._socket.localPort; // DEBUGTMP
     });
     ws.on('close', (code: number, reason: Buffer) => {
       this.closed = { code, reason: reason.toString('utf8') };

@@ -1,5 +1,5 @@
 import { JetStreamApiCodes } from '@nats-io/jetstream';
-import { Kvm, type KV } from '@nats-io/kv';
+import { Kvm, type KV, type KvEntry as NatsKvEntry } from '@nats-io/kv';
 import {
   connect,
   createInbox,
@@ -542,9 +542,18 @@ class NatsKvStore implements KvStore {
     // the last value per key; each entry carries `delta`, the messages still pending after it,
     // so the first entry with delta 0 ends the initial values. An empty bucket sends nothing at
     // all, hence the status check first (a write racing it is then simply a live change).
+    // The initial values are collected per key and handed over in revision order once complete:
+    // nats.js recreates an ordered consumer on a delivery-sequence gap or missed heartbeats
+    // (jetstream pushconsumer `reset()`), with DeliverPolicy StartSequence from the last stream
+    // sequence it saw + 1, i.e. from 1 if it saw nothing yet. That replays the whole history
+    // (seen here under CPU load), which must not leak out as "current entries".
     const status = await this.kv.status();
     const iter = await this.kv.watch();
     if (status.values === 0) markReady();
+    const toEntry = (e: NatsKvEntry): KvEntry => {
+      const live = e.operation === 'PUT';
+      return { key: e.key, value: live ? e.value : undefined, revision: e.revision, operation: live ? 'PUT' : 'DEL' };
+    };
     const deliver = (e: KvEntry): void => {
       try {
         onEntry(e);
@@ -553,19 +562,28 @@ class NatsKvStore implements KvStore {
       }
     };
     void (async () => {
+      const initial = new Map<string, KvEntry>();
+      let lastRevision = 0;
       try {
         for await (const e of iter) {
-          const live = e.operation === 'PUT';
-          if (ready || live) {
-            // Deleted keys are not "current entries": skipped among the initial values.
-            deliver({
-              key: e.key,
-              value: live ? e.value : undefined,
-              revision: e.revision,
-              operation: live ? 'PUT' : 'DEL',
-            });
+          if (!ready) {
+            const prev = initial.get(e.key);
+            if (prev === undefined || prev.revision < e.revision) initial.set(e.key, toEntry(e));
+            if (e.delta !== 0) continue;
+            const current = [...initial.values()].sort((x, y) => x.revision - y.revision);
+            initial.clear();
+            for (const entry of current) {
+              lastRevision = Math.max(lastRevision, entry.revision);
+              // Deleted keys are not "current entries".
+              if (entry.operation === 'PUT') deliver(entry);
+            }
+            markReady();
+            continue;
           }
-          if (!ready && e.delta === 0) markReady();
+          // A recreated consumer resumes after the last sequence it saw; never go backwards.
+          if (e.revision <= lastRevision) continue;
+          lastRevision = e.revision;
+          deliver(toEntry(e));
         }
       } catch (err) {
         this.logger?.error({ err, bucket: this.bucket }, 'KV watch ended with an error');

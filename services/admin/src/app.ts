@@ -4,7 +4,7 @@ import { createTokenVerifier } from '@session-mesh/auth';
 import type { Bus } from '@session-mesh/bus';
 import { idProblem, type Subjects } from '@session-mesh/protocol';
 import { healthResponse, type Health, type Logger } from '@session-mesh/runtime';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Static } from 'typebox';
 import { createAdminAuthenticator, type AdminTokenVerifier } from './auth.js';
 import { createAudit } from './audit.js';
@@ -64,6 +64,10 @@ export async function buildAdmin(deps: AdminDeps): Promise<FastifyInstance> {
     routerOptions: { maxParamLength: 2048 },
     // Push traffic would flood the log at info: requests are logged at debug below instead.
     logController: new LogController({ disableRequestLogging: true }),
+    // Errors fastify raises before routing (a malformed percent-encoding) get our error shape too.
+    frameworkErrors: (error, _request, reply) => {
+      void (reply as unknown as FastifyReply).code(400).send({ error: 'bad_request', message: error.message });
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.addHook('onResponse', async (request, reply) => {
     logger.debug({ method: request.method, route: request.routeOptions.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');

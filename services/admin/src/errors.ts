@@ -60,18 +60,33 @@ export function installErrorHandlers(app: FastifyInstance, logger: Logger): void
   });
 }
 
-/** "body.ttlSeconds must be >= 1" rather than fastify's default wording. */
+interface ValidationIssue {
+  readonly keyword?: string;
+  readonly instancePath?: string;
+  readonly message?: string;
+  readonly params?: Record<string, unknown>;
+}
+
+/** "body.ttlSeconds must be >= 1" rather than fastify's default wording; unions list their options. */
 function validationMessage(err: FastifyError): string {
-  const first = err.validation?.[0];
+  const issues = (err.validation ?? []) as readonly ValidationIssue[];
+  const first = issues[0];
   if (first === undefined) return err.message;
-  const context = err.validationContext ?? 'request';
-  const path = (first.instancePath ?? '')
-    .split('/')
-    .filter((p) => p.length > 0)
-    .join('.');
-  const params = first.params as Record<string, unknown> | undefined;
-  const missing = first.keyword === 'required' && params !== undefined ? params['requiredProperties'] ?? params['missingProperty'] : undefined;
-  const field = [context, path].filter((p) => p.length > 0).join('.');
-  if (missing !== undefined) return `${field} must have ${Array.isArray(missing) ? missing.join(', ') : String(missing)}`;
+  const at = first.instancePath ?? '';
+  const field = [err.validationContext ?? 'request', ...at.split('/').filter((p) => p.length > 0)].join('.');
+  const params = first.params ?? {};
+  if (first.keyword === 'required') {
+    const missing = params['requiredProperties'] ?? params['missingProperty'];
+    return `${field} must have ${Array.isArray(missing) ? missing.join(', ') : String(missing)}`;
+  }
+  if (first.keyword === 'boolean' || first.keyword === 'additionalProperties') return `${field} is not an accepted property`;
+  // A union: every branch failed at the same place; say what would have been accepted.
+  if (issues.some((i) => i.keyword === 'anyOf' && (i.instancePath ?? '') === at)) {
+    const branches = issues.filter((i) => (i.instancePath ?? '') === at && i.keyword !== 'anyOf');
+    const consts = branches.filter((i) => i.keyword === 'const').map((i) => JSON.stringify(i.params?.['allowedValue']));
+    if (consts.length === branches.length && consts.length > 0) return `${field} must be one of ${consts.join(', ')}`;
+    const types = branches.filter((i) => i.keyword === 'type').map((i) => String(i.params?.['type']));
+    if (types.length === branches.length && types.length > 0) return `${field} must be ${types.join(' or ')}`;
+  }
   return `${field} ${first.message ?? 'is invalid'}`;
 }

@@ -6,7 +6,7 @@ import { createLogger, Health } from '@session-mesh/runtime';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mintToken } from '../../../test/support/tokens.js';
 import { tokenFingerprint } from '../src/auth.js';
-import { admin, ADMIN_TOKEN, bearer, buildTestAdmin, subjects, type TestAdmin } from './support/admin-harness.js';
+import { admin, ADMIN_TOKEN, bearer, buildTestAdmin, copy, subjects, type TestAdmin } from './support/admin-harness.js';
 import { waitFor } from './support/wait-for.js';
 
 const ODD_IDS = ['alice/bob', 'ops@example.com', 'with space', 'ünïcødé ✓', 'star*', 'gt>', 'dot.ted', '100%', 'q?a#b'];
@@ -23,7 +23,7 @@ describe('admin API on the memory bus', () => {
     bus = broker.connect('admin');
     observer = broker.connect('observer');
     received = [];
-    for (const pattern of ['mesh.kill.>', 'mesh.push.>']) observer.subscribe(pattern, (msg) => received.push({ ...msg, data: msg.data.slice() }));
+    for (const pattern of ['mesh.kill.>', 'mesh.push.>']) observer.subscribe(pattern, (msg) => received.push(copy(msg)));
     await observer.flush();
     t = await buildTestAdmin(bus);
   });

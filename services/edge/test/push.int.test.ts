@@ -17,7 +17,7 @@ describe('push fan-out', () => {
     const c = await t.connect({ token: await mintToken({ sub: user, jti: session }), client });
     if (!c.welcome) {
       const sock = (c.ws as unknown as { _socket?: { remotePort?: number; localPort?: number } })._socket;
-      process.stderr.write(`DEBUGCLIENT ${JSON.stringify({ closed: c.closed, protocol: c.protocol, controls: c.controls, pushes: c.pushes.length, unknown: c.unknown.length, sock: sock ? { r: sock.remotePort, l: sock.localPort } : null, port: t.edge.port })}\n`);
+      process.stderr.write(`DEBUGCLIENT ${JSON.stringify({ closed: c.closed, protocol: c.protocol, controls: c.controls, pushes: c.pushes.length, unknown: c.unknown.length, sock: (c as unknown as { localPort: number }).localPort, port: t.edge.port })}\n`);
     }
     expect(c.welcome, `${user}/${session}/${client} refused: ${c.refused?.body} closed: ${JSON.stringify(c.closed)} error: ${c.error?.message}`).toBeDefined();
     return c;

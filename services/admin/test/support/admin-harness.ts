@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import type { Bus } from '@session-mesh/bus';
+import type { Bus, BusMessage } from '@session-mesh/bus';
 import { createSubjects } from '@session-mesh/protocol';
 import { createLogger, Health, type Logger } from '@session-mesh/runtime';
 import type { FastifyInstance } from 'fastify';
@@ -74,3 +74,8 @@ export async function buildTestAdmin(bus: Bus, overrides: Partial<AdminConfig> =
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 export const admin = bearer(ADMIN_TOKEN);
+
+/** Keeps a received message (NATS messages expose fields through getters and reuse buffers). */
+export function copy(msg: BusMessage): BusMessage {
+  return { subject: msg.subject, data: msg.data.slice(), headers: msg.headers, reply: msg.reply };
+}

@@ -1,0 +1,62 @@
+import { createBus, MemoryBroker } from '@session-mesh/bus';
+import { loadAdminConfig, startAdmin } from '@session-mesh/admin';
+import { loadEdgeConfig, startEdge } from '@session-mesh/edge';
+import { createSubjects } from '@session-mesh/protocol';
+import { loadRegistryConfig, startRegistry } from '@session-mesh/registry';
+import { createLogger, Health, runMain, Shutdown } from '@session-mesh/runtime';
+import { devAdminToken, devJwtSecret } from './dev-secrets.js';
+import { quickStartBanner } from './banner.js';
+
+// Composition root of the single-process mesh: every role (edge, registry, admin API) in one
+// process. With no MESH_NATS_URL they share one in-process MemoryBroker; with it, each role gets
+// its own NATS connection, exactly as separate processes would.
+runMain('session-mesh', async () => {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  const keyConfigured = ['MESH_JWT_SECRET', 'MESH_JWT_PUBLIC_KEY', 'MESH_JWT_PUBLIC_KEY_FILE', 'MESH_JWT_JWKS_URL'].some((k) => env[k]);
+  const devSecret = !keyConfigured && env['MESH_ANONYMOUS'] !== 'true';
+  if (devSecret) env['MESH_JWT_SECRET'] = devJwtSecret();
+  const devAdmin = !env['MESH_ADMIN_TOKENS'];
+  if (devAdmin) env['MESH_ADMIN_TOKENS'] = devAdminToken();
+  env['MESH_REGISTRY_HEALTH_PORT'] ??= '0';
+
+  // Validate every role's configuration before starting anything.
+  const edgeConfig = loadEdgeConfig(env);
+  const registryConfig = loadRegistryConfig(env);
+  const adminConfig = loadAdminConfig(env);
+
+  const logger = createLogger({ name: 'session-mesh', level: edgeConfig.logLevel });
+  const shutdown = new Shutdown(logger, edgeConfig.shutdownTimeoutMs);
+  shutdown.installSignalHandlers();
+  const health = new Health();
+  const subjects = createSubjects(edgeConfig.subjectPrefix);
+  const broker = new MemoryBroker();
+  const connect = async (name: string) => {
+    const bus = await createBus({ natsUrl: edgeConfig.natsUrl, name, logger }, broker);
+    shutdown.onShutdown(`${name} bus`, () => bus.close());
+    return bus;
+  };
+
+  const registry = await startRegistry({ bus: await connect('registry'), logger, health, config: registryConfig, subjects });
+  shutdown.onShutdown('registry', () => registry.stop());
+
+  const admin = await startAdmin({ bus: await connect('admin'), logger, health, config: adminConfig, subjects });
+  shutdown.onShutdown('admin API', () => admin.close());
+
+  // The edge starts last and drains first: clients are told to reconnect before anything else stops.
+  const edge = await startEdge({ bus: await connect('edge'), logger, health, config: edgeConfig, subjects });
+  shutdown.onShutdown('edge', () => {
+    health.startDraining();
+    return edge.drain();
+  });
+
+  logger.info({ edgePort: edge.port, adminPort: admin.port, bus: edgeConfig.natsUrl ? 'nats' : 'memory' }, 'session mesh started');
+  process.stdout.write(
+    quickStartBanner({
+      edgePort: edge.port,
+      adminPort: admin.port,
+      bus: edgeConfig.natsUrl ? 'nats' : 'embedded in-process bus',
+      devSecret,
+      adminToken: devAdmin ? env['MESH_ADMIN_TOKENS'] : undefined,
+    }),
+  );
+});
