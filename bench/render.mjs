@@ -87,13 +87,24 @@ export function renderMarkdown(r, { svgPaths }) {
 
   L.push('## Results', '');
   L.push('### Memory per idle connection', '');
-  L.push(`${int(c.conns)} connections held idle; server RSS (\`VmRSS\`) before and after, each read once RSS stopped moving.`, '');
-  L.push('| server | connections | RSS per connection | JS heap per connection | source |', '| --- | ---: | ---: | ---: | --- |');
-  if (me) L.push(`| Session Mesh edge (authenticated, 1 user + 1 session subscription each) | ${int(me.connections)} | **${num(me.kibPerConnection)} KiB** | ${int(me.heapBytesPerConnection)} B | this run |`);
-  else L.push('| Session Mesh edge | – | not measured | – | this run |');
-  if (mr) L.push(`| raw uWebSockets.js (no auth, no state) | ${int(mr.connections)} | ${num(mr.kibPerConnection)} KiB | ${int(mr.heapBytesPerConnection)} B | this run |`);
-  L.push(`| ${EARLIER.socketIo.label} | 15,000 | ${EARLIER.socketIo.kibPerConnection} KiB | – | measured earlier on this machine (${EARLIER.date}) |`);
-  L.push(`| ${EARLIER.socketIoRedis.label} | 15,000 | ${EARLIER.socketIoRedis.kibPerConnection.join(' to ')} KiB | – | measured earlier on this machine (${EARLIER.date}) |`);
+  L.push(
+    `${int(c.conns)} connections held idle. Server RSS (\`VmRSS\`) before and after the connections, read once RSS stopped moving ` +
+      '("left alone"), and again after forced full garbage collections ("after GC": live data; the JS heap column is live heap).',
+    '',
+  );
+  L.push(
+    '| server | connections | RSS per connection, after GC | RSS per connection, left alone | live JS heap per connection | source |',
+    '| --- | ---: | ---: | ---: | ---: | --- |',
+  );
+  const memRow = (label, x, bold) =>
+    `| ${label} | ${int(x.connections)} | ${bold ? `**${num(x.kibPerConnection)} KiB**` : `${num(x.kibPerConnection)} KiB`} | ` +
+    `${num(x.withoutForcedGc?.kibPerConnection)} KiB | ${int(x.heapBytesPerConnection)} B | this run |`;
+  if (me) L.push(memRow('Session Mesh edge (authenticated; its own user and session subscriptions each)', me, true));
+  else L.push('| Session Mesh edge | – | not measured | – | – | this run |');
+  if (mr) L.push(memRow('raw uWebSockets.js (no auth, no state)', mr, false));
+  L.push(`| ${EARLIER.socketIo.label} | 15,000 | – | ${EARLIER.socketIo.kibPerConnection} KiB | – | measured earlier on this machine (${EARLIER.date}) |`);
+  L.push(`| ${EARLIER.socketIoRedis.label} | 15,000 | – | ${EARLIER.socketIoRedis.kibPerConnection.join(' to ')} KiB | – | measured earlier on this machine (${EARLIER.date}) |`);
+  L.push(`| raw uWebSockets.js, earlier measurement | 15,000 | – | ${EARLIER.rawBroadcast.kibPerConnection} KiB | – | measured earlier on this machine (${EARLIER.date}) |`);
   L.push('');
   if (me?.nats) {
     L.push(
@@ -146,7 +157,9 @@ export function renderMarkdown(r, { svgPaths }) {
       if (x) L.push(`| ${label} | ${num(x.usPerDelivery)} | ${num(x.userUsPerDelivery)} | ${num(x.systemUsPerDelivery)} | ${num(pe.cpuCoresBusy[k])} |`);
     }
     const total = Object.values(pe.cpuCoresBusy).reduce((a, b) => a + b, 0);
-    L.push(`| **all** | ${num(Object.values(pe.cpu).reduce((a, b) => a + b.usPerDelivery, 0))} | | | ${num(total)} |`, '');
+    L.push(`| **all of the above** | ${num(Object.values(pe.cpu).reduce((a, b) => a + b.usPerDelivery, 0))} | | | ${num(total)} |`);
+    if (pe.otherProcessesCoresBusy !== undefined) L.push(`| other processes on the machine (not the bench) | | | | ${num(pe.otherProcessesCoresBusy)} |`);
+    L.push('');
     L.push(
       `Published ${int(pe.published)} in ${num(pe.publisherSeconds, 1)} s, delivered ${int(pe.delivered)} (${int(pe.lost)} not delivered` +
         `${pe.drainComplete ? '' : ', the count stopped short'}); NATS slow consumers during the run: ${pe.nats.slowConsumers}; ` +
@@ -155,9 +168,19 @@ export function renderMarkdown(r, { svgPaths }) {
       '',
     );
   }
+  const warns = [...(me?.edgeLogWarnings ?? []).map((w) => ({ phase: 'memory', ...w })), ...(pe?.edgeLogWarnings ?? []).map((w) => ({ phase: 'push', ...w }))];
+  if (warns.length > 0) {
+    L.push('Warnings the edges logged during the run:', '');
+    for (const w of warns) {
+      const { level, time, pid, hostname, name, msg, phase, edge, ...rest } = w;
+      L.push(`- ${phase} phase, ${edge}, ${time ?? ''}: ${msg ?? ''} \`${JSON.stringify(rest)}\``);
+    }
+    L.push('');
+  }
   if (pr) {
     L.push(
-      `Raw uWebSockets.js: the server process was ${num(pr.cpuCoresBusy.server)} cores busy and the load generator ${num(pr.cpuCoresBusy.loadgen)}; ` +
+      `Raw uWebSockets.js: the server process was ${num(pr.cpuCoresBusy.server)} cores busy and the load generator ${num(pr.cpuCoresBusy.loadgen)}` +
+        `${pr.otherProcessesCoresBusy !== undefined ? ` (other processes on the machine: ${num(pr.otherProcessesCoresBusy)})` : ''}; ` +
         `${int(pr.server.sent)} sends written at once, ${int(pr.server.buffered)} buffered, ${int(pr.server.skippedBackpressure)} skipped for backpressure.`,
       '',
     );
@@ -166,7 +189,10 @@ export function renderMarkdown(r, { svgPaths }) {
 
   L.push('## Targets', '');
   L.push('| target | measured | |', '| --- | ---: | --- |');
-  L.push(`| edge memory per idle authenticated connection ≤ ${t.edgeKiBPerConnection} KiB | ${me ? `${num(me.kibPerConnection)} KiB` : 'n/a'} | ${met(me?.kibPerConnection, t.edgeKiBPerConnection)} |`);
+  L.push(
+    `| edge memory per idle authenticated connection ≤ ${t.edgeKiBPerConnection} KiB | ` +
+      `${me ? `${num(me.kibPerConnection)} KiB after GC (${num(me.withoutForcedGc?.kibPerConnection)} KiB left alone)` : 'n/a'} | ${met(me?.kibPerConnection, t.edgeKiBPerConnection)} |`,
+  );
   L.push(`| edge CPU per targeted delivery ≤ ${t.edgeUsPerDelivery} µs | ${pe ? `${num(pe.edgeUsPerDelivery)} µs` : 'n/a'} | ${met(pe?.edgeUsPerDelivery, t.edgeUsPerDelivery)} |`);
   L.push('');
   if (pe && pr) {
@@ -186,7 +212,9 @@ export function renderMarkdown(r, { svgPaths }) {
       '`Authorization: Bearer`, subprotocol `session-mesh.v1` and `?client=c<i>`, counts a socket as up at the `welcome` frame (at the 101 in raw mode), ' +
       'answers pings, and counts `[0x01]` binary frames. Sockets spread over source addresses 127.0.0.1..127.0.0.k (10,000 per address).',
     `- **Memory**: ${int(c.conns)} users, one connection each (each gets its own user and session subscriptions: the worst case). RSS from ` +
-      '`/proc/<pid>/status`, heap from the edge\'s `GET /stats`, both read when four readings 0.5 s apart are within 96 KiB of each other (bounded at 30 s).',
+      '`/proc/<pid>/status`, heap from `GET /stats`, both read when four readings 0.5 s apart are within 96 KiB of each other (bounded at 30 s); ' +
+      'then two full GCs are forced through the inspector protocol (`HeapProfiler.collectGarbage`; the server runs with `--inspect` on loopback in this phase only) ' +
+      'and both are read again once RSS settles. The same is done before the connections, so the difference is what the connections hold.',
     `- **Targeted pushes**: one nats-server (JetStream on, as the edge needs it), two edges with ${int(c.pushUsersPerEdge)} users each, one load-generator process ` +
       `holding all ${int(c.pushUsersPerEdge * 2)} sockets. A Go publisher (nats.go) publishes ${c.payloadBytes}-byte payloads to ` +
       '`mesh.push.user.<base64url(user)>` for random users as fast as it can for ' +
@@ -225,7 +253,8 @@ export function renderMarkdown(r, { svgPaths }) {
   L.push(
     '- **Two cores for everything.** In the push runs the edges, nats-server, the publisher and the load generator share 2 cores, so deliveries/s is ' +
       'the throughput of the whole pipeline on this machine, not the capacity of one edge; CPU per delivery is the number that carries over. ' +
-      'The "cores busy" table shows who used the machine.',
+      'The "cores busy" table shows who used the machine, including processes that are not part of the bench' +
+      `${r.loadAverageAtStart ? ` (load average when the run started: ${r.loadAverageAtStart.join(', ')})` : ''}.`,
     '- Loopback TCP: the sending process pays for the receiver\'s TCP input path in system time, so system CPU per delivery is higher than on a NIC, for the edge and the raw server alike.',
     '- The raw uWebSockets.js push baseline generates its messages in-process; the edge receives them from NATS (parsing, subject lookup). The difference between the two is the cost of the session layer plus the bus.',
     '- Memory: RSS includes memory the allocator has not returned; V8 may hold garbage until its next GC, so the heap figure can over-state live data.',

@@ -20,9 +20,9 @@ import { cpus, totalmem, tmpdir, release } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Procs } from './lib/procs.mjs';
-import { cpuDelta, cpuSnapshot, rssKiB } from './lib/procstat.mjs';
-import { getJson, settleRss, startEdge, startNats, startRaw } from './lib/services.mjs';
+import { Procs, readLog } from './lib/procs.mjs';
+import { cpuDelta, cpuSnapshot, machineBusyUs, rssKiB } from './lib/procstat.mjs';
+import { forceGc, getJson, settleRss, startEdge, startNats, startRaw } from './lib/services.mjs';
 import { render } from './render.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -40,7 +40,7 @@ const cfg = {
   rawPushSeconds: intEnv('BENCH_RAW_PUSH_SECONDS', 10, 1, 20),
   payloadBytes: 100,
   warmupPushes: 20000,
-  window: 50000,
+  window: 20000,
   phases: (env.BENCH_PHASES ?? 'memory-raw,memory-edge,push-edge,push-raw').split(',').map((s) => s.trim()).filter(Boolean),
   skipEdge: env.BENCH_SKIP_EDGE === '1',
   loadgen: env.BENCH_LOADGEN ?? join(process.env.HOME ?? '/root', '.cache/session-mesh/bin/loadgen'),
@@ -90,27 +90,51 @@ async function loadgenReady(lg, n, timeoutMs) {
   return summary;
 }
 
+/**
+ * One memory reading of a server: once RSS has stopped moving ("natural", what a process holds
+ * left alone), then again after forced full GCs and a second settle ("gc": live data only).
+ */
+async function readMemory(srv) {
+  const natural = await settleRss(() => rssKiB(srv.proc.pid));
+  const naturalStats = await getJson(`${srv.base}/stats`);
+  await forceGc(srv.inspectPort);
+  const gc = await settleRss(() => rssKiB(srv.proc.pid));
+  const gcStats = await getJson(`${srv.base}/stats`);
+  return { natural, naturalHeapUsed: naturalStats.heapUsed, gc, gcHeapUsed: gcStats.heapUsed, stats: gcStats };
+}
+
+/** Per-connection figures from two readMemory results. */
+function perConnection(before, after, n) {
+  return {
+    rssBeforeKiB: before.gc.rssKiB,
+    rssAfterKiB: after.gc.rssKiB,
+    heapUsedBefore: before.gcHeapUsed,
+    heapUsedAfter: after.gcHeapUsed,
+    kibPerConnection: (after.gc.rssKiB - before.gc.rssKiB) / n,
+    heapBytesPerConnection: (after.gcHeapUsed - before.gcHeapUsed) / n,
+    withoutForcedGc: {
+      rssBeforeKiB: before.natural.rssKiB,
+      rssAfterKiB: after.natural.rssKiB,
+      kibPerConnection: (after.natural.rssKiB - before.natural.rssKiB) / n,
+      heapBytesPerConnection: (after.naturalHeapUsed - before.naturalHeapUsed) / n,
+    },
+    settle: { before: { natural: before.natural, gc: before.gc }, after: { natural: after.natural, gc: after.gc } },
+  };
+}
+
 async function phaseMemoryRaw(tmp) {
-  const srv = await startRaw(procs, { root: ROOT });
-  const before = await settleRss(() => rssKiB(srv.proc.pid));
-  const stats0 = await getJson(`${srv.base}/stats`);
+  const srv = await startRaw(procs, { root: ROOT, inspect: true });
+  const before = await readMemory(srv);
   const lg = loadgenConnect('loadgen-memory-raw', { urls: [srv.url], n: cfg.conns, raw: true });
   const connect = await loadgenReady(lg, cfg.conns, 120000);
-  const after = await settleRss(() => rssKiB(srv.proc.pid));
-  const stats1 = await getJson(`${srv.base}/stats`);
+  const after = await readMemory(srv);
   const lgRss = rssKiB(lg.pid);
   await lg.stop();
   await srv.proc.stop();
   return {
-    connections: stats1.connections,
+    connections: after.stats.connections,
     connect,
-    rssBeforeKiB: before.rssKiB,
-    rssAfterKiB: after.rssKiB,
-    settle: { before, after },
-    heapUsedBefore: stats0.heapUsed,
-    heapUsedAfter: stats1.heapUsed,
-    kibPerConnection: (after.rssKiB - before.rssKiB) / cfg.conns,
-    heapBytesPerConnection: (stats1.heapUsed - stats0.heapUsed) / cfg.conns,
+    ...perConnection(before, after, cfg.conns),
     loadgenRssKiB: lgRss,
     loadgenKiBPerSocket: lgRss / cfg.conns,
     binary: srv.binary,
@@ -131,31 +155,25 @@ async function natsCounts(monitor) {
 
 async function phaseMemoryEdge(tmp) {
   const nats = await startNats(procs, { bin: cfg.natsServer, dir: join(tmp, 'nats-memory') });
-  const edge = await startEdge(procs, { root: ROOT, natsUrl: nats.url, secret, id: 'bench-edge-mem' });
-  const before = await settleRss(() => rssKiB(edge.proc.pid));
-  const stats0 = await getJson(`${edge.base}/stats`);
+  const edge = await startEdge(procs, { root: ROOT, natsUrl: nats.url, secret, id: 'bench-edge-mem', inspect: true });
+  const before = await readMemory(edge);
   const nats0 = { rssKiB: rssKiB(nats.proc.pid), ...(await natsCounts(nats.monitor)) };
   const lg = loadgenConnect('loadgen-memory-edge', { urls: [edge.url], n: cfg.conns, raw: false });
   const connect = await loadgenReady(lg, cfg.conns, 180000);
-  const after = await settleRss(() => rssKiB(edge.proc.pid));
-  const stats1 = await getJson(`${edge.base}/stats`);
+  const after = await readMemory(edge);
   const nats1 = { rssKiB: rssKiB(nats.proc.pid), ...(await natsCounts(nats.monitor)) };
   const lgRss = rssKiB(lg.pid);
   await lg.stop();
   await edge.proc.stop();
   await nats.proc.stop();
+  const warnings = edgeWarnings(edge.proc);
   return {
-    connections: stats1.connections,
+    connections: after.stats.connections,
     connect,
     connectsPerSecond: cfg.conns / (connect.connectMs / 1000),
-    rssBeforeKiB: before.rssKiB,
-    rssAfterKiB: after.rssKiB,
-    settle: { before, after },
-    heapUsedBefore: stats0.heapUsed,
-    heapUsedAfter: stats1.heapUsed,
-    kibPerConnection: (after.rssKiB - before.rssKiB) / cfg.conns,
-    heapBytesPerConnection: (stats1.heapUsed - stats0.heapUsed) / cfg.conns,
-    edgeStatsAfter: stats1,
+    ...perConnection(before, after, cfg.conns),
+    edgeStatsAfter: after.stats,
+    edgeLogWarnings: warnings,
     nats: {
       before: nats0,
       after: nats1,
@@ -187,6 +205,22 @@ async function drain(lg, target, { quietMs = 1500, maxMs = 20000 } = {}) {
     if (now - lastChange > quietMs || now - t0 > maxMs) return { pushes: v, at: lastChange, complete: false };
     await sleep(50);
   }
+}
+
+/** Warnings and errors an edge logged (pino JSON lines, level >= 40), at most `max` of them. */
+function edgeWarnings(proc, max = 10) {
+  const out = [];
+  for (const line of readLog(proc).split('\n')) {
+    if (!line.startsWith('{')) continue;
+    try {
+      const entry = JSON.parse(line);
+      if (entry.level >= 40) out.push({ edge: proc.name, ...entry });
+    } catch {
+      // not JSON
+    }
+    if (out.length >= max) break;
+  }
+  return out;
 }
 
 /** Per-delivery CPU figures (µs) from a cpuDelta. */
@@ -230,6 +264,7 @@ async function phasePushEdge(tmp) {
   const statsB0 = await getJson(`${edgeB.base}/stats`);
   const nats0 = await natsCounts(nats.monitor);
   const cpu0 = cpuSnapshot(pids);
+  const busy0 = machineBusyUs();
   // The publisher is paused: the count is still, and the next stats line (100 ms) is current.
   const base = (await lg.waitFor((m) => m.event === 'stats', 5000, 'a stats line', lg.messages.length)).pushes;
   const t0 = performance.now();
@@ -237,6 +272,7 @@ async function phasePushEdge(tmp) {
   const done = await pub.waitFor((m) => m.event === 'done', (cfg.pushSeconds + 60) * 1000, 'the measured publishing run to end');
   const drained = await drain(lg, base + done.published);
   const cpu1 = cpuSnapshot(pids);
+  const busy1 = machineBusyUs();
   const statsA1 = await getJson(`${edgeA.base}/stats`);
   const statsB1 = await getJson(`${edgeB.base}/stats`);
   const nats1 = await natsCounts(nats.monitor);
@@ -252,6 +288,7 @@ async function phasePushEdge(tmp) {
   await lg.stop();
   await Promise.all([edgeA.proc.stop(), edgeB.proc.stop()]);
   await nats.proc.stop();
+  const warnings = [...edgeWarnings(edgeA.proc), ...edgeWarnings(edgeB.proc)];
   const deltaStats = (a, b) => ({ deliveries: (b.deliveries ?? NaN) - (a.deliveries ?? NaN), drops: (b.drops ?? NaN) - (a.drops ?? NaN) });
   return {
     usersPerEdge: cfg.pushUsersPerEdge,
@@ -270,6 +307,7 @@ async function phasePushEdge(tmp) {
     edgeUserUsPerDelivery: edgeUser / delivered,
     edgeSystemUsPerDelivery: edgeSystem / delivered,
     cpuCoresBusy: Object.fromEntries(Object.entries(delta).map(([k, d]) => [k, d.total / 1e6 / seconds])),
+    otherProcessesCoresBusy: otherCores(busy1 - busy0, delta, (performance.now() - t0) / 1000),
     edgeStats: { a: deltaStats(statsA0, statsA1), b: deltaStats(statsB0, statsB1), aAfter: statsA1, bAfter: statsB1 },
     nats: {
       slowConsumers: nats1.slowConsumers - nats0.slowConsumers,
@@ -277,6 +315,7 @@ async function phasePushEdge(tmp) {
       outMsgs: nats1.outMsgs - nats0.outMsgs,
       subscriptions: nats1.subscriptions,
     },
+    edgeLogWarnings: warnings,
     loadgenClosed: lgFinal?.closed ?? null,
     loadgenCloses: lgFinal?.closes ?? null,
   };
@@ -293,11 +332,13 @@ async function phasePushRaw() {
   const pids = { server: srv.proc.pid, loadgen: lg.pid };
   const base = (await lg.waitFor((m) => m.event === 'stats', 5000, 'a stats line', lg.messages.length)).pushes;
   const cpu0 = cpuSnapshot(pids);
+  const busy0 = machineBusyUs();
   const t0 = performance.now();
   const result = await getJson(`${srv.base}/push?seconds=${cfg.rawPushSeconds}&size=${cfg.payloadBytes}`, (cfg.rawPushSeconds + 30) * 1000);
   const attempted = result.sent + result.buffered;
   const drained = await drain(lg, base + attempted);
   const cpu1 = cpuSnapshot(pids);
+  const busy1 = machineBusyUs();
   const delivered = drained.pushes - base;
   const seconds = (drained.at - t0) / 1000;
   const delta = cpuDelta(cpu0, cpu1);
@@ -316,7 +357,17 @@ async function phasePushRaw() {
     serverUserUsPerDelivery: delta.server.user / delivered,
     serverSystemUsPerDelivery: delta.server.system / delivered,
     cpuCoresBusy: Object.fromEntries(Object.entries(delta).map(([k, d]) => [k, d.total / 1e6 / seconds])),
+    otherProcessesCoresBusy: otherCores(busy1 - busy0, delta, (performance.now() - t0) / 1000),
   };
+}
+
+/**
+ * Cores kept busy by processes this bench did not start (and the kernel's own threads) over a
+ * measured window: on a shared 2-core machine, a number that says whether the run was disturbed.
+ */
+function otherCores(machineUs, delta, seconds) {
+  const ours = Object.values(delta).reduce((a, d) => a + d.total, 0);
+  return Math.max(0, (machineUs - ours) / 1e6 / seconds);
 }
 
 function tryExec(cmd, args) {
@@ -349,7 +400,7 @@ function describeVersions() {
   return {
     node: process.version,
     uWebSocketsJs: uws ? `${uws.name}@${uws.version}` : undefined,
-    natsServer: tryExec(cfg.natsServer, ['--version']),
+    natsServer: tryExec(cfg.natsServer, ['--version'])?.replace(/^nats-server:\s*/, ''),
     go: tryExec('go', ['version']),
     loadgen: cfg.loadgen.split('/').pop(),
     commit: tryExec('git', ['rev-parse', '--short', 'HEAD']),
@@ -379,6 +430,7 @@ async function main() {
     memory: {},
     push: {},
     errors: [],
+    loadAverageAtStart: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number),
     logDir,
   };
   const phases = {
@@ -429,10 +481,13 @@ async function main() {
 function printSummary(r) {
   const f = (v, d = 2) => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(d) : 'n/a');
   const lines = ['', 'summary:'];
-  if (r.memory.raw) lines.push(`  memory raw uWS : ${f(r.memory.raw.kibPerConnection)} KiB/conn`);
-  if (r.memory.edge) lines.push(`  memory edge    : ${f(r.memory.edge.kibPerConnection)} KiB/conn RSS, ${f(r.memory.edge.heapBytesPerConnection, 0)} B/conn heap (target <= 2.5 KiB)`);
-  if (r.push.edge) lines.push(`  push edge      : ${f(r.push.edge.deliveriesPerSecond, 0)} deliveries/s, ${f(r.push.edge.edgeUsPerDelivery)} us edge CPU/delivery (target <= 3)`);
-  if (r.push.raw) lines.push(`  push raw uWS   : ${f(r.push.raw.deliveriesPerSecond, 0)} deliveries/s, ${f(r.push.raw.serverUsPerDelivery)} us server CPU/delivery`);
+  const mem = (x) => `${f(x.kibPerConnection)} KiB/conn RSS after GC (${f(x.withoutForcedGc?.kibPerConnection)} left alone), ${f(x.heapBytesPerConnection, 0)} B/conn live heap`;
+  if (r.memory.raw) lines.push(`  memory raw uWS : ${mem(r.memory.raw)}`);
+  if (r.memory.edge) lines.push(`  memory edge    : ${mem(r.memory.edge)} (target <= 2.5 KiB)`);
+  const pe = r.push.edge;
+  const pr = r.push.raw;
+  if (pe) lines.push(`  push edge      : ${f(pe.deliveriesPerSecond, 0)} deliveries/s, ${f(pe.edgeUsPerDelivery)} us edge CPU/delivery (user ${f(pe.edgeUserUsPerDelivery)} + system ${f(pe.edgeSystemUsPerDelivery)}; target <= 3), nats ${f(pe.cpu.nats.usPerDelivery)} us`);
+  if (pr) lines.push(`  push raw uWS   : ${f(pr.deliveriesPerSecond, 0)} deliveries/s, ${f(pr.serverUsPerDelivery)} us server CPU/delivery (user ${f(pr.serverUserUsPerDelivery)} + system ${f(pr.serverSystemUsPerDelivery)})`);
   process.stderr.write(`${lines.join('\n')}\n`);
 }
 

@@ -67,10 +67,12 @@ fi
 export BENCH_LOADGEN="$LOADGEN"
 
 # --- nats-server -----------------------------------------------------------------------------
-if [[ -f scripts/install-nats-server.sh ]]; then
-  bash scripts/install-nats-server.sh >&2 || die "scripts/install-nats-server.sh failed"
+# install-nats-server.sh (when present) installs it if missing and prints its path as the last line.
+NATS_BIN="${BENCH_NATS_SERVER:-}"
+if [[ -z "$NATS_BIN" && -f scripts/install-nats-server.sh ]]; then
+  NATS_BIN="$(bash scripts/install-nats-server.sh | tail -n 1)" || die "scripts/install-nats-server.sh failed"
 fi
-NATS_BIN="${BENCH_NATS_SERVER:-$BIN_DIR/nats-server}"
+NATS_BIN="${NATS_BIN:-$BIN_DIR/nats-server}"
 [[ -x "$NATS_BIN" ]] || die "no nats-server at $NATS_BIN (scripts/install-nats-server.sh installs it)"
 export BENCH_NATS_SERVER="$NATS_BIN"
 

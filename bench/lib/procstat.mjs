@@ -63,3 +63,10 @@ export function cpuDelta(before, after) {
   }
   return out;
 }
+
+/** Busy CPU time of the whole machine (all cores, /proc/stat), in µs: everything but idle and iowait. */
+export function machineBusyUs() {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
+  const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
+  return ((user + nice + system + irq + softirq + steal) * 1e6) / clockTicks();
+}

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { WebSocket } from 'ws';
 import { ProcessFailed } from './procs.mjs';
 
 /** A free loopback TCP port (bound and released; the tiny race is acceptable on a bench machine). */
@@ -85,7 +86,7 @@ export async function startNats(procs, { bin, dir, name = 'nats' }) {
  * One edge (services/edge/dist/main.js) on a free port, ready when GET /readyz answers 200.
  * Fails loudly, quoting the edge's output, when it exits or is not ready in time.
  */
-export async function startEdge(procs, { root, natsUrl, secret, id, logLevel = 'warn', extraEnv = {} }) {
+export async function startEdge(procs, { root, natsUrl, secret, id, logLevel = 'warn', extraEnv = {}, inspect = false }) {
   // BENCH_EDGE_MAIN: another entry point speaking the same env and HTTP contract (harness tests).
   const main = process.env.BENCH_EDGE_MAIN || join(root, 'services/edge/dist/main.js');
   if (!existsSync(main)) throw new ProcessFailed(`the edge is not built: ${main} is missing (npx tsc -b services/edge)`);
@@ -101,7 +102,9 @@ export async function startEdge(procs, { root, natsUrl, secret, id, logLevel = '
     NODE_ENV: 'production',
     ...extraEnv,
   };
-  const proc = procs.start(id, process.execPath, [main], { env, cwd: root });
+  const inspectPort = inspect ? await freePort() : undefined;
+  const nodeArgs = inspect ? [`--inspect=127.0.0.1:${inspectPort}`] : [];
+  const proc = procs.start(id, process.execPath, [...nodeArgs, main], { env, cwd: root });
   const base = `http://127.0.0.1:${port}`;
   let lastStatus = 'no answer';
   await until(
@@ -119,15 +122,52 @@ export async function startEdge(procs, { root, natsUrl, secret, id, logLevel = '
     err.message = err.message.replace('last: no answer', `last: ${lastStatus}`);
     throw err;
   });
-  return { proc, port, base, url: `ws://127.0.0.1:${port}/` };
+  return { proc, port, base, url: `ws://127.0.0.1:${port}/`, inspectPort };
 }
 
 /** The raw uWebSockets.js baseline (bench/raw-uws-server.mjs). */
-export async function startRaw(procs, { root, name = 'raw-uws' }) {
-  const proc = procs.start(name, process.execPath, [join(root, 'bench/raw-uws-server.mjs')], { cwd: root });
+export async function startRaw(procs, { root, name = 'raw-uws', inspect = false }) {
+  const inspectPort = inspect ? await freePort() : undefined;
+  const nodeArgs = inspect ? [`--inspect=127.0.0.1:${inspectPort}`] : [];
+  const proc = procs.start(name, process.execPath, [...nodeArgs, join(root, 'bench/raw-uws-server.mjs')], { cwd: root });
   const msg = await proc.waitFor((m) => m.event === 'listening', 15000, 'the listening line');
   const base = `http://127.0.0.1:${msg.port}`;
-  return { proc, port: msg.port, base, url: `ws://127.0.0.1:${msg.port}/`, binary: msg.binary };
+  return { proc, port: msg.port, base, url: `ws://127.0.0.1:${msg.port}/`, binary: msg.binary, inspectPort };
+}
+
+/**
+ * Forces full garbage collections in a Node process started with --inspect, through the inspector
+ * protocol (HeapProfiler.collectGarbage): heapUsed then counts live objects, not garbage a lazy GC
+ * has not reached yet. Nothing else is done through the inspector.
+ */
+export async function forceGc(inspectPort, rounds = 2) {
+  const list = await getJson(`http://127.0.0.1:${inspectPort}/json/list`);
+  const target = list.find((t) => t.webSocketDebuggerUrl);
+  if (!target) throw new Error(`no inspector target on port ${inspectPort}`);
+  const ws = new WebSocket(target.webSocketDebuggerUrl);
+  try {
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    for (let id = 1; id <= rounds; id++) {
+      await new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('HeapProfiler.collectGarbage timed out after 30 s')), 30000);
+        const onMessage = (data) => {
+          const msg = JSON.parse(String(data));
+          if (msg.id !== id) return;
+          clearTimeout(timer);
+          ws.off('message', onMessage);
+          if (msg.error) reject(new Error(`collectGarbage: ${JSON.stringify(msg.error)}`));
+          else resolve();
+        };
+        ws.on('message', onMessage);
+        ws.send(JSON.stringify({ id, method: 'HeapProfiler.collectGarbage' }));
+      });
+    }
+  } finally {
+    ws.close();
+  }
 }
 
 /**

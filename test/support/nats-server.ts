@@ -161,16 +161,23 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** A port free right now (bind 0, read it, close). Used for route ports, which need to be known up front. */
-export function freePort(): Promise<number> {
+/**
+ * A free port, held by a listening socket until release(). Route ports must be known before the
+ * servers start; holding them keeps the other servers' random (`-1`) ports off them meanwhile.
+ */
+export function reservePort(): Promise<{ port: number; release(): Promise<void> }> {
   return new Promise((resolvePort, reject) => {
-    const srv = createServer();
+    // Servers already up dial their routes here: refuse them at once (they retry), or close()
+    // would wait for those connections forever.
+    const srv = createServer((socket) => socket.destroy());
     srv.unref();
     srv.on('error', reject);
     srv.listen(0, '127.0.0.1', () => {
       const addr = srv.address();
       const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
-      srv.close(() => resolvePort(port));
+      let released: Promise<void> | undefined;
+      const release = (): Promise<void> => (released ??= new Promise((r) => srv.close(() => r())));
+      resolvePort({ port, release });
     });
   });
 }
@@ -393,18 +400,32 @@ interface JszJson {
 
 /** A seed node and members routed to it; ready when all see each other and agree on a JetStream meta leader. */
 export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<NatsClusterHandle> {
+  // A route port can still be taken by another process in the instant between its release and
+  // the server's bind: that one failure is retried with fresh ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startClusterOnce(opts);
+    } catch (err) {
+      if (attempt >= 3 || !(err instanceof Error) || !/address already in use/.test(err.message)) throw err;
+    }
+  }
+}
+
+async function startClusterOnce(opts: NatsClusterOptions): Promise<NatsClusterHandle> {
   const size = opts.size ?? 3;
   const jetstream = opts.jetstream ?? true;
   const timeoutMs = opts.startTimeoutMs ?? 30_000;
   const clusterName = `mesh-test-${process.pid}-${++serverSeq}`;
-  const routePorts: number[] = [];
-  for (let i = 0; i < size; i++) routePorts.push(await freePort());
+  const reservations = await Promise.all(Array.from({ length: size }, () => reservePort()));
+  const routePorts = reservations.map((r) => r.port);
   const routeUrl = (port: number | undefined): string => `nats-route://127.0.0.1:${port}`;
   const servers: LocalServer[] = [];
   const stopAll = async (): Promise<void> => {
     await Promise.all(servers.map((s) => s.stop()));
   };
   try {
+    // One at a time: each node's own random ports are taken while the later nodes' route ports
+    // are still held.
     for (let i = 0; i < size; i++) {
       const server = await newServer({
         jetstream,
@@ -420,8 +441,9 @@ export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<N
         },
       });
       servers.push(server);
+      await reservations[i]?.release();
+      await server.start();
     }
-    await Promise.all(servers.map((s) => s.start()));
 
     const deadline = Date.now() + timeoutMs;
     let lastState = '';
@@ -454,6 +476,7 @@ export async function startNatsCluster(opts: NatsClusterOptions = {}): Promise<N
       await sleep(50);
     }
   } catch (err) {
+    await Promise.all(reservations.map((r) => r.release().catch(() => undefined)));
     await stopAll();
     throw err;
   }

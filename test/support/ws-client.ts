@@ -69,11 +69,13 @@ export interface Reply {
   readonly payload: Uint8Array;
 }
 
-/** Polls `predicate` until it is truthy (returns its value) or the timeout passes. */
-export async function waitFor<T>(predicate: () => T | undefined | null | false, timeoutMs = 5000, what = 'condition'): Promise<T> {
+type Falsy = undefined | null | false | 0 | '';
+
+/** Polls `predicate` (sync or async) until it is truthy (returns its value) or the timeout passes. */
+export async function waitFor<T>(predicate: () => T | Falsy | Promise<T | Falsy>, timeoutMs = 5000, what = 'condition'): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const value = predicate();
+    const value = await predicate();
     if (value) return value;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 5));
@@ -114,7 +116,6 @@ export class MeshClient {
     });
     ws.on('open', () => {
       this.protocol = ws.protocol;
-      (this as unknown as { localPort: number }).localPort = (ws as unknown as { _socket: { localPort: number } })._socket.localPort; // DEBUGTMP
     });
     ws.on('close', (code: number, reason: Buffer) => {
       this.closed = { code, reason: reason.toString('utf8') };

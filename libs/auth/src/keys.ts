@@ -1,6 +1,7 @@
-import { createPublicKey, webcrypto } from 'node:crypto';
+import { createPublicKey, createSecretKey, webcrypto, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createRemoteJWKSet, importSPKI, type CryptoKey, type JWTVerifyGetKey } from 'jose';
+import { JwksMirror, keyFitsAlgorithm, type SyncKeyLookup } from './fast-path.js';
 
 /** Algorithms this library verifies. `none` never; ML-DSA not until runtimes ship it. */
 export const HMAC_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const;
@@ -43,6 +44,17 @@ export interface ResolvedKeys {
   readonly key: CryptoKey | JWTVerifyGetKey;
   readonly algorithms: readonly string[];
   readonly description: string;
+  /** The same keys as node:crypto KeyObjects, for the synchronous fast path. */
+  readonly lookup: SyncKeyLookup;
+  /** Called after jose ran (it may have fetched a JWKS). */
+  readonly afterJose: () => void;
+}
+
+const nothing = () => undefined;
+
+function staticLookup(key: KeyObject, algorithms: readonly string[]): SyncKeyLookup {
+  const fits = new Set(algorithms.filter((alg) => keyFitsAlgorithm(key, alg)));
+  return (alg) => (fits.has(alg) ? key : undefined);
 }
 
 /**
@@ -69,7 +81,13 @@ export async function resolveKeys(source: TokenKeySource, requested: readonly st
         const key = await webcrypto.subtle.importKey('raw', bytes, { name: 'HMAC', hash: HMAC_HASH[alg]! }, false, ['verify']);
         keys.set(alg, key as CryptoKey);
       }
-      return { key: fromMap(keys), algorithms, description: `HMAC secret (${algorithms.join(', ')})` };
+      return {
+        key: fromMap(keys),
+        algorithms,
+        description: `HMAC secret (${algorithms.join(', ')})`,
+        lookup: staticLookup(createSecretKey(bytes), algorithms),
+        afterJose: nothing,
+      };
     }
     case 'public-key':
     case 'public-key-file': {
@@ -94,7 +112,13 @@ export async function resolveKeys(source: TokenKeySource, requested: readonly st
           throw new TokenConfigError(`cannot import the JWT ${origin} for ${alg}: ${(err as Error).message}`);
         }
       }
-      return { key: fromMap(keys), algorithms, description: `${origin} (${algorithms.join(', ')})` };
+      return {
+        key: fromMap(keys),
+        algorithms,
+        description: `${origin} (${algorithms.join(', ')})`,
+        lookup: staticLookup(createPublicKey({ key: pem, format: 'pem' }), algorithms),
+        afterJose: nothing,
+      };
     }
     case 'jwks': {
       let url: URL;
@@ -110,7 +134,14 @@ export async function resolveKeys(source: TokenKeySource, requested: readonly st
         cacheMaxAge: source.cacheMaxAgeMs ?? 600_000,
         timeoutDuration: source.timeoutMs ?? 5_000,
       });
-      return { key: jwks, algorithms, description: `JWKS ${url.origin}${url.pathname} (${algorithms.join(', ')})` };
+      const mirror = new JwksMirror(jwks);
+      return {
+        key: jwks,
+        algorithms,
+        description: `JWKS ${url.origin}${url.pathname} (${algorithms.join(', ')})`,
+        lookup: mirror.lookup,
+        afterJose: () => mirror.refresh(),
+      };
     }
   }
 }

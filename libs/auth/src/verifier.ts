@@ -1,5 +1,6 @@
 import { jwtVerify, type JWTVerifyOptions } from 'jose';
 import { DEFAULT_CLAIMS, idClaim, rolesClaim } from './claims.js';
+import { verifyFast, type ClaimRules } from './fast-path.js';
 import { resolveKeys, type TokenKeySource } from './keys.js';
 
 export interface TokenVerifierConfig {
@@ -18,6 +19,11 @@ export interface TokenVerifierConfig {
   readonly sessionClaim?: string;
   /** Claim holding the roles (default `roles`). */
   readonly rolesClaim?: string;
+  /**
+   * Verify synchronously with node:crypto when the key is known (default true); jose decides
+   * everything else. False sends every token through jose (tests compare both paths).
+   */
+  readonly fastPath?: boolean;
 }
 
 export interface VerifiedToken {
@@ -51,6 +57,11 @@ export interface TokenVerifier {
   readonly description: string;
   /** Never throws: every refusal is a TokenError with a message fit for a log line or a 401 body. */
   verify(token: string): Promise<VerifyResult>;
+  /**
+   * The same answer, synchronously, when the fast path can give it (known key, no extensions);
+   * undefined when only the asynchronous `verify` can decide.
+   */
+  verifySync(token: string): VerifyResult | undefined;
 }
 
 /** Tokens longer than this are refused before any crypto: real JWTs are a few hundred bytes. */
@@ -71,40 +82,70 @@ export async function createTokenVerifier(config: TokenVerifierConfig): Promise<
     ...(config.audience !== undefined ? { audience: typeof config.audience === 'string' ? config.audience : [...config.audience] } : {}),
   };
   const key = resolved.key;
+  const allowed = new Set(resolved.algorithms);
+  const listOf = (v: string | readonly string[] | undefined) => (v === undefined ? undefined : typeof v === 'string' ? [v] : [...v]);
+  const rules: ClaimRules = {
+    clockToleranceS: config.clockToleranceS ?? 5,
+    issuer: listOf(config.issuer),
+    audience: listOf(config.audience),
+  };
+  const fast = config.fastPath ?? true;
+
+  const verifySync = (token: string): VerifyResult | undefined => {
+    const early = precheck(token);
+    if (early !== undefined) return early;
+    if (!fast) return undefined;
+    const verdict = verifyFast(token, allowed, resolved.lookup, rules);
+    if (verdict === undefined) return undefined;
+    if (!verdict.ok) return { error: verdict.error, message: verdict.message };
+    return fromPayload(verdict.payload, claims);
+  };
 
   return {
     algorithms: resolved.algorithms,
     description: resolved.description,
+    verifySync,
     async verify(token: string): Promise<VerifyResult> {
-      if (typeof token !== 'string' || token.length === 0) return unauthorized('token is empty');
-      if (token.length > MAX_TOKEN_CHARS) return unauthorized(`token is longer than ${MAX_TOKEN_CHARS} characters`);
+      const quick = verifySync(token);
+      if (quick !== undefined) return quick;
       let payload: Record<string, unknown>;
       try {
         // Both overloads (CryptoKey and resolver) take the same options.
         payload = (typeof key === 'function' ? await jwtVerify(token, key, options) : await jwtVerify(token, key, options)).payload;
       } catch (err) {
         return joseFailure(err);
+      } finally {
+        resolved.afterJose();
       }
-      const user = idClaim(payload, claims.user, 'user id');
-      if ('problem' in user) return unauthorized(user.problem);
-      const session = idClaim(payload, claims.session, 'session id');
-      if ('problem' in session) {
-        return unauthorized(
-          readsAsMissing(session.problem) ? `${session.problem}: every token must name its session` : session.problem,
-        );
-      }
-      const roles = rolesClaim(payload, claims.roles);
-      if ('problem' in roles) return unauthorized(roles.problem);
-      const iat = payload['iat'];
-      const exp = payload['exp'];
-      return {
-        userId: user.id,
-        sessionId: session.id,
-        roles: roles.roles,
-        issuedAtMs: typeof iat === 'number' ? Math.round(iat * 1000) : null,
-        expiresAtMs: typeof exp === 'number' ? Math.round(exp * 1000) : null,
-      };
+      return fromPayload(payload, claims);
     },
+  };
+}
+
+function precheck(token: string): TokenError | undefined {
+  if (typeof token !== 'string' || token.length === 0) return unauthorized('token is empty');
+  if (token.length > MAX_TOKEN_CHARS) return unauthorized(`token is longer than ${MAX_TOKEN_CHARS} characters`);
+  return undefined;
+}
+
+/** Our claims (user, session, roles, times) from a payload whose signature and registered claims passed. */
+function fromPayload(payload: Record<string, unknown>, claims: { user: string; session: string; roles: string }): VerifyResult {
+  const user = idClaim(payload, claims.user, 'user id');
+  if ('problem' in user) return unauthorized(user.problem);
+  const session = idClaim(payload, claims.session, 'session id');
+  if ('problem' in session) {
+    return unauthorized(readsAsMissing(session.problem) ? `${session.problem}: every token must name its session` : session.problem);
+  }
+  const roles = rolesClaim(payload, claims.roles);
+  if ('problem' in roles) return unauthorized(roles.problem);
+  const iat = payload['iat'];
+  const exp = payload['exp'];
+  return {
+    userId: user.id,
+    sessionId: session.id,
+    roles: roles.roles,
+    issuedAtMs: typeof iat === 'number' ? Math.round(iat * 1000) : null,
+    expiresAtMs: typeof exp === 'number' ? Math.round(exp * 1000) : null,
   };
 }
 

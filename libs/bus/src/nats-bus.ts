@@ -49,10 +49,12 @@ const MAX_SUBS_RE = /maximum subscriptions exceeded/i;
 /**
  * Refused-subscription tracking.
  *
- * nats.js surfaces `-ERR 'Maximum Subscriptions Exceeded'` only as a ProtocolError on the status
- * iterator (protocol.ts `processError` -> `dispatchStatus({type: "error"})`): unlike a permissions
- * violation, it names no subject and reaches no subscription callback, and the connection stays
- * open. The server handles one connection's protocol in order, so we bracket subscriptions into
+ * nats.js 3 surfaces `-ERR 'Maximum Subscriptions Exceeded'` only as a ProtocolError on the
+ * status iterator (nats-io/nats.js core/src/protocol.ts, `ProtocolHandler.processError` ->
+ * `toError` -> `dispatchStatus({ type: "error", error })`); unlike a permissions violation
+ * (`PermissionViolationError`, which `Subscriptions.handleError` hands to the subscription's
+ * callback as its err argument), it names no subject and reaches no callback, and the connection
+ * stays open (nats.js 2 closed it). The server handles one connection's protocol in order, so we bracket subscriptions into
  * windows: each window ends with a marker message published to our own inbox. Every -ERR caused
  * by a SUB of window w is pushed to the status iterator before w's marker arrives; the marker's
  * callback runs synchronously inside the parser and records how many status items were pushed so
@@ -180,7 +182,9 @@ class NatsBus implements Bus {
       this.statusPushed = undefined;
       this.logger?.warn({}, 'nats.js status iterator has no counters: refused subscriptions will not be named');
     }
-    void this.consumeStatus();
+    this.consumeStatus().catch((err: unknown) => {
+      this.logger?.error({ err }, 'NATS status iterator failed: disconnects and refusals go unreported');
+    });
     this.markerPrefix = createInbox();
     // Created first, so it has the lowest sid: on a resubscribe after reconnect it is sent first
     // and is the last to be refused.
@@ -353,6 +357,10 @@ class NatsBus implements Bus {
         case 'error':
           this.onServerError(s.error);
           break;
+        case 'close':
+          // Closed for good (close() or reconnect attempts exhausted).
+          this.connected = false;
+          break;
         case 'ldm':
           this.logger?.warn({ server: s.server }, 'NATS server entering lame duck mode');
           break;
@@ -475,6 +483,31 @@ class NatsBus implements Bus {
   }
 }
 
+function toEntry(e: NatsKvEntry): KvEntry {
+  const live = e.operation === 'PUT';
+  return { key: e.key, value: live ? e.value : undefined, revision: e.revision, operation: live ? 'PUT' : 'DEL' };
+}
+
+/**
+ * The initial values of a last-value-per-key watcher, kept robust to consumer replays: the newest
+ * revision per key wins, and the set is complete at the first entry with nothing pending.
+ */
+class InitialValues {
+  private readonly latest = new Map<string, KvEntry>();
+  /** Returns true when the initial values are complete. */
+  add(e: NatsKvEntry): boolean {
+    const prev = this.latest.get(e.key);
+    if (prev === undefined || prev.revision < e.revision) this.latest.set(e.key, toEntry(e));
+    return e.delta === 0;
+  }
+  /** Every key's newest entry (deletes included), in revision order. */
+  take(): KvEntry[] {
+    const out = [...this.latest.values()].sort((x, y) => x.revision - y.revision);
+    this.latest.clear();
+    return out;
+  }
+}
+
 class NatsKvStore implements KvStore {
   constructor(
     readonly bucket: string,
@@ -522,9 +555,25 @@ class NatsKvStore implements KvStore {
   }
 
   async keys(): Promise<string[]> {
-    const out: string[] = [];
-    for await (const k of await this.kv.keys()) out.push(k);
-    return out;
+    // Not nats.js's kv.keys(): its consumer, once recreated (see watch), replays history and then
+    // lists deleted keys, or stops early and lists none (both seen here under CPU load).
+    const status = await this.kv.status();
+    if (status.values === 0) return [];
+    const iter = await this.kv.watch({ headers_only: true });
+    const initial = new InitialValues();
+    const timer = setTimeout(() => iter.stop(new Error(`listing the keys of KV bucket ${this.bucket} timed out`)), 30_000);
+    try {
+      for await (const e of iter) {
+        if (initial.add(e)) break;
+      }
+    } finally {
+      clearTimeout(timer);
+      iter.stop();
+    }
+    return initial
+      .take()
+      .filter((e) => e.operation === 'PUT')
+      .map((e) => e.key);
   }
 
   async watch(onEntry: (entry: KvEntry) => void, onReady?: () => void): Promise<() => void> {
@@ -550,10 +599,6 @@ class NatsKvStore implements KvStore {
     const status = await this.kv.status();
     const iter = await this.kv.watch();
     if (status.values === 0) markReady();
-    const toEntry = (e: NatsKvEntry): KvEntry => {
-      const live = e.operation === 'PUT';
-      return { key: e.key, value: live ? e.value : undefined, revision: e.revision, operation: live ? 'PUT' : 'DEL' };
-    };
     const deliver = (e: KvEntry): void => {
       try {
         onEntry(e);
@@ -562,17 +607,13 @@ class NatsKvStore implements KvStore {
       }
     };
     void (async () => {
-      const initial = new Map<string, KvEntry>();
+      const initial = new InitialValues();
       let lastRevision = 0;
       try {
         for await (const e of iter) {
           if (!ready) {
-            const prev = initial.get(e.key);
-            if (prev === undefined || prev.revision < e.revision) initial.set(e.key, toEntry(e));
-            if (e.delta !== 0) continue;
-            const current = [...initial.values()].sort((x, y) => x.revision - y.revision);
-            initial.clear();
-            for (const entry of current) {
+            if (!initial.add(e)) continue;
+            for (const entry of initial.take()) {
               lastRevision = Math.max(lastRevision, entry.revision);
               // Deleted keys are not "current entries".
               if (entry.operation === 'PUT') deliver(entry);

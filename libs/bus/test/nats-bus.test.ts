@@ -93,6 +93,54 @@ describe('NATS bus specifics', () => {
     });
   });
 
+  it('never misses a refused subscription when unsubscribes are interleaved (may name extra ones)', async () => {
+    const server = await startNatsServer({ maxSubs: 5 });
+    servers.push(server);
+    const bus = await connectNatsBus({ servers: server.url, name: 'max-subs-interleaved' });
+    buses.push(bus);
+    const events: BusEvent[] = [];
+    bus.onEvent((e) => events.push(e));
+    const full = ['f1', 'f2', 'f3', 'f4'].map((s) => bus.subscribe(s, () => undefined));
+    await bus.flush();
+    await bus.flush();
+    expect(events).toEqual([]);
+    // Server side: x1 is refused (full), f1's slot frees, x2 fits.
+    bus.subscribe('x1', () => undefined);
+    full[0]?.unsubscribe();
+    bus.subscribe('x2', () => undefined);
+    await eventually(() => {
+      const named = events.flatMap((e) => (e.type === 'subscription-error' ? [e.subject] : []));
+      expect(named).toContain('x1');
+    });
+    expect(events.filter((e) => e.type === 'error')).toHaveLength(1);
+  });
+
+  it('names a subscription refused for permissions', async () => {
+    const server = await startNatsServer({
+      extraConfig: [
+        'authorization { users: [ { user: "edge", password: "pw", permissions: { subscribe: { deny: ["forbidden.>"] } } } ] }',
+        'no_auth_user: "edge"',
+      ].join('\n'),
+    });
+    servers.push(server);
+    const bus = await connectNatsBus({ servers: server.url, name: 'perms' });
+    buses.push(bus);
+    const events: BusEvent[] = [];
+    bus.onEvent((e) => events.push(e));
+    const got: string[] = [];
+    bus.subscribe('allowed.x', () => got.push('allowed'));
+    bus.subscribe('forbidden.x', () => got.push('forbidden'));
+    await eventually(() => {
+      const refused = events.find((e) => e.type === 'subscription-error');
+      expect(refused?.type === 'subscription-error' && refused.subject).toBe('forbidden.x');
+    });
+    expect(events.some((e) => e.type === 'error' && /permissions violation/i.test(e.error.message))).toBe(true);
+    bus.publish('allowed.x', text('x'));
+    await bus.flush();
+    expect(got).toEqual(['allowed']);
+    expect(bus.isConnected()).toBe(true);
+  });
+
   it('emits disconnected and reconnected, and resubscribes', async () => {
     const server = await startNatsServer();
     servers.push(server);

@@ -59,7 +59,7 @@ export async function buildAdmin(deps: AdminDeps): Promise<FastifyInstance> {
   const ctx: RouteContext = { bus, subjects, config, audit: createAudit(deps.logger), blacklist, now };
 
   const app = Fastify({
-    loggerInstance: logger.child({ component: 'admin-http' }) as FastifyBaseLogger,
+    loggerInstance: deps.logger.child({ component: 'admin-http' }) as FastifyBaseLogger,
     // Ids are up to 512 UTF-8 bytes, so up to 1536 characters once percent-encoded.
     routerOptions: { maxParamLength: 2048 },
     // Push traffic would flood the log at info: requests are logged at debug below instead.
@@ -73,6 +73,7 @@ export async function buildAdmin(deps: AdminDeps): Promise<FastifyInstance> {
     logger.debug({ method: request.method, route: request.routeOptions.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
+  app.decorateRequest('actor', '');
   installErrorHandlers(app, logger);
   for (const schema of sharedSchemas) app.addSchema(schema);
 
@@ -139,7 +140,6 @@ export async function buildAdmin(deps: AdminDeps): Promise<FastifyInstance> {
     },
     { prefix: '/v1' },
   );
-  app.decorateRequest('actor', '');
 
   health.addCheck('bus', () => (bus.isConnected() ? true : 'bus disconnected'));
 

@@ -167,6 +167,11 @@ describe('admin API on the memory bus', () => {
       const badPath = await t.app.inject({ url: '/v1/blacklist/users/a%00b', headers: admin });
       expect(badPath.statusCode).toBe(400);
       expect(badPath.json().message).toMatch(/^userId /);
+      const badEncoding = await t.app.inject({ url: '/v1/blacklist/users/%E2%9C', headers: admin });
+      expect(badEncoding.statusCode).toBe(400);
+      expect(badEncoding.json()).toMatchObject({ error: 'bad_request' });
+      const union = await t.app.inject({ url: '/v1/blacklist?kind=device', headers: admin });
+      expect(union.json().message).toBe('querystring.kind must be one of "session", "user"');
       const longId = await t.app.inject({ url: `/v1/blacklist/users/${'%C3%A9'.repeat(300)}`, headers: admin });
       expect(longId.statusCode).toBe(400);
       expect(longId.json().message).toMatch(/userId/);
@@ -289,6 +294,27 @@ describe('admin API on the memory bus', () => {
       await silent.close();
     });
 
+    it('answers 502 when the registry reply is not what it should be', async () => {
+      const odd = broker.connect('odd-registry');
+      const enc = new TextEncoder();
+      odd.subscribe(
+        'mesh.registry.>',
+        (msg) => {
+          const body = msg.subject.endsWith('.stats') ? { error: 'internal', message: 'boom' } : { connections: 'nope' };
+          odd.respond(msg, enc.encode(JSON.stringify(body)));
+        },
+        { queue: 'mesh-registry' },
+      );
+      await odd.flush();
+      const bad = await t.app.inject({ url: '/v1/users/alice/connections', headers: admin });
+      expect(bad.statusCode).toBe(502);
+      expect(bad.json()).toMatchObject({ error: 'registry_bad_reply' });
+      const refused = await t.app.inject({ url: '/v1/stats', headers: admin });
+      expect(refused.statusCode).toBe(502);
+      expect(refused.json()).toEqual({ error: 'registry_error', message: 'the registry refused the query: boom' });
+      await odd.close();
+    });
+
     it('proxies user, session and stats queries to the registry', async () => {
       const registryBus = broker.connect('registry');
       let registry: RegistryHandle | undefined;
@@ -337,6 +363,29 @@ describe('admin API on the memory bus', () => {
       } finally {
         await registry?.stop();
         await registryBus.close();
+      }
+    });
+  });
+
+  describe('bus outage', () => {
+    it('answers 503 instead of queueing publishes or waiting on the KV while the bus is down', async () => {
+      const lonely = broker.connect('admin-2');
+      const t2 = await buildTestAdmin(lonely);
+      try {
+        await lonely.close();
+        for (const [method, url] of [
+          ['POST', '/v1/users/alice/kill'],
+          ['POST', '/v1/broadcast'],
+          ['GET', '/v1/blacklist'],
+          ['GET', '/v1/stats'],
+        ] as const) {
+          const r = await t2.app.inject({ method, url, headers: admin });
+          expect(r.statusCode, url).toBe(503);
+          expect(r.json().error).toBe('bus_unavailable');
+        }
+        expect((await t2.app.inject({ url: '/readyz' })).json()).toMatchObject({ failing: { bus: 'bus disconnected' } });
+      } finally {
+        await t2.app.close();
       }
     });
   });

@@ -75,6 +75,18 @@ export class Admission {
     return { refused: false, token: found.token, client, subprotocol };
   }
 
+  /**
+   * Token verification without waiting, when the verifier's fast path can decide (a known key):
+   * the upgrade then completes inside uWS's handler. Undefined when only `verify` can decide.
+   */
+  verifyNow(token: string, client: string, subprotocol: string): Refusal | Admitted | undefined {
+    if (this.verifier === undefined) return refusal(500, 'INTERNAL', 'no token verifier configured');
+    const result = this.verifier.verifySync(token);
+    if (result === undefined) return undefined;
+    if (isTokenError(result)) return refusal(401, result.error, result.message);
+    return this.finish(identityFromToken(result, client, this.roles), subprotocol);
+  }
+
   /** The asynchronous part: token verification and the blacklist. Never throws. */
   async verify(token: string, client: string, subprotocol: string): Promise<Refusal | Admitted> {
     if (this.verifier === undefined) return refusal(500, 'INTERNAL', 'no token verifier configured');

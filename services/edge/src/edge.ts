@@ -97,10 +97,24 @@ export async function startEdge(deps: EdgeDeps): Promise<EdgeHandle> {
   health.addCheck('blacklist', () => blacklist.readiness());
   health.addCheck('subscriptions', () => interest.readiness());
 
+  // Server errors can come in bursts (one per refused subscription): one line per 10 s at most.
+  let lastErrorLogAt = 0;
+  let unloggedErrors = 0;
   const offBusEvents = bus.onEvent((event) => {
-    if (event.type === 'subscription-error') interest.onBusEvent(event);
-    else if (event.type === 'error') logger.error({ err: event.error }, 'bus error');
-    else logger.warn({ event: event.type }, `bus ${event.type}`);
+    if (event.type === 'subscription-error') {
+      interest.onBusEvent(event);
+    } else if (event.type === 'error') {
+      const now = Date.now();
+      if (now - lastErrorLogAt < 10_000) {
+        unloggedErrors++;
+        return;
+      }
+      logger.error({ err: event.error, suppressedSinceLastLine: unloggedErrors }, 'bus error');
+      lastErrorLogAt = now;
+      unloggedErrors = 0;
+    } else {
+      logger.warn({ event: event.type }, `bus ${event.type}`);
+    }
   });
 
   const welcome = (conn: ConnState): void => {
@@ -131,7 +145,6 @@ export async function startEdge(deps: EdgeDeps): Promise<EdgeHandle> {
     onOpen(conn: ConnState, ws: WebSocket<ConnState>): void {
       conn.ws = ws;
       conn.flags |= Flag.OPEN;
-      logger.warn({ DEBUG: true, user: conn.user, seq: conn.seq }, 'open');
       if (draining) {
         ws.end(CloseCode.SERVER_DRAINING, 'server draining');
         return;
@@ -147,9 +160,8 @@ export async function startEdge(deps: EdgeDeps): Promise<EdgeHandle> {
         welcome(conn);
         return;
       }
-      logger.warn({ DEBUG: true, user: conn.user, seq: conn.seq }, 'waiting');
       wait.then(
-        () => { logger.warn({ DEBUG: true, user: conn.user, seq: conn.seq, flags: conn.flags }, 'ready'); welcome(conn); },
+        () => welcome(conn),
         (err: unknown) => {
           if (closeConnection(conn, CloseCode.SERVER_OVERLOADED, 'server overloaded, retry later')) {
             logger.debug({ err }, 'connection closed: subscription not confirmed');
@@ -160,7 +172,6 @@ export async function startEdge(deps: EdgeDeps): Promise<EdgeHandle> {
     onMessage: (conn: ConnState, message: ArrayBuffer, isBinary: boolean) => inbound.onMessage(conn, message, isBinary),
     onClose(conn: ConnState, code: number, reason: string): void {
       const announced = (conn.flags & Flag.WELCOMED) !== 0;
-      logger.warn({ DEBUG: true, user: conn.user, code, reason, flags: conn.flags }, 'closed');
       conn.flags |= Flag.CLOSED;
       conn.ws = undefined;
       index.remove(conn);

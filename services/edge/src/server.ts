@@ -92,8 +92,10 @@ export async function startServer(deps: {
     sendPingsAutomatically: true,
     maxLifetime: 0,
 
-    // The UpgradeAsync pattern: copy everything from req now (it dies with this call), watch for
-    // abort, verify asynchronously, then upgrade inside cork.
+    // Tokens the verifier can check synchronously (a known key: the common case) are decided and
+    // upgraded right here, inside uWS's own corked handler. Only the rest (a JWKS key not fetched
+    // yet) takes the UpgradeAsync pattern: copy everything from req now (it dies with this call),
+    // watch for abort, verify asynchronously, then answer.
     upgrade: (res: HttpResponse, rawReq: HttpRequest, context: us_socket_context_t) => {
       let req: CapturedRequest | undefined;
       let remote = '';
@@ -104,6 +106,8 @@ export async function startServer(deps: {
         const pre = admission.precheck(req);
         if (pre.refused) return refuse(res, req, remote, pre, true);
         if ('identity' in pre) return upgrade(res, req, context, pre);
+        const now = admission.verifyNow(pre.token, pre.client, pre.subprotocol);
+        if (now !== undefined) return now.refused ? refuse(res, req, remote, now, true) : upgrade(res, req, context, now);
 
         const captured = req;
         let aborted = false;
@@ -119,7 +123,11 @@ export async function startServer(deps: {
             try {
               if (handlers.isDraining()) return refuse(res, captured, remote, refusal(503, 'SERVER_DRAINING', 'edge is draining, reconnect'), false);
               if (result.refused) return refuse(res, captured, remote, result, false);
-              res.cork(() => upgrade(res, captured, context, result));
+              // Deliberately NOT inside res.cork: in this uWS build, cork() after an upgrade can
+              // misread the new WebSocket's memory as HTTP state and close it at once (fixed
+              // upstream in uWebSockets PR #1929). Uncorked costs one syscall more and makes uWS
+              // print a cork warning on stderr; this path only runs for JWKS cache misses.
+              upgrade(res, captured, context, result);
             } catch (err) {
               logger.error({ err }, 'upgrade failed after verification');
             }
@@ -170,8 +178,12 @@ export async function startServer(deps: {
   };
   app.get('/healthz', healthRoute('/healthz'));
   app.get('/readyz', healthRoute('/readyz'));
-  app.get('/stats', (res) => {
+  app.get('/stats', (res, req) => {
     try {
+      // Memory measurements (scripts/measure-memory.mjs) collect garbage first; only possible
+      // when the process runs with --expose-gc.
+      const gc = (globalThis as { gc?: () => void }).gc;
+      if (gc !== undefined && req.getQuery('gc') === '1') gc();
       json(res, 200, JSON.stringify(handlers.stats()));
     } catch (err) {
       logger.error({ err }, 'stats failed');

@@ -166,3 +166,33 @@ describe('token sources', () => {
     expect(viaQuery.welcome?.user).toBe('alice');
   });
 });
+
+describe('JWKS keys', () => {
+  it('connects through the asynchronous path on a JWKS cache miss, then synchronously', async () => {
+    const { generateKeyPair, exportJWK } = await import('jose');
+    const http = await import('node:http');
+    const { publicKey, privateKey } = await generateKeyPair('ES256', { extractable: true });
+    const jwks = { keys: [{ ...(await exportJWK(publicKey)), kid: 'k1', alg: 'ES256' }] };
+    const server = http.createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(jwks));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    const t = await startTestEdge({ env: { MESH_JWT_SECRET: '', MESH_JWT_JWKS_URL: `http://127.0.0.1:${port}/jwks.json` } });
+    try {
+      for (const sub of ['first', 'second']) {
+        const c = await t.connect({ token: await mintToken({ key: privateKey, alg: 'ES256', kid: 'k1', sub }) });
+        expect(c.welcome?.user).toBe(sub);
+        t.pushUser(sub, 'hello');
+        expect(Buffer.from(await c.nextPush()).toString()).toBe('hello');
+        await c.close();
+      }
+      const bad = await t.connect({ token: await mintToken({ key: privateKey, alg: 'ES256', kid: 'unknown', sub: 'x' }) });
+      expect(bad.refused?.status).toBe(401);
+    } finally {
+      await t.stop();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+});

@@ -28,7 +28,7 @@ describe('kills', () => {
     const a1 = await tabOf(t, 'k-a', 's1', 'c1');
     const a2 = await tabOf(t, 'k-a', 's2', 'c2');
     const b = await tabOf(t, 'k-b', 's3', 'c3');
-    kill(t.subjects.killUser('k-a'), { [Header.Reason]: 'fraud \r\n detected\u0000 ✓' });
+    kill(t.subjects.killUser('k-a'), { [Header.Reason]: 'fraud \t detected\u0001 ✓' });
     expect(await a1.waitForClose()).toEqual({ code: 4005, reason: 'fraud detected' });
     expect((await a2.waitForClose()).code).toBe(4005);
     t.pushUser('k-b', 'still here');
@@ -187,7 +187,7 @@ describe('client to backend', () => {
         if (msg.subject.endsWith('.echo')) t.bus.respond(msg, msg.data);
         return;
       }
-      inbound.push({ ...msg, data: msg.data.slice() });
+      inbound.push({ subject: msg.subject, data: msg.data.slice(), headers: msg.headers });
     });
     await t.bus.flush();
   });
@@ -274,9 +274,8 @@ describe('client to backend', () => {
 describe('overload and drain', () => {
   it('closes connections whose subscription the bus refused with SERVER_OVERLOADED and fails readiness', async () => {
     const t = await startTestEdge();
-    if (t.testBus.emit === undefined) return t.stop();
     const c = await tabOf(t, 'ov-user', 's', 'c');
-    t.testBus.emit({ type: 'subscription-error', subject: t.subjects.pushUser('ov-user'), error: new Error('maximum subscriptions exceeded') });
+    t.testBus!.emit({ type: 'subscription-error', subject: t.subjects.pushUser('ov-user'), error: new Error('maximum subscriptions exceeded') });
     expect((await c.waitForClose()).code).toBe(4010);
     expect((await fetch(`${t.httpUrl}/readyz`)).status).toBe(503);
     // A later subscription that succeeds restores readiness.

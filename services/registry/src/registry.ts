@@ -14,6 +14,7 @@ import { EdgeLiveness } from './edge-liveness.js';
 import { startEventIntake, type EventHandlers } from './event-intake.js';
 import { LeaderLease } from './leader-lease.js';
 import { PresenceStore, type PresenceView, type StoreChange } from './presence-store.js';
+import { createRateLimitedLog } from './rate-limited-log.js';
 import { startQueryResponder } from './query-responder.js';
 import { SnapshotSync, type EdgeEvent } from './snapshot-sync.js';
 
@@ -51,17 +52,29 @@ export interface RegistryHandle {
  *
  * Lifecycle: subscribe to edge events (every replica, no queue group), then ask every edge for a
  * snapshot. READY once the settle window (config.settleMs; by default 5 s on NATS, 250 ms on the
- * memory bus) has passed since start AND no snapshot asked of one edge is still outstanding or
- * being gathered (each counts for at most max(1 s, 2 heartbeat intervals) / 5 s). Readiness
- * latches. Only then does the replica join the `mesh-registry` query queue group and campaign
+ * memory bus) has passed since start AND no snapshot is outstanding: a request to one edge
+ * counts for max(1 s, 2 of its heartbeat intervals), a partly gathered snapshot for 5 s, so an
+ * edge that never answers delays readiness only that long. Readiness latches. Only then does the replica join the `mesh-registry` query queue group and campaign
  * for the leader lease: a replica still rebuilding never answers queries nor announces presence.
  */
 export async function startRegistry(deps: RegistryDeps): Promise<RegistryHandle> {
   const { bus, health, config, subjects } = deps;
   const now = deps.now ?? Date.now;
   const id = `${config.registryId}/${randomUUID().slice(0, 8)}`;
-  const logger = deps.logger.child({ component: 'registry', registry: id });
+  // Sub-modules add their own `component` to `base`; this module's lines use `logger`.
+  const base = deps.logger.child({ registry: id });
+  const logger = base.child({ component: 'registry' });
   const encoder = new TextEncoder();
+  const warn = createRateLimitedLog(logger);
+
+  /** Publishing fails only on a closed bus (shutdown); it must never throw out of a timer. */
+  function publish(subject: string, data: Uint8Array): void {
+    try {
+      bus.publish(subject, data);
+    } catch (err) {
+      warn(`publish:${subject.split('.').slice(0, 3).join('.')}`, { err, subject }, 'could not publish');
+    }
+  }
 
   let kv;
   try {
@@ -83,7 +96,7 @@ export async function startRegistry(deps: RegistryDeps): Promise<RegistryHandle>
     holder: id,
     ttlMs: config.leaseTtlMs,
     renewMs: config.leaseRenewMs,
-    logger,
+    logger: base.child({ component: 'leader-lease' }),
     now,
   });
   const startedAt = now();
@@ -100,7 +113,7 @@ export async function startRegistry(deps: RegistryDeps): Promise<RegistryHandle>
     const at = now();
     for (const t of change.transitions) {
       const event: PresenceEvent = { v: EVENT_VERSION, user: t.user, status: t.status, at, connections: t.connections };
-      bus.publish(subjects.presence(t.user), encoder.encode(JSON.stringify(event)));
+      publish(subjects.presence(t.user), encoder.encode(JSON.stringify(event)));
     }
   }
 
@@ -128,7 +141,7 @@ export async function startRegistry(deps: RegistryDeps): Promise<RegistryHandle>
         code: 0,
         reason: EDGE_LOST_REASON,
       };
-      bus.publish(subjects.eventDisconnect(), encoder.encode(JSON.stringify(event)));
+      publish(subjects.eventDisconnect(), encoder.encode(JSON.stringify(event)));
     }
     announce(change);
   }
@@ -136,7 +149,7 @@ export async function startRegistry(deps: RegistryDeps): Promise<RegistryHandle>
   // --- snapshot requests ----------------------------------------------------------------------
 
   function requestAll(why: string): void {
-    bus.publish(subjects.snapshotRequestAll(), new Uint8Array(0));
+    publish(subjects.snapshotRequestAll(), new Uint8Array(0));
     sync.requestedAll(now());
     logger.info({ why }, 'asked every edge for a snapshot');
   }
@@ -148,7 +161,7 @@ export async function startRegistry(deps: RegistryDeps): Promise<RegistryHandle>
   function requestEdge(edge: string, why: 'unknown edge' | 'drift', details: Record<string, unknown> = {}): void {
     const t = now();
     if (!sync.shouldRequest(edge, t, { timeoutMs: requestTimeoutFor(edge), coveredByAll: why === 'unknown edge' })) return;
-    bus.publish(subjects.snapshotRequestEdge(edge), new Uint8Array(0));
+    publish(subjects.snapshotRequestEdge(edge), new Uint8Array(0));
     sync.requestedEdge(edge, t, requestTimeoutFor(edge));
     logger.info({ edge, why, ...details }, 'asked an edge for a snapshot');
   }
@@ -181,7 +194,7 @@ export async function startRegistry(deps: RegistryDeps): Promise<RegistryHandle>
         return;
       }
       const ours = store.countOnEdge(event.edge);
-      if (sync.heartbeatCount(event.edge, event.connections, ours)) {
+      if (sync.heartbeatCount(event.edge, event.at, event.connections, ours)) {
         requestEdge(event.edge, 'drift', { reported: event.connections, ours });
       }
     },
@@ -227,7 +240,7 @@ export async function startRegistry(deps: RegistryDeps): Promise<RegistryHandle>
     queries = startQueryResponder({
       bus,
       subjects,
-      logger,
+      logger: base,
       source: {
         connectionsOfUser: (user): ConnectionsReply => ({ connections: store.connectionsOfUser(user) }),
         connectionsOfSession: (session): ConnectionsReply => ({ connections: store.connectionsOfSession(session) }),
@@ -240,10 +253,14 @@ export async function startRegistry(deps: RegistryDeps): Promise<RegistryHandle>
 
   function sweep(): void {
     if (stopped) return;
-    const t = now();
-    for (const edge of liveness.lost(t)) purge(edge);
-    for (const edge of sync.expire(t)) logger.warn({ edge }, 'gave up gathering an incomplete snapshot');
-    if (!ready && notReadyReason(t) === undefined) becomeReady();
+    try {
+      const t = now();
+      for (const edge of liveness.lost(t)) purge(edge);
+      for (const edge of sync.expire(t)) logger.warn({ edge }, 'gave up gathering an incomplete snapshot');
+      if (!ready && notReadyReason(t) === undefined) becomeReady();
+    } catch (err) {
+      logger.error({ err }, 'registry sweep failed');
+    }
   }
 
   function stats(): StatsReply {
@@ -254,12 +271,12 @@ export async function startRegistry(deps: RegistryDeps): Promise<RegistryHandle>
     return { edges: [...edges.values()].sort((a, b) => a.edge.localeCompare(b.edge)), users: s.users, sessions: s.sessions, connections: s.connections };
   }
 
-  health.addCheck('registry', () => (ready ? true : (notReadyReason(now()) ?? 'settling')));
+  health.addCheck('registry', () => (stopped ? 'registry stopped' : ready ? true : (notReadyReason(now()) ?? 'settling')));
   health.addCheck('bus', () => (bus.isConnected() ? true : 'bus disconnected'));
 
   // --- start ----------------------------------------------------------------------------------
 
-  const intake = startEventIntake({ bus, subjects, logger, handlers });
+  const intake = startEventIntake({ bus, subjects, logger: base, handlers });
   const offBusEvents = bus.onEvent((event) => {
     if (event.type === 'reconnected' && !stopped) requestAll('bus reconnected: events may have been missed');
     if (event.type === 'disconnected') logger.warn('bus disconnected');

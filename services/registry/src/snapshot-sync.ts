@@ -44,6 +44,8 @@ export class SnapshotSync {
   /** edge -> when a snapshot was last requested from it, and how long that request counts */
   private readonly requested = new Map<string, { readonly at: number; readonly timeoutMs: number }>();
   private readonly drift = new Map<string, number>();
+  /** edge -> `at` of the last heartbeat counted */
+  private readonly lastBeat = new Map<string, number>();
   private allRequestedAt = Number.NEGATIVE_INFINITY;
   private readonly driftHeartbeats: number;
 
@@ -75,9 +77,12 @@ export class SnapshotSync {
 
   /**
    * Feeds one heartbeat's connection count; returns true when it is time to ask the edge for a
-   * snapshot (its count differed from ours `driftHeartbeats` times in a row).
+   * snapshot (its count differed from ours in `driftHeartbeats` consecutive heartbeats).
    */
-  heartbeatCount(edge: string, reported: number, ours: number): boolean {
+  heartbeatCount(edge: string, at: number, reported: number, ours: number): boolean {
+    // An edge splits a heartbeat with much activity into several messages sharing `at`: one beat.
+    if (this.lastBeat.get(edge) === at) return false;
+    this.lastBeat.set(edge, at);
     if (reported === ours || this.assemblies.has(edge)) {
       this.drift.delete(edge);
       return false;
@@ -146,5 +151,6 @@ export class SnapshotSync {
     this.assemblies.delete(edge);
     this.requested.delete(edge);
     this.drift.delete(edge);
+    this.lastBeat.delete(edge);
   }
 }

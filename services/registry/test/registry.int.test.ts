@@ -176,6 +176,29 @@ describe('registry on the memory bus', () => {
     expect(registry.store.connectionsOfUser('bob').map((c) => c.conn)).toEqual(['c2']);
   });
 
+  it('re-applies events that arrive while a multi-part snapshot is being gathered', async () => {
+    const observer = new Observer(client);
+    const { registry } = await replica();
+    await registry.whenReady();
+    await waitFor(() => registry.isLeader());
+    const enc = (o: unknown) => new TextEncoder().encode(JSON.stringify(o));
+    const rec = (conn: string, user: string) => ({ conn, user, session: `s-${conn}`, client: 'tab', edge: 'edge-1', connectedAt: 1, lastActivity: 1 });
+    const part = (p: number, conns: unknown[]) => ({ v: 1, edge: 'edge-1', at: 1, snapshotId: 'snap-1', part: p, parts: 2, connections: conns });
+    client.publish(subjects.eventConnect(), enc({ v: 1, edge: 'edge-1', at: 1, connection: rec('c0', 'zoe') }));
+    // The edge took its snapshot (c1, c2), then c3 connected and c1 left between the parts.
+    client.publish(subjects.eventSnapshot(), enc(part(0, [rec('c1', 'alice')])));
+    client.publish(subjects.eventConnect(), enc({ v: 1, edge: 'edge-1', at: 2, connection: rec('c3', 'carol') }));
+    client.publish(subjects.eventDisconnect(), enc({ v: 1, edge: 'edge-1', at: 2, conn: 'c1', user: 'alice', session: 's-c1', client: 'tab', code: 1000, reason: '' }));
+    client.publish(subjects.eventSnapshot(), enc(part(1, [rec('c2', 'bob')])));
+    await waitFor(() => registry.store.connectionsOnEdge('edge-1').map((c) => c.conn).sort().join() === 'c2,c3', { what: 'snapshot plus replayed events' });
+    await client.flush();
+    // zoe's connection was not in the snapshot: gone. alice never shows as online.
+    expect(observer.presenceOf('zoe')).toEqual(['online', 'offline']);
+    expect(observer.presenceOf('alice')).toEqual([]);
+    expect(observer.presenceOf('carol')).toEqual(['online']);
+    expect(observer.presenceOf('bob')).toEqual(['online']);
+  });
+
   it('drops invalid events and keeps working', async () => {
     const { registry } = await replica();
     await registry.whenReady();

@@ -59,11 +59,13 @@ describe('SnapshotSync', () => {
 
   it('asks after two heartbeats in a row whose count differs from ours', () => {
     const sync = new SnapshotSync({ assemblyTimeoutMs: 1000, requestTimeoutMs: 100 });
-    expect(sync.heartbeatCount('e1', 3, 2)).toBe(false);
-    expect(sync.heartbeatCount('e1', 2, 2)).toBe(false);
-    expect(sync.heartbeatCount('e1', 3, 2)).toBe(false);
-    expect(sync.heartbeatCount('e1', 3, 2)).toBe(true);
+    expect(sync.heartbeatCount('e1', 1, 3, 2)).toBe(false);
+    expect(sync.heartbeatCount('e1', 2, 2, 2)).toBe(false);
+    expect(sync.heartbeatCount('e1', 3, 3, 2)).toBe(false);
+    // A second message of the same heartbeat (split activity) does not count again.
+    expect(sync.heartbeatCount('e1', 3, 3, 2)).toBe(false);
+    expect(sync.heartbeatCount('e1', 4, 3, 2)).toBe(true);
     sync.requestedEdge('e1', 0);
-    expect(sync.heartbeatCount('e1', 3, 2)).toBe(false);
+    expect(sync.heartbeatCount('e1', 5, 3, 2)).toBe(false);
   });
 });

@@ -1,8 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { BlacklistEntry, BlacklistKind } from '@session-mesh/protocol';
+import type { BlacklistStore } from '../blacklist-store.js';
 import { Type } from 'typebox';
-import { checkId, type RouteContext } from '../context.js';
-import { badRequest, notFound } from '../errors.js';
+import { checkId, requireBus, type RouteContext } from '../context.js';
+import { badRequest, HttpError, notFound, unavailable } from '../errors.js';
 import {
   BlacklistList,
   BlacklistListQuery,
@@ -16,7 +17,10 @@ import {
 const security = [{ bearerAuth: [] }];
 
 export const blacklistRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, { ctx }) => {
-  const { blacklist, audit, now } = ctx;
+  const { audit, now, bus } = ctx;
+  const blacklist = guarded(ctx);
+  // Fail fast while the bus is down instead of waiting for a KV timeout.
+  app.addHook('preHandler', async () => requireBus(bus));
 
   async function add(actor: string, entry: BlacklistEntry): Promise<BlacklistEntry> {
     await blacklist.put(entry);
@@ -147,4 +151,25 @@ function parseTime(text: string): number | undefined {
   if (!/^\d{4}-\d{2}-\d{2}T/.test(text)) return undefined;
   const t = Date.parse(text);
   return Number.isFinite(t) && t >= 0 ? t : undefined;
+}
+
+/** The store, with KV failures (JetStream unavailable, timeouts) answered as 503 instead of 500. */
+function guarded(ctx: RouteContext): Pick<BlacklistStore, 'put' | 'get' | 'list' | 'remove'> {
+  const store = ctx.blacklist;
+  const wrap =
+    <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      try {
+        return await fn(...args);
+      } catch (err) {
+        if (err instanceof HttpError) throw err;
+        throw unavailable('kv_unavailable', `the blacklist store is unavailable: ${(err as Error).message}`);
+      }
+    };
+  return {
+    put: wrap((entry) => store.put(entry)),
+    get: wrap((kind, id) => store.get(kind, id)),
+    list: wrap((kind) => store.list(kind)),
+    remove: wrap((kind, id) => store.remove(kind, id)),
+  };
 }

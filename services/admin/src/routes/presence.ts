@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { NoRespondersError, RequestTimeoutError } from '@session-mesh/bus';
+import { parseConnectionsReply, parseStatsReply } from '@session-mesh/protocol';
 import type { RouteContext } from '../context.js';
 import { HttpError, unavailable } from '../errors.js';
 import { ConnectionsReplySchema, errors, SessionParams, StatsReplySchema, UserParams } from '../schemas.js';
@@ -29,20 +30,13 @@ export const presenceRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = 
       }
       throw err;
     }
-    let body: unknown;
-    try {
-      body = JSON.parse(decoder.decode(reply.data));
-    } catch {
-      throw new HttpError(502, 'registry_bad_reply', 'the registry answered with something that is not JSON');
-    }
-    if (typeof body !== 'object' || body === null) throw new HttpError(502, 'registry_bad_reply', 'the registry answered with a non-object');
-    const o = body as Record<string, unknown>;
-    if (typeof o['error'] === 'string') {
-      throw new HttpError(502, 'registry_error', `the registry refused the query: ${typeof o['message'] === 'string' ? o['message'] : o['error']}`);
-    }
-    const ok = expect === 'connections' ? Array.isArray(o['connections']) : Array.isArray(o['edges']) && typeof o['connections'] === 'number';
-    if (!ok) throw new HttpError(502, 'registry_bad_reply', 'the registry answer does not have the expected shape');
-    return body;
+    // A registry that cannot answer replies `{ error, message }` instead of the reply shape.
+    const text = decoder.decode(reply.data);
+    const refusal = registryRefusal(text);
+    if (refusal !== undefined) throw new HttpError(502, 'registry_error', `the registry refused the query: ${refusal}`);
+    const parsed = expect === 'connections' ? parseConnectionsReply(text) : parseStatsReply(text);
+    if (!parsed.ok) throw new HttpError(502, 'registry_bad_reply', `the registry answer is invalid: ${parsed.error}`);
+    return parsed.value;
   }
 
   app.get(
@@ -86,3 +80,13 @@ export const presenceRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = 
     async () => (await ask(subjects.registryStats(), 'stats')) as never,
   );
 };
+
+function registryRefusal(text: string): string | undefined {
+  try {
+    const o = JSON.parse(text) as Record<string, unknown> | null;
+    if (typeof o !== 'object' || o === null || typeof o['error'] !== 'string') return undefined;
+    return typeof o['message'] === 'string' ? o['message'] : o['error'];
+  } catch {
+    return undefined;
+  }
+}

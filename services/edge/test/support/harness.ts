@@ -12,7 +12,8 @@ export interface TestEdge {
   readonly edge: EdgeHandle;
   readonly config: EdgeConfig;
   readonly bus: Bus;
-  readonly testBus: TestBus;
+  /** The memory test bus (undefined when the edge runs on a bus given by the test, e.g. NATS). */
+  readonly testBus: TestBus | undefined;
   readonly health: Health;
   readonly subjects: Subjects;
   readonly url: string;
@@ -31,6 +32,8 @@ export interface TestEdgeOptions {
   readonly env?: Record<string, string>;
   /** Share a bus between edges (multi-edge tests). */
   readonly testBus?: TestBus;
+  /** Run on this bus instead (e.g. a NATS bus); the caller closes it. */
+  readonly bus?: Bus;
   readonly record?: readonly string[];
 }
 
@@ -39,8 +42,8 @@ function bytes(payload: Uint8Array | string): Uint8Array {
 }
 
 export async function startTestEdge(options: TestEdgeOptions = {}): Promise<TestEdge> {
-  const testBus = options.testBus ?? (await createTestBus());
-  const bus = testBus.bus;
+  const testBus = options.bus !== undefined ? undefined : (options.testBus ?? (await createTestBus()));
+  const bus = options.bus ?? testBus!.bus;
   const config = loadEdgeConfig({
     MESH_EDGE_HOST: '127.0.0.1',
     MESH_EDGE_PORT: '0',
@@ -56,7 +59,7 @@ export async function startTestEdge(options: TestEdgeOptions = {}): Promise<Test
   const recordSubs = (options.record ?? [`${config.subjectPrefix}.events.>`]).map((pattern) => {
     const list: BusMessage[] = [];
     recorded.set(pattern, list);
-    return bus.subscribe(pattern, (msg) => list.push({ ...msg, data: msg.data.slice() }));
+    return bus.subscribe(pattern, (msg) => list.push({ subject: msg.subject, data: msg.data.slice(), headers: msg.headers }));
   });
   await bus.flush();
   const edge = await startEdge({ bus, logger, health, config, subjects });
@@ -92,7 +95,7 @@ export async function startTestEdge(options: TestEdgeOptions = {}): Promise<Test
       await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
       await edge.drain();
       for (const sub of recordSubs) sub.unsubscribe();
-      if (options.testBus === undefined) await testBus.close();
+      if (options.testBus === undefined) await testBus?.close();
     },
   };
 }

@@ -28,6 +28,7 @@ export class FakeEdge {
   /** Overrides the connection count reported in heartbeats (to simulate drift). */
   reportedCount: number | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private lastBeatAt = 0;
   private readonly subscriptions: BusSubscription[];
 
   constructor(
@@ -66,10 +67,12 @@ export class FakeEdge {
   }
 
   heartbeat(intervalMs: number, activity: ReadonlyArray<readonly [string, number]> = []): void {
+    // Distinct heartbeats have distinct `at` (the registry treats equal ones as parts of one).
+    this.lastBeatAt = Math.max(Date.now(), this.lastBeatAt + 1);
     const event: HeartbeatEvent = {
       v: EVENT_VERSION,
       edge: this.id,
-      at: Date.now(),
+      at: this.lastBeatAt,
       intervalMs,
       connections: this.reportedCount ?? this.connections.size,
       activity,
