@@ -36,17 +36,7 @@ export function barChart({ title, unit, bars, target, width = 760 }) {
     `<rect width="100%" height="100%" fill="#ffffff"/>`,
     `<text x="12" y="24" font-size="15" font-weight="bold" fill="#222">${esc(title)}</text>`,
   ];
-  bars.forEach((b, i) => {
-    const y = top + i * rowH;
-    parts.push(`<text x="${left - 8}" y="${y + 18}" text-anchor="end" fill="#222">${esc(b.label)}</text>`);
-    if (Number.isFinite(b.value)) {
-      const w = Math.max(1, x(b.value) - left);
-      parts.push(`<rect x="${left}" y="${y + 4}" width="${w.toFixed(1)}" height="${rowH - 12}" fill="${b.color ?? '#4a78c2'}"/>`);
-      parts.push(`<text x="${(left + w + 6).toFixed(1)}" y="${y + 18}" fill="#222">${esc(b.text ?? `${num(b.value, b.digits ?? 2)} ${unit}`)}${b.note ? ` <tspan fill="#777">${esc(b.note)}</tspan>` : ''}</text>`);
-    } else {
-      parts.push(`<text x="${left + 6}" y="${y + 18}" fill="#a33">not measured</text>`);
-    }
-  });
+  // The target line goes first so that bars and their labels are drawn over it.
   if (target) {
     const tx = x(target.value);
     const y1 = top - 4;
@@ -54,6 +44,21 @@ export function barChart({ title, unit, bars, target, width = 760 }) {
     parts.push(`<line x1="${tx.toFixed(1)}" y1="${y1}" x2="${tx.toFixed(1)}" y2="${y2}" stroke="#c0392b" stroke-width="1.5" stroke-dasharray="5,4"/>`);
     parts.push(`<text x="${tx.toFixed(1)}" y="${y2 + 20}" text-anchor="middle" fill="#c0392b">${esc(target.label)}</text>`);
   }
+  bars.forEach((b, i) => {
+    const y = top + i * rowH;
+    parts.push(`<text x="${left - 8}" y="${y + 18}" text-anchor="end" fill="#222">${esc(b.label)}</text>`);
+    if (Number.isFinite(b.value)) {
+      const w = Math.max(1, x(b.value) - left);
+      parts.push(`<rect x="${left}" y="${y + 4}" width="${w.toFixed(1)}" height="${rowH - 12}" fill="${b.color ?? '#4a78c2'}"/>`);
+      const text = b.text ?? `${num(b.value, b.digits ?? 2)} ${unit}`;
+      // A white box under the value keeps the target line from running through it.
+      const textW = (text.length + (b.note ? b.note.length + 1 : 0)) * 7.4 + 6;
+      parts.push(`<rect x="${(left + w + 3).toFixed(1)}" y="${y + 5}" width="${textW.toFixed(1)}" height="${rowH - 14}" fill="#ffffff"/>`);
+      parts.push(`<text x="${(left + w + 6).toFixed(1)}" y="${y + 18}" fill="#222">${esc(text)}${b.note ? ` <tspan fill="#777">${esc(b.note)}</tspan>` : ''}</text>`);
+    } else {
+      parts.push(`<text x="${left + 6}" y="${y + 18}" fill="#a33">not measured</text>`);
+    }
+  });
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;
 }
@@ -255,6 +260,8 @@ export function renderMarkdown(r, { svgPaths }) {
       'the throughput of the whole pipeline on this machine, not the capacity of one edge; CPU per delivery is the number that carries over. ' +
       'The "cores busy" table shows who used the machine, including processes that are not part of the bench' +
       `${r.loadAverageAtStart ? ` (load average when the run started: ${r.loadAverageAtStart.join(', ')})` : ''}.`,
+    '- Before each measured push window the bench waits (up to 30 s) for a second in which processes outside the bench keep less than 0.25 cores busy; ' +
+      `${[pe, pr].some((x) => x?.quietBefore && !x.quietBefore.quiet) ? '**in this run the machine did not get that quiet** (see "other processes" above).' : 'in this run it got that quiet.'}`,
     '- Loopback TCP: the sending process pays for the receiver\'s TCP input path in system time, so system CPU per delivery is higher than on a NIC, for the edge and the raw server alike.',
     '- The raw uWebSockets.js push baseline generates its messages in-process; the edge receives them from NATS (parsing, subject lookup). The difference between the two is the cost of the session layer plus the bus.',
     '- Memory: RSS includes memory the allocator has not returned; V8 may hold garbage until its next GC, so the heap figure can over-state live data.',
@@ -282,8 +289,8 @@ export function render(r, { root }) {
       title: `Server memory per idle WebSocket connection (${(r.config.conns ?? 0).toLocaleString('en-US')} connections)`,
       unit: 'KiB',
       bars: [
-        { label: 'Session Mesh edge (this run)', value: me?.kibPerConnection ?? NaN, color: '#2e7d32' },
-        { label: 'raw uWebSockets.js (this run)', value: mr?.kibPerConnection ?? NaN },
+        { label: 'Session Mesh edge (this run, after GC)', value: me?.kibPerConnection ?? NaN, color: '#2e7d32' },
+        { label: 'raw uWebSockets.js (this run, after GC)', value: mr?.kibPerConnection ?? NaN },
         { label: 'Socket.IO 4.8 (earlier)', value: EARLIER.socketIo.kibPerConnection, color: '#999', digits: 1 },
         { label: 'Socket.IO + redis, 2 procs (earlier)', value: EARLIER.socketIoRedis.kibPerConnection[1], color: '#999', text: '12.5 to 14 KiB' },
       ],

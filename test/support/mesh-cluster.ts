@@ -34,7 +34,8 @@ export const commonEnv = (natsUrl: string): Record<string, string> => ({
   MESH_KV_REPLICAS: '3',
   MESH_HEARTBEAT_INTERVAL_MS: '300',
   MESH_EDGE_LOST_AFTER_MS: '1500',
-  MESH_LOG_LEVEL: 'warn',
+  MESH_REGISTRY_SETTLE_MS: '1000',
+  MESH_LOG_LEVEL: process.env['MESH_TEST_LOG_LEVEL'] ?? 'warn',
 });
 
 export async function startMeshCluster(options: { edges?: number; registries?: number; admin?: boolean } = {}): Promise<MeshCluster> {

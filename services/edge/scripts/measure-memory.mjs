@@ -65,7 +65,8 @@ const after = await stats();
 const per = (k) => ((after[k] - before[k]) / count / 1024).toFixed(2);
 process.stdout.write(
   `${count} idle connections (${welcomed} welcomed), bus ${natsUrl ? 'NATS' : 'memory'}: ` +
-    `RSS +${per('rss')} KiB/conn, JS heap +${per('heapUsed')} KiB/conn (users ${after.users}, sessions ${after.sessions})\n`,
+    `RSS +${per('rss')} KiB/conn, JS heap used +${per('heapUsed')} (committed +${per('heapTotal')}), external +${per('external')} KiB/conn ` +
+    `(users ${after.users}, sessions ${after.sessions})\n`,
 );
 for (const ws of sockets) ws.terminate();
 edge.kill('SIGTERM');

@@ -68,7 +68,8 @@ export class ConnState {
  * same user awaits the same promise.
  */
 export class Group {
-  readonly conns: ConnState[] = [];
+  /** Created with its first member: `[conn]` allocates one slot, `[]` then push() seventeen. */
+  readonly conns: ConnState[];
   sub: BusSubscription | undefined = undefined;
   ready: Promise<void> | undefined = undefined;
   /** The bus refused the subscription: members are being closed, newcomers must not join. */
@@ -79,7 +80,10 @@ export class Group {
   constructor(
     readonly kind: 'user' | 'session',
     readonly id: string,
-  ) {}
+    first: ConnState,
+  ) {
+    this.conns = [first];
+  }
 }
 
 export interface IndexHooks {
@@ -136,9 +140,8 @@ export class ConnectionIndex {
     let group = map.get(id);
     if (group === undefined || group.failed) {
       // A failed group is on its way out; a newcomer starts a fresh subscription attempt.
-      group = new Group(kind, id);
+      group = new Group(kind, id, conn);
       map.set(id, group);
-      group.conns.push(conn);
       this.hooks.onFirst(group);
       return group;
     }

@@ -16,7 +16,7 @@ import { Interest } from './interest.js';
 import { startKillListener, type KillStats } from './kill-listener.js';
 import { LifecycleEvents } from './lifecycle-events.js';
 import { assertNativeUws, currentUwsProbe } from './native-uws.js';
-import { BROADCAST_TOPIC, startServer, type EdgeServer } from './server.js';
+import { BROADCAST_TOPIC, startServer, type EdgeServer, type SocketData } from './server.js';
 import { StallMonitor } from './stall-monitor.js';
 
 export interface EdgeDeps {
@@ -50,6 +50,9 @@ export interface EdgeStats {
   readonly eventLoopMaxDelayMs: number;
   readonly rss: number;
   readonly heapUsed: number;
+  readonly heapTotal: number;
+  /** Memory outside the JS heap that V8 knows of (ArrayBuffers...); uWS's own memory is only in rss. */
+  readonly external: number;
   /** process.cpuUsage(), microseconds. */
   readonly cpu: { readonly user: number; readonly system: number };
   readonly uptimeS: number;
@@ -142,7 +145,7 @@ export async function startEdge(deps: EdgeDeps): Promise<EdgeHandle> {
 
   const handlers = {
     newConnection: (identity: Parameters<typeof admission.blacklisted>[0]) => new ConnState(ids.allocate(), identity, Date.now(), clock.nowS),
-    onOpen(conn: ConnState, ws: WebSocket<ConnState>): void {
+    onOpen(conn: ConnState, ws: WebSocket<SocketData>): void {
       conn.ws = ws;
       conn.flags |= Flag.OPEN;
       if (draining) {
@@ -205,6 +208,8 @@ export async function startEdge(deps: EdgeDeps): Promise<EdgeHandle> {
       eventLoopMaxDelayMs: Math.round(stall.lastMaxMs),
       rss: memory.rss,
       heapUsed: memory.heapUsed,
+      heapTotal: memory.heapTotal,
+      external: memory.external,
       cpu: { user: cpu.user, system: cpu.system },
       uptimeS: Math.round((Date.now() - startedAt) / 1000),
     };

@@ -1,4 +1,4 @@
-import type { Bus, BusEvent } from '@session-mesh/bus';
+import type { Bus, BusEvent, MessageHandler } from '@session-mesh/bus';
 import { CloseCode, tryDecodeId, type Subjects } from '@session-mesh/protocol';
 import type { Logger } from '@session-mesh/runtime';
 import { closeConnection, type ConnectionIndex, type Group, type IndexHooks } from './connection-index.js';
@@ -65,12 +65,8 @@ export class Interest implements IndexHooks {
 
   onFirst(group: Group): void {
     const subject = group.kind === 'user' ? this.subjects.pushUser(group.id) : this.subjects.pushSession(group.id);
-    const fanout = this.fanout;
     try {
-      group.sub =
-        group.kind === 'user'
-          ? this.bus.subscribe(subject, (msg) => fanout.deliverToUser(group, msg))
-          : this.bus.subscribe(subject, (msg) => fanout.deliverToSession(group, msg));
+      group.sub = this.bus.subscribe(subject, messageHandler(this.fanout, group));
     } catch (err) {
       group.failed = true;
       group.ready = Promise.reject(new SubscriptionRefusedError(`cannot subscribe to ${subject}: ${(err as Error).message}`));
@@ -144,6 +140,15 @@ export class Interest implements IndexHooks {
     }
     return undefined;
   }
+}
+
+/**
+ * The handler lives for as long as the subscription, so it is made here, where its closure holds
+ * only what it needs (a closure made inside onFirst would keep onFirst's whole scope alive,
+ * readiness promise included, for every user and session).
+ */
+function messageHandler(fanout: Fanout, group: Group): MessageHandler {
+  return group.kind === 'user' ? (msg) => fanout.deliverToUser(group, msg) : (msg) => fanout.deliverToSession(group, msg);
 }
 
 function headOf(subject: string): string {

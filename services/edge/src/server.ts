@@ -22,10 +22,20 @@ const STATUS_TEXT: Record<number, string> = {
 
 const utf8 = new TextDecoder();
 
+/**
+ * What uWS keeps per socket. uWS.js copies the own properties of the object given to upgrade()
+ * onto its WebSocket object (getUserData() returns the socket itself), where they end up in slow,
+ * dictionary-mode storage; one property pointing at our compact ConnState keeps the state in a
+ * fast class instance and the socket object small.
+ */
+export interface SocketData {
+  readonly c: ConnState;
+}
+
 export interface SocketHandlers {
   /** The ConnState (uWS user data) for an admitted identity; allocates its connection counter. */
   newConnection(identity: Identity): ConnState;
-  onOpen(conn: ConnState, ws: WebSocket<ConnState>): void;
+  onOpen(conn: ConnState, ws: WebSocket<SocketData>): void;
   onMessage(conn: ConnState, message: ArrayBuffer, isBinary: boolean): void;
   onClose(conn: ConnState, code: number, reason: string): void;
   isDraining(): boolean;
@@ -78,11 +88,11 @@ export async function startServer(deps: {
   const upgrade = (res: HttpResponse, req: CapturedRequest, context: us_socket_context_t, admitted: Admitted) => {
     upgrades.accepted++;
     const conn = handlers.newConnection(admitted.identity);
-    res.upgrade(conn, req.secWebSocketKey, admitted.subprotocol, req.secWebSocketExtensions, context);
+    res.upgrade<SocketData>({ c: conn }, req.secWebSocketKey, admitted.subprotocol, req.secWebSocketExtensions, context);
   };
 
   const app: TemplatedApp = uWS.App();
-  app.ws<ConnState>('/*', {
+  app.ws<SocketData>('/*', {
     compression: uWS.DISABLED,
     maxPayloadLength: config.maxMessageBytes,
     // Our limit is enforced in fanout.ts; uWS's hard limit sits above it so a close frame still fits.
@@ -148,21 +158,21 @@ export async function startServer(deps: {
     },
     open: (ws) => {
       try {
-        handlers.onOpen(ws.getUserData(), ws);
+        handlers.onOpen(ws.getUserData().c, ws);
       } catch (err) {
         logger.error({ err }, 'open handler failed');
       }
     },
     message: (ws, message, isBinary) => {
       try {
-        handlers.onMessage(ws.getUserData(), message, isBinary);
+        handlers.onMessage(ws.getUserData().c, message, isBinary);
       } catch (err) {
         logger.error({ err }, 'message handler failed');
       }
     },
     close: (ws, code, message) => {
       try {
-        handlers.onClose(ws.getUserData(), code, utf8.decode(message));
+        handlers.onClose(ws.getUserData().c, code, utf8.decode(message));
       } catch (err) {
         logger.error({ err }, 'close handler failed');
       }

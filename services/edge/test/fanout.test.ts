@@ -37,6 +37,14 @@ class FakeSocket implements SocketLike {
 }
 
 let seq = 0;
+/** An empty group (groups are normally born with their first member). */
+function emptyGroup(kind: 'user' | 'session', id: string): Group {
+  const placeholder = new ConnState(0, { user: id, session: id, client: 'x', roles: RoleTable.EMPTY, iatS: -1, expS: 0 }, 0, 0);
+  const group = new Group(kind, id, placeholder);
+  group.conns.length = 0;
+  return group;
+}
+
 function member(group: Group, session: string, client: string, ws: FakeSocket, welcomed = true): ConnState {
   const c = new ConnState(++seq, { user: group.id, session, client, roles: RoleTable.EMPTY, iatS: -1, expS: 0 }, 0, 0);
   c.ws = ws;
@@ -66,7 +74,7 @@ describe('Fanout', () => {
 
   it('sends to welcomed, matching members only, inside cork', () => {
     const fanout = new Fanout(1 << 20, () => 0);
-    const group = new Group('user', 'u');
+    const group = emptyGroup('user', 'u');
     const a = new FakeSocket();
     const b = new FakeSocket();
     const c = new FakeSocket();
@@ -93,7 +101,7 @@ describe('Fanout', () => {
 
   it('closes slow consumers after the loop, counting drops', () => {
     const fanout = new Fanout(1000, () => 0);
-    const group = new Group('user', 'u');
+    const group = emptyGroup('user', 'u');
     const conns: ConnState[] = [];
     // Closing removes the member from the group, as the close handler does.
     const remove = (c: () => ConnState) => () => group.conns.splice(group.conns.indexOf(c()), 1);
