@@ -204,7 +204,7 @@ export function renderMarkdown(r, { svgPaths }) {
     L.push(
       `For scale: raw uWebSockets.js, doing nothing but the sends, spent ${num(pr.serverUsPerDelivery)} µs per targeted delivery in this run ` +
         `(${num(pr.serverSystemUsPerDelivery)} µs of it in the kernel). On loopback the sender's \`write\` also runs the receiver's TCP ` +
-        'input path, so the system share is inflated here compared with a real network interface; the user share is what the edge code costs.',
+        'input path, so the system share is inflated here compared with a real network interface; the user shares compare the two processes\' own work more fairly.',
       '',
     );
   }
@@ -261,10 +261,10 @@ export function renderMarkdown(r, { svgPaths }) {
       'The "cores busy" table shows who used the machine, including processes that are not part of the bench' +
       `${r.loadAverageAtStart ? ` (load average when the run started: ${r.loadAverageAtStart.join(', ')})` : ''}.`,
     '- Before each measured push window the bench waits (up to 30 s) for a second in which processes outside the bench keep less than 0.25 cores busy; ' +
-      `${[pe, pr].some((x) => x?.quietBefore && !x.quietBefore.quiet) ? '**in this run the machine did not get that quiet** (see "other processes" above).' : 'in this run it got that quiet.'}`,
+      `${[pe, pr].some((x) => x?.quietBefore && !x.quietBefore.quiet) ? '**in this run the machine did not get that quiet** (see "other processes" above).' : 'in this run it got that quiet before each window (what other processes used during the windows is given above).'}`,
     '- Loopback TCP: the sending process pays for the receiver\'s TCP input path in system time, so system CPU per delivery is higher than on a NIC, for the edge and the raw server alike.',
     '- The raw uWebSockets.js push baseline generates its messages in-process; the edge receives them from NATS (parsing, subject lookup). The difference between the two is the cost of the session layer plus the bus.',
-    '- Memory: RSS includes memory the allocator has not returned; V8 may hold garbage until its next GC, so the heap figure can over-state live data.',
+    '- Memory: the "left alone" figures include garbage V8 had not collected yet and memory the allocator had not returned; the "after GC" figures count what the connections really hold. A production process sits somewhere between the two.',
     '- The Socket.IO and raw-broadcast figures are from shared/ENVIRONMENT.md, measured earlier on a machine of this kind with `ws`-based clients, not by this bench.',
     `- /proc CPU times have a resolution of 10 ms; over runs of ${c.pushSeconds} s the error is far below 1 %.`,
     '',
