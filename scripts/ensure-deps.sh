@@ -8,5 +8,7 @@ if [ "$major" != "20" ]; then
   exit 1
 fi
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm ci --no-audit --no-fund --loglevel=error
+  # `npm ci` refuses this lock file: the registry mirror lists no other-platform optional packages
+  # (rollup, esbuild), so npm cannot record them. `npm install` honours the lock as far as it goes.
+  npm install --no-audit --no-fund --loglevel=error
 fi
