@@ -10,4 +10,15 @@ MESH_PYTHON="$(bash scripts/install-python-deps.sh | tail -n 1)"
 export NATS_SERVER_BIN MESH_PYTHON
 echo "nats-server: $("$NATS_SERVER_BIN" --version)   python: $("$MESH_PYTHON" --version)"
 npm run -s build
-exec npx vitest run "$@"
+report="$(mktemp)"
+trap 'rm -f "$report"' EXIT
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@" || status=$?
+# One plain closing line (and a hard failure on skipped tests: CI must run everything).
+node -e '
+  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  const skipped = r.numPendingTests + r.numTodoTests;
+  process.stdout.write(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${skipped} skipped\n`);
+  if (skipped > 0) { process.stderr.write("skipped tests are not allowed in CI\n"); process.exit(1); }
+' "$report" || status=1
+exit "$status"
