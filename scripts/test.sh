@@ -10,6 +10,7 @@ MESH_PYTHON="$(bash scripts/install-python-deps.sh | tail -n 1)"
 export NATS_SERVER_BIN MESH_PYTHON
 echo "nats-server: $("$NATS_SERVER_BIN" --version)   python: $("$MESH_PYTHON" --version)"
 npm run -s build
+npx tsc -p tsconfig.test.json   # the tests are type-checked too
 report="$(mktemp)"
 trap 'rm -f "$report"' EXIT
 status=0

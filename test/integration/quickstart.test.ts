@@ -29,7 +29,7 @@ afterAll(async () => {
 });
 
 it('starts with no configuration and delivers a push sent with the printed curl command', async () => {
-  const banner = await eventually(() => /curl .*\/push/.test(mesh.output()) && mesh.output(), 'the banner');
+  const banner: string = await eventually(() => (/curl .*\/push/.test(mesh.output()) ? mesh.output() : undefined), 'the banner');
   expect(banner).toContain(`ws://127.0.0.1:${mesh.port}`);
   expect(banner).toContain('embedded in-process bus');
 

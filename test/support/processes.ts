@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { waitFor } from './wait-for.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -100,19 +101,10 @@ export async function waitReady(service: ServiceProcess, timeoutMs = 20_000): Pr
 }
 
 /** Polls `predicate` until it is truthy; fails with `message` and the last error after timeoutMs. */
-export async function eventually<T>(predicate: () => T | Promise<T>, message: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await predicate();
-      if (value) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms: ${message}${lastError ? ` (last error: ${(lastError as Error).message})` : ''}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
+export function eventually<T>(
+  predicate: () => T | undefined | null | false | Promise<T | undefined | null | false>,
+  message: string,
+  timeoutMs = 10_000,
+): Promise<T> {
+  return waitFor(async () => (await predicate()) || undefined, { timeoutMs, intervalMs: 25, what: message });
 }

@@ -1,3 +1,4 @@
+import { waitFor as pollUntil } from './wait-for.js';
 import type { IncomingMessage } from 'node:http';
 import WebSocket from 'ws';
 
@@ -72,14 +73,8 @@ export interface Reply {
 type Falsy = undefined | null | false | 0 | '';
 
 /** Polls `predicate` (sync or async) until it is truthy (returns its value) or the timeout passes. */
-export async function waitFor<T>(predicate: () => T | Falsy | Promise<T | Falsy>, timeoutMs = 5000, what = 'condition'): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await predicate();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
+export function waitFor<T>(predicate: () => T | Falsy | Promise<T | Falsy>, timeoutMs = 5000, what = 'condition'): Promise<T> {
+  return pollUntil(async () => (await predicate()) || undefined, { timeoutMs, intervalMs: 5, what });
 }
 
 export class MeshClient {

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mintToken } from '../../../test/support/tokens.js';
 import { tokenFingerprint } from '../src/auth.js';
 import { admin, ADMIN_TOKEN, bearer, buildTestAdmin, copy, subjects, type TestAdmin } from './support/admin-harness.js';
-import { waitFor } from './support/wait-for.js';
+import { waitFor } from '../../../test/support/wait-for.js';
 
 const ODD_IDS = ['alice/bob', 'ops@example.com', 'with space', 'ünïcødé ✓', 'star*', 'gt>', 'dot.ted', '100%', 'q?a#b'];
 

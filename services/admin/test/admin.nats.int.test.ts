@@ -3,7 +3,7 @@ import { blacklistKey, decodeId, Header, parseBlacklistEntry } from '@session-me
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNatsServer, type NatsServerHandle } from '../../../test/support/nats-server.js';
 import { admin, buildTestAdmin, copy, subjects, type TestAdmin } from './support/admin-harness.js';
-import { waitFor } from './support/wait-for.js';
+import { waitFor } from '../../../test/support/wait-for.js';
 
 describe('admin API against a real nats-server', () => {
   let server: NatsServerHandle;

@@ -3,7 +3,7 @@ import type { ConnectionsReply, StatsReply } from '@session-mesh/protocol';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FakeEdge } from './support/fake-edge.js';
 import { Observer, startReplica, subjects, type Replica } from './support/registry-harness.js';
-import { waitFor } from './support/wait-for.js';
+import { waitFor } from '../../../test/support/wait-for.js';
 
 const decoder = new TextDecoder();
 

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNatsServer, type NatsServerHandle } from '../../../test/support/nats-server.js';
 import { FakeEdge } from './support/fake-edge.js';
 import { logger, Observer, startReplica, subjects, type Replica } from './support/registry-harness.js';
-import { waitFor } from './support/wait-for.js';
+import { waitFor } from '../../../test/support/wait-for.js';
 
 describe('registry against a real nats-server (JetStream KV lease)', () => {
   let server: NatsServerHandle;

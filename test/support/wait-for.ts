@@ -1,9 +1,10 @@
 /**
- * Polls `condition` until it returns a value other than false/undefined (or stops throwing), then
+ * The one polling helper of every test (the others below are thin spellings of it).
+ * Polls `condition` until it returns a value other than false/null/undefined (or stops throwing), then
  * returns it. For effects that arrive asynchronously: never sleep a fixed time instead.
  */
 export async function waitFor<T>(
-  condition: () => T | false | undefined | Promise<T | false | undefined>,
+  condition: () => T | false | null | undefined | Promise<T | false | null | undefined>,
   options: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
 ): Promise<T> {
   const timeoutMs = options.timeoutMs ?? 5_000;
@@ -13,7 +14,7 @@ export async function waitFor<T>(
   for (;;) {
     try {
       const value = await condition();
-      if (value !== false && value !== undefined) return value;
+      if (value !== false && value !== undefined && value !== null) return value;
       lastError = undefined;
     } catch (err) {
       lastError = err;
