@@ -12,11 +12,14 @@ RUN="${MESH_LOCAL_DIR:-$PWD/.mesh-dev/local-cluster}"
 mkdir -p "$RUN"
 SECRET="$(node -e "import('./services/mesh/dist/dev-secrets.js').then(m => process.stdout.write(m.devJwtSecret()))")"
 ADMIN_TOKEN="$(node -e "import('./services/mesh/dist/dev-secrets.js').then(m => process.stdout.write(m.devAdminToken()))")"
-pids=()
+pids=()       # services: stopped first, so edges drain while NATS is still up
+nats_pids=()
 cleanup() {
   trap - EXIT INT TERM
   echo "stopping..."
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for pid in "${nats_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
 }
 trap cleanup EXIT INT TERM
@@ -34,7 +37,7 @@ cluster {
 }
 CONF
   "$NATS" -c "$RUN/nats-$i.conf" > "$RUN/nats-$i.log" 2>&1 &
-  pids+=($!)
+  nats_pids+=($!)
 done
 # Ready when every node sees two routes and JetStream has a meta leader.
 for _ in $(seq 1 100); do
@@ -79,5 +82,5 @@ Session Mesh local cluster is up (logs in $RUN)
 
 Ctrl-C stops everything.
 INFO
-wait -n "${pids[@]}"
+wait -n "${pids[@]}" "${nats_pids[@]}"
 echo "a process exited; see $RUN/*.log"

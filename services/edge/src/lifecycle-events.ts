@@ -55,7 +55,8 @@ export class LifecycleEvents {
       client: conn.client,
       edge: this.edgeId,
       connectedAt: conn.connectedAtMs,
-      lastActivity: conn.lastActivityS * 1000,
+      // Activity is kept at one-second resolution (a coarse clock); never report it before the connect.
+      lastActivity: Math.max(conn.lastActivityS * 1000, conn.connectedAtMs),
     };
   }
 
