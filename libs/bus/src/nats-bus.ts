@@ -1,8 +1,10 @@
 import { JetStreamApiCodes } from '@nats-io/jetstream';
 import { Kvm, type KV, type KvEntry as NatsKvEntry } from '@nats-io/kv';
 import {
+  ClosedConnectionError,
   connect,
   createInbox,
+  DrainingConnectionError,
   headers as natsHeaders,
   NoRespondersError as NatsNoRespondersError,
   PermissionViolationError,
@@ -32,6 +34,7 @@ import {
   type SubscribeOptions,
 } from './bus.js';
 import { reportHandlerError, type BusLogger } from './logger.js';
+import { natsProtocol, type NatsProtocol, type ProtocolSubscription } from './nats-internals.js';
 import { assertBucketName, assertHistory, assertKvKey } from './rules.js';
 import { assertPublishSubject, assertQueueName, assertSubscribeSubject } from './subject.js';
 
@@ -80,13 +83,41 @@ interface Window {
 /** Windows whose marker did not come back (e.g. publish denied): cap, so they cannot pile up. */
 const MAX_WINDOWS_IN_FLIGHT = 256;
 
-class NatsSubscription implements BusSubscription {
-  sub: Subscription | undefined;
+/**
+ * One object per subscription: the BusSubscription handed out AND what nats.js's protocol handler
+ * keeps in its sid table (see nats-internals.ts), so no nats.js SubscriptionImpl and no closure.
+ */
+class NatsSubscription implements BusSubscription, ProtocolSubscription {
+  // Written by nats.js: sid (Subscriptions.add), received (processMsg), max (unsub).
+  sid = 0;
+  received = 0;
+  max: number | undefined = undefined;
   active = true;
   constructor(
     readonly subject: string,
+    readonly queue: string | undefined,
+    private readonly handler: MessageHandler,
     private readonly bus: NatsBus,
   ) {}
+  /** Called by nats.js as a method: per message from its parser, or (err, {}) when the server refused it. */
+  callback(err: Error | null, msg: Msg): void {
+    if (err !== null) {
+      this.bus.onSubscriptionError(this, err);
+      return;
+    }
+    // nats.js's own Msg satisfies BusMessage as is: no wrapper per message.
+    try {
+      this.handler(msg);
+    } catch (e) {
+      reportHandlerError(this.bus.logger, this.subject, e);
+    }
+  }
+  /** nats.js: after its UNSUB, on a refusal and when the connection closes. Nothing to release. */
+  close(): void {}
+  /** nats.js: connection drain (not used by the bus itself). */
+  drain(): Promise<void> {
+    return this.bus.drainSubscription(this);
+  }
   unsubscribe(): void {
     this.drop(true);
   }
@@ -95,11 +126,7 @@ class NatsSubscription implements BusSubscription {
     if (!this.active) return;
     this.active = false;
     this.bus.noteUnsubscribe(this, record);
-    try {
-      this.sub?.unsubscribe();
-    } catch {
-      // The connection is closed: nothing left to undo.
-    }
+    this.bus.unsubscribeFromServer(this);
   }
 }
 
@@ -147,6 +174,10 @@ class NatsBus implements Bus {
   readonly kind = 'nats' as const;
   private readonly listeners = new Set<(event: BusEvent) => void>();
   private readonly live = new Set<NatsSubscription>();
+  /** nats.js's protocol handler, used directly for subscriptions; undefined: nats.js changed, use nc.subscribe. */
+  private readonly protocol: NatsProtocol | undefined;
+  /** Only without `protocol`: the nats.js subscription behind each of ours. */
+  private readonly fallback = new Map<NatsSubscription, Subscription>();
   private connected = true;
   private closing: Promise<void> | undefined;
   private kvm: Kvm | undefined;
@@ -169,9 +200,14 @@ class NatsBus implements Bus {
 
   constructor(
     private readonly nc: NatsConnection,
-    private readonly logger: BusLogger | undefined,
+    /** @internal */
+    readonly logger: BusLogger | undefined,
   ) {
     this.current = this.newWindow();
+    this.protocol = natsProtocol(nc);
+    if (this.protocol === undefined) {
+      this.logger?.warn({}, 'nats.js internals changed: subscriptions use nc.subscribe (more heap per subscription)');
+    }
     const status = nc.status() as AsyncIterable<Status> & Partial<Pick<QueuedIterator<Status>, 'getProcessed' | 'getPending'>>;
     this.status = status;
     // nats.js's status() hands out a QueuedIterator typed as a plain AsyncIterable.
@@ -209,28 +245,57 @@ class NatsBus implements Bus {
     assertSubscribeSubject(subject);
     const queue = options?.queue;
     if (queue !== undefined) assertQueueName(queue);
-    const s = new NatsSubscription(subject, this);
-    const logger = this.logger;
-    // Callback form: nats.js calls it synchronously from its parser with its own Msg, which
-    // satisfies BusMessage as is. No iterator, no wrapper per message.
-    s.sub = this.nc.subscribe(subject, {
-      ...(queue === undefined ? {} : { queue }),
-      callback: (err: Error | null, msg: Msg): void => {
-        if (err !== null) {
-          this.onSubscriptionError(s, err);
-          return;
-        }
-        try {
-          handler(msg);
-        } catch (e) {
-          reportHandlerError(logger, subject, e);
-        }
-      },
-    });
+    const s = new NatsSubscription(subject, queue, handler, this);
+    const protocol = this.protocol;
+    if (protocol !== undefined) {
+      // What nc.subscribe checks first (NatsConnectionImpl._check); the subject is checked above.
+      if (this.nc.isClosed()) throw new ClosedConnectionError();
+      if (this.nc.isDraining()) throw new DrainingConnectionError();
+      // Assigns the sid, sends SUB now (or on connect), re-sends it after every reconnect.
+      protocol.subscribe(s);
+    } else {
+      // Callback form: nats.js calls it synchronously from its parser.
+      const sub = this.nc.subscribe(subject, {
+        ...(queue === undefined ? {} : { queue }),
+        callback: (err: Error | null, msg: Msg): void => s.callback(err, msg),
+      });
+      s.sid = sub.getID();
+      this.fallback.set(s, sub);
+    }
     this.live.add(s);
     this.current.ops.push(s);
     this.scheduleWindowClose();
     return s;
+  }
+
+  /** @internal Whether subscriptions skip nats.js's SubscriptionImpl (see nats-internals.ts). */
+  get lightSubscriptions(): boolean {
+    return this.protocol !== undefined;
+  }
+
+  /** @internal */
+  unsubscribeFromServer(s: NatsSubscription): void {
+    try {
+      if (this.protocol !== undefined) {
+        // Sends UNSUB (nothing once closed) and drops the sid from nats.js's table.
+        this.protocol.unsubscribe(s);
+      } else {
+        const sub = this.fallback.get(s);
+        this.fallback.delete(s);
+        sub?.unsubscribe();
+      }
+    } catch {
+      // The connection is closed: nothing left to undo.
+    }
+  }
+
+  /** @internal What SubscriptionImpl.drain does: UNSUB, then forget the sid once the server has it. */
+  drainSubscription(s: NatsSubscription): Promise<void> {
+    const protocol = this.protocol;
+    if (protocol === undefined || protocol.isClosed()) return Promise.reject(new ClosedConnectionError());
+    protocol.unsub(s);
+    const forget = (): void => protocol.subscriptions.cancel(s);
+    return protocol.flush().then(forget, forget);
   }
 
   /** @internal */
@@ -383,11 +448,12 @@ class NatsBus implements Bus {
     this.emit({ type: 'error', error });
   }
 
-  /** A permissions violation on SUB: nats.js names the subscription and closes it itself. */
-  private onSubscriptionError(s: NatsSubscription, err: Error): void {
+  /** @internal A permissions violation on SUB: nats.js names the subscription and drops it itself. */
+  onSubscriptionError(s: NatsSubscription, err: Error): void {
     if (!s.active) return;
     s.active = false;
     this.live.delete(s);
+    this.fallback.delete(s);
     if (!(err instanceof PermissionViolationError)) {
       this.logger?.error({ err, subject: s.subject }, 'NATS subscription failed');
     }
@@ -475,7 +541,7 @@ class NatsBus implements Bus {
 
   private openResubscribeWindow(): void {
     // nats.js re-sends its subscriptions in sid order (Subscriptions.all(): Map insertion order).
-    const subs = [...this.live].sort((a, b) => (a.sub?.getID() ?? 0) - (b.sub?.getID() ?? 0));
+    const subs = [...this.live].sort((a, b) => a.sid - b.sid);
     const w = this.current;
     w.ops.length = 0;
     for (const s of subs) w.ops.push(s);

@@ -164,6 +164,72 @@ describe('NATS bus specifics', () => {
     await eventually(() => expect(got).toEqual(['hi']));
   });
 
+  it('registers subscriptions with nats.js directly (no SubscriptionImpl): a nats.js upgrade that breaks this is noticed', async () => {
+    const server = await startNatsServer();
+    servers.push(server);
+    const bus = await connectNatsBus({ servers: server.url, name: 'light' });
+    buses.push(bus);
+    expect((bus as unknown as { lightSubscriptions: boolean }).lightSubscriptions).toBe(true);
+  });
+
+  it('after a reconnect: resubscribes plain and queue subscriptions, not unsubscribed ones, and unsubscribe still works', async () => {
+    const server = await startNatsServer();
+    servers.push(server);
+    const bus = await connectNatsBus({ servers: server.url, name: 'resub-many' });
+    buses.push(bus);
+    const events: string[] = [];
+    bus.onEvent((e) => events.push(e.type));
+    const got: string[] = [];
+    const subs = Array.from({ length: 50 }, (_, i) => bus.subscribe(`resub.${i}`, () => got.push(`resub.${i}`)));
+    bus.subscribe('resub.q', () => got.push('q'), { queue: 'workers' });
+    bus.subscribe('resub.throws', () => {
+      throw new Error('handler bug');
+    });
+    for (let i = 0; i < 50; i += 2) subs[i]?.unsubscribe();
+    await bus.flush();
+
+    await server.restart();
+    await eventually(() => expect(events).toEqual(['disconnected', 'reconnected']));
+    const other = await connectNatsBus({ servers: server.url, name: 'resub-publisher' });
+    buses.push(other);
+    await bus.flush();
+    other.publish('resub.throws', text('x'));
+    for (let i = 0; i < 50; i++) other.publish(`resub.${i}`, text('x'));
+    other.publish('resub.q', text('x'));
+    await other.flush();
+    const odd = Array.from({ length: 25 }, (_, k) => `resub.${2 * k + 1}`);
+    await eventually(() => expect([...got].sort()).toEqual([...odd, 'q'].sort()));
+
+    // Unsubscribe after the reconnect (the sids nats.js re-sent) stops delivery too.
+    for (let i = 1; i < 50; i += 2) subs[i]?.unsubscribe();
+    await bus.flush();
+    got.length = 0;
+    for (let i = 0; i < 50; i++) other.publish(`resub.${i}`, text('y'));
+    other.publish('resub.q', text('y'));
+    await other.flush();
+    await eventually(() => expect(got).toEqual(['q']));
+    await bus.flush();
+    expect(got).toEqual(['q']);
+  });
+
+  it('survives a nats.js connection drain with subscriptions registered', async () => {
+    const server = await startNatsServer();
+    servers.push(server);
+    const bus = await connectNatsBus({ servers: server.url, name: 'drain' });
+    const got: string[] = [];
+    bus.subscribe('drain.x', () => got.push('x'));
+    const unsubscribed = bus.subscribe('drain.y', () => got.push('y'));
+    unsubscribed.unsubscribe();
+    await bus.flush();
+    const nc = (bus as unknown as { nc: { drain(): Promise<void>; isClosed(): boolean } }).nc;
+    await nc.drain();
+    expect(nc.isClosed()).toBe(true);
+    expect(bus.isConnected()).toBe(false);
+    expect(() => bus.subscribe('drain.z', () => undefined)).toThrow();
+    unsubscribed.unsubscribe();
+    await bus.close();
+  });
+
   it('flush(): callers in one tick share a round trip; a PING already sent never serves a later caller', async () => {
     const server = await startNatsServer();
     servers.push(server);
