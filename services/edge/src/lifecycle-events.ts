@@ -109,7 +109,7 @@ export class LifecycleEvents {
       if ((conn.flags & Flag.ACTIVE) === 0) continue;
       conn.flags &= ~Flag.ACTIVE;
       if ((conn.flags & Flag.WELCOMED) === 0) continue;
-      activity.push([this.ids.format(conn.seq), conn.lastActivityS * 1000]);
+      activity.push([this.ids.format(conn.seq), Math.max(conn.lastActivityS * 1000, conn.connectedAtMs)]);
     }
     let offset = 0;
     do {
