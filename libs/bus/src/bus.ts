@@ -21,7 +21,7 @@ export interface BusMessage {
   readonly data: Uint8Array;
   /** Undefined when the publisher sent no headers (the common, fast case). */
   readonly headers?: BusHeaders | undefined;
-  /** Reply subject for request/reply, if any. */
+  /** Reply subject for request/reply; undefined or '' (nats.js) when there is none: test truthiness. */
   readonly reply?: string | undefined;
 }
 
