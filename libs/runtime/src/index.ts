@@ -4,3 +4,4 @@ export * from './health.js';
 export * from './shutdown.js';
 export * from './fatal.js';
 export { z } from 'zod';
+export * from './service-env.js';

@@ -1,6 +1,6 @@
 import { jwtConfigFromEnv, jwtEnvShape, refineJwtEnv, type JwtEnv, type TokenVerifierConfig } from '@session-mesh/auth';
-import { BLACKLIST_BUCKET, DEFAULT_SUBJECT_PREFIX, isValidSubjectPrefix } from '@session-mesh/protocol';
-import { env, loadConfig, z } from '@session-mesh/runtime';
+import { BLACKLIST_BUCKET } from '@session-mesh/protocol';
+import { bucketNameEnv, env, loadConfig, serviceConfigFrom, serviceEnvShape, z, type ServiceConfig } from '@session-mesh/runtime';
 
 /** Static admin tokens shorter than this are refused: they would be guessable. */
 export const MIN_ADMIN_TOKEN_CHARS = 16;
@@ -9,12 +9,7 @@ export const MAX_PUSH_BYTES_LIMIT = 1024 * 1024;
 
 const schema = z
   .object({
-    MESH_NATS_URL: env.natsUrl(),
-    MESH_SUBJECT_PREFIX: z
-      .string()
-      .refine(isValidSubjectPrefix, 'must be dot-separated tokens of [A-Za-z0-9_-], at most 64 characters')
-      .default(DEFAULT_SUBJECT_PREFIX),
-    MESH_LOG_LEVEL: env.logLevel(),
+    ...serviceEnvShape,
     MESH_ADMIN_HOST: z.string().min(1).default('0.0.0.0'),
     MESH_ADMIN_PORT: env.port(8081),
     MESH_ADMIN_TOKENS: env
@@ -24,12 +19,10 @@ const schema = z
         `each token must be at least ${MIN_ADMIN_TOKEN_CHARS} printable ASCII characters without spaces`,
       ),
     MESH_ADMIN_ROLE: z.string().min(1, 'must not be empty').default('mesh-admin'),
-    MESH_BLACKLIST_BUCKET: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1..64 characters of [A-Za-z0-9_-]').default(BLACKLIST_BUCKET),
-    MESH_KV_REPLICAS: z.coerce.number({ message: 'must be a number' }).int('must be an integer').min(1).max(5).default(1),
+    MESH_BLACKLIST_BUCKET: bucketNameEnv(BLACKLIST_BUCKET),
     MESH_ADMIN_MAX_PUSH_BYTES: env.positiveInt(65_536).refine((v) => v <= MAX_PUSH_BYTES_LIMIT, `must be at most ${MAX_PUSH_BYTES_LIMIT} (NATS max_payload)`),
     MESH_REGISTRY_TIMEOUT_MS: env.positiveInt(2_000),
     MESH_BLACKLIST_JANITOR_MS: env.positiveInt(60_000),
-    MESH_SHUTDOWN_TIMEOUT_MS: env.positiveInt(10_000),
     ...jwtEnvShape,
   })
   .superRefine((value, ctx) => {
@@ -48,11 +41,7 @@ const schema = z
     if (hasJwtKey) refineJwtEnv()(value as JwtEnv, ctx as unknown as z.RefinementCtx<JwtEnv>);
   });
 
-export interface AdminConfig {
-  /** undefined: the in-process memory bus */
-  readonly natsUrl: string | undefined;
-  readonly subjectPrefix: string;
-  readonly logLevel: string;
+export interface AdminConfig extends ServiceConfig {
   readonly host: string;
   /** 0 = a random free port */
   readonly port: number;
@@ -63,20 +52,16 @@ export interface AdminConfig {
   /** undefined when no JWT key source is configured (static tokens only). */
   readonly jwt: TokenVerifierConfig | undefined;
   readonly blacklistBucket: string;
-  readonly kvReplicas: number;
   readonly maxPushBytes: number;
   readonly registryTimeoutMs: number;
   readonly janitorIntervalMs: number;
-  readonly shutdownTimeoutMs: number;
 }
 
 export function loadAdminConfig(environment: NodeJS.ProcessEnv = process.env): AdminConfig {
   const c = loadConfig(schema, environment);
   const jwt = jwtConfigFromEnv(c);
   return {
-    natsUrl: c.MESH_NATS_URL,
-    subjectPrefix: c.MESH_SUBJECT_PREFIX,
-    logLevel: c.MESH_LOG_LEVEL,
+    ...serviceConfigFrom(c),
     host: c.MESH_ADMIN_HOST,
     port: c.MESH_ADMIN_PORT,
     tokens: c.MESH_ADMIN_TOKENS ?? [],
@@ -85,10 +70,8 @@ export function loadAdminConfig(environment: NodeJS.ProcessEnv = process.env): A
     // tokens without `jti` (common for operator tokens) are accepted.
     jwt: jwt === undefined ? undefined : { ...jwt, sessionClaim: jwt.userClaim ?? 'sub' },
     blacklistBucket: c.MESH_BLACKLIST_BUCKET,
-    kvReplicas: c.MESH_KV_REPLICAS,
     maxPushBytes: c.MESH_ADMIN_MAX_PUSH_BYTES,
     registryTimeoutMs: c.MESH_REGISTRY_TIMEOUT_MS,
     janitorIntervalMs: c.MESH_BLACKLIST_JANITOR_MS,
-    shutdownTimeoutMs: c.MESH_SHUTDOWN_TIMEOUT_MS,
   };
 }

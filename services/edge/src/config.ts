@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { jwtConfigFromEnv, jwtEnvShape, refineJwtEnv, type TokenVerifierConfig } from '@session-mesh/auth';
-import { BLACKLIST_BUCKET, DEFAULT_SUBJECT_PREFIX, idProblem, isValidSubjectPrefix } from '@session-mesh/protocol';
-import { env, loadConfig, z } from '@session-mesh/runtime';
+import { BLACKLIST_BUCKET, idProblem } from '@session-mesh/protocol';
+import { bucketNameEnv, env, loadConfig, serviceConfigFrom, serviceEnvShape, z, type ServiceConfig } from '@session-mesh/runtime';
 
 export const TOKEN_SOURCES = ['header', 'protocol', 'query', 'cookie'] as const;
 export type TokenSourceName = (typeof TOKEN_SOURCES)[number];
@@ -10,11 +10,7 @@ export type TokenSourceName = (typeof TOKEN_SOURCES)[number];
 /** Longest edge id: connection ids are `<edge id>-<counter>` and travel in every event. */
 const MAX_EDGE_ID_CHARS = 64;
 
-export interface EdgeConfig {
-  /** Unset: the embedded memory bus (only meaningful inside the single-process `services/mesh`). */
-  readonly natsUrl: string | undefined;
-  readonly subjectPrefix: string;
-  readonly logLevel: string;
+export interface EdgeConfig extends ServiceConfig {
   readonly host: string;
   /** 0 picks a free port; EdgeHandle.port reports the bound one. */
   readonly port: number;
@@ -36,8 +32,6 @@ export interface EdgeConfig {
   readonly idleTimeoutS: number;
   readonly requestTimeoutMs: number;
   readonly blacklistBucket: string;
-  readonly kvReplicas: number;
-  readonly shutdownTimeoutMs: number;
 }
 
 export function defaultEdgeId(): string {
@@ -57,9 +51,7 @@ export function normaliseOrigin(origin: string): string | undefined {
 
 const schema = z
   .object({
-    MESH_NATS_URL: env.natsUrl(),
-    MESH_SUBJECT_PREFIX: z.string().refine(isValidSubjectPrefix, 'must be dot-separated tokens of [A-Za-z0-9_-], at most 64 characters').default(DEFAULT_SUBJECT_PREFIX),
-    MESH_LOG_LEVEL: env.logLevel(),
+    ...serviceEnvShape,
     MESH_EDGE_HOST: z.string().min(1).default('0.0.0.0'),
     MESH_EDGE_PORT: env.port(8080),
     MESH_EDGE_ID: z
@@ -86,9 +78,7 @@ const schema = z
       .nonNegativeInt(120)
       .refine((v) => v === 0 || (v >= 8 && v <= 960), 'must be 0 (disabled) or between 8 and 960 (uWebSockets.js limits)'),
     MESH_REQUEST_TIMEOUT_MS: env.positiveInt(5000),
-    MESH_BLACKLIST_BUCKET: z.string().regex(/^[A-Za-z0-9_-]+$/, 'must be a KV bucket name ([A-Za-z0-9_-])').default(BLACKLIST_BUCKET),
-    MESH_KV_REPLICAS: env.positiveInt(1).refine((v) => v <= 5, 'must be between 1 and 5'),
-    MESH_SHUTDOWN_TIMEOUT_MS: env.positiveInt(10000),
+    MESH_BLACKLIST_BUCKET: bucketNameEnv(BLACKLIST_BUCKET),
   })
   .superRefine(refineJwtEnv((v) => v.MESH_ANONYMOUS));
 
@@ -97,9 +87,7 @@ export function loadEdgeConfig(vars: NodeJS.ProcessEnv = process.env): EdgeConfi
   const v = loadConfig(schema, vars);
   const origins = v.MESH_ALLOWED_ORIGINS?.map((o) => normaliseOrigin(o)!);
   return {
-    natsUrl: v.MESH_NATS_URL,
-    subjectPrefix: v.MESH_SUBJECT_PREFIX,
-    logLevel: v.MESH_LOG_LEVEL,
+    ...serviceConfigFrom(v),
     host: v.MESH_EDGE_HOST,
     port: v.MESH_EDGE_PORT,
     edgeId: v.MESH_EDGE_ID ?? defaultEdgeId(),
@@ -115,7 +103,5 @@ export function loadEdgeConfig(vars: NodeJS.ProcessEnv = process.env): EdgeConfi
     idleTimeoutS: v.MESH_IDLE_TIMEOUT_S,
     requestTimeoutMs: v.MESH_REQUEST_TIMEOUT_MS,
     blacklistBucket: v.MESH_BLACKLIST_BUCKET,
-    kvReplicas: v.MESH_KV_REPLICAS,
-    shutdownTimeoutMs: v.MESH_SHUTDOWN_TIMEOUT_MS,
   };
 }

@@ -1,30 +1,18 @@
 import { hostname } from 'node:os';
-import { DEFAULT_SUBJECT_PREFIX, isValidSubjectPrefix } from '@session-mesh/protocol';
-import { env, loadConfig, z } from '@session-mesh/runtime';
+import { env, loadConfig, serviceConfigFrom, serviceEnvShape, z, type ServiceConfig } from '@session-mesh/runtime';
 
 export const REGISTRY_KV_BUCKET = 'mesh_registry';
 
 const schema = z.object({
-  MESH_NATS_URL: env.natsUrl(),
-  MESH_SUBJECT_PREFIX: z
-    .string()
-    .refine(isValidSubjectPrefix, 'must be dot-separated tokens of [A-Za-z0-9_-], at most 64 characters')
-    .default(DEFAULT_SUBJECT_PREFIX),
-  MESH_LOG_LEVEL: env.logLevel(),
+  ...serviceEnvShape,
   MESH_REGISTRY_HEALTH_PORT: env.port(8090),
   MESH_REGISTRY_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'must be 1..128 characters of [A-Za-z0-9_.-]').optional(),
   MESH_EDGE_LOST_AFTER_MS: env.positiveInt(15_000),
   MESH_REGISTRY_SETTLE_MS: z.coerce.number({ message: 'must be a number' }).int('must be an integer').min(0, 'must be >= 0').optional(),
   MESH_REGISTRY_LEASE_TTL_MS: env.positiveInt(5_000).refine((v) => v >= 2_000, 'must be at least 2000 (twice the 1 s renew interval)'),
-  MESH_KV_REPLICAS: z.coerce.number({ message: 'must be a number' }).int('must be an integer').min(1).max(5).default(1),
-  MESH_SHUTDOWN_TIMEOUT_MS: env.positiveInt(10_000),
 });
 
-export interface RegistryConfig {
-  /** undefined: the in-process memory bus */
-  readonly natsUrl: string | undefined;
-  readonly subjectPrefix: string;
-  readonly logLevel: string;
+export interface RegistryConfig extends ServiceConfig {
   /** 0 = a random free port */
   readonly healthPort: number;
   /** Names this replica in logs and in the leader lease. */
@@ -38,24 +26,18 @@ export interface RegistryConfig {
   readonly settleMs: number | undefined;
   readonly leaseTtlMs: number;
   readonly leaseRenewMs: number;
-  readonly kvReplicas: number;
-  readonly shutdownTimeoutMs: number;
 }
 
 export function loadRegistryConfig(environment: NodeJS.ProcessEnv = process.env): RegistryConfig {
   const c = loadConfig(schema, environment);
   return {
-    natsUrl: c.MESH_NATS_URL,
-    subjectPrefix: c.MESH_SUBJECT_PREFIX,
-    logLevel: c.MESH_LOG_LEVEL,
+    ...serviceConfigFrom(c),
     healthPort: c.MESH_REGISTRY_HEALTH_PORT,
     registryId: c.MESH_REGISTRY_ID ?? defaultRegistryId(),
     edgeLostAfterMs: c.MESH_EDGE_LOST_AFTER_MS,
     settleMs: c.MESH_REGISTRY_SETTLE_MS,
     leaseTtlMs: c.MESH_REGISTRY_LEASE_TTL_MS,
     leaseRenewMs: 1_000,
-    kvReplicas: c.MESH_KV_REPLICAS,
-    shutdownTimeoutMs: c.MESH_SHUTDOWN_TIMEOUT_MS,
   };
 }
 
