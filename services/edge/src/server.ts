@@ -188,12 +188,8 @@ export async function startServer(deps: {
   };
   app.get('/healthz', healthRoute('/healthz'));
   app.get('/readyz', healthRoute('/readyz'));
-  app.get('/stats', (res, req) => {
+  app.get('/stats', (res) => {
     try {
-      // Memory measurements (scripts/measure-memory.mjs) collect garbage first; only possible
-      // when the process runs with --expose-gc.
-      const gc = (globalThis as { gc?: () => void }).gc;
-      if (gc !== undefined && req.getQuery('gc') === '1') gc();
       json(res, 200, JSON.stringify(handlers.stats()));
     } catch (err) {
       logger.error({ err }, 'stats failed');
