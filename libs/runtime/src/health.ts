@@ -1,33 +1,55 @@
-import http from 'node:http';
-
 /**
  * Liveness and readiness. Liveness (`/healthz`) means the process is running its event loop;
  * readiness (`/readyz`) means every registered check passes (bus connected, initial state loaded,
- * not draining). Services register checks; the transports below only serve the answer.
+ * not draining). Services register checks; the ops server (ops-server.ts) serves the answer.
  */
 export type ReadinessCheck = () => true | string;
 
-export class Health {
-  private readonly checks = new Map<string, ReadinessCheck>();
-  private draining = false;
+export class DuplicateCheckError extends Error {
+  override readonly name = 'DuplicateCheckError';
+}
 
+/** What the scoped views of one Health share. */
+class HealthState {
+  readonly checks = new Map<string, ReadinessCheck>();
+  draining = false;
+}
+
+export class Health {
+  constructor(
+    private readonly state = new HealthState(),
+    private readonly prefix = '',
+  ) {}
+
+  /**
+   * Registers a check. Names are unique: a second check of the same name would silently replace
+   * the first (in the single-process mesh every role has a `bus` check), so it throws instead.
+   * Roles sharing one Health register through `scope(role)`.
+   */
   addCheck(name: string, check: ReadinessCheck): void {
-    this.checks.set(name, check);
+    const full = this.prefix + name;
+    if (this.state.checks.has(full)) throw new DuplicateCheckError(`a readiness check named "${full}" is already registered`);
+    this.state.checks.set(full, check);
+  }
+
+  /** The same Health, with check names prefixed `<role>.`: several roles can share one process. */
+  scope(role: string): Health {
+    return new Health(this.state, `${this.prefix}${role}.`);
   }
 
   /** Once draining, readiness fails so load balancers stop sending new clients. */
   startDraining(): void {
-    this.draining = true;
+    this.state.draining = true;
   }
 
   isDraining(): boolean {
-    return this.draining;
+    return this.state.draining;
   }
 
   readiness(): { ready: boolean; failing: Record<string, string> } {
     const failing: Record<string, string> = {};
-    if (this.draining) failing['shutdown'] = 'draining';
-    for (const [name, check] of this.checks) {
+    if (this.state.draining) failing['shutdown'] = 'draining';
+    for (const [name, check] of this.state.checks) {
       let result: true | string;
       try {
         result = check();
@@ -37,6 +59,11 @@ export class Health {
       if (result !== true) failing[name] = result;
     }
     return { ready: Object.keys(failing).length === 0, failing };
+  }
+
+  /** Names of every registered check (diagnostics and tests). */
+  checkNames(): string[] {
+    return [...this.state.checks.keys()];
   }
 }
 
@@ -48,22 +75,4 @@ export function healthResponse(health: Health, path: string): { status: number; 
     return { status: r.ready ? 200 : 503, body: JSON.stringify({ status: r.ready ? 'ready' : 'not ready', failing: r.failing }) };
   }
   return undefined;
-}
-
-/** A tiny HTTP server for services that have no HTTP server of their own (the registry). */
-export async function startHealthServer(health: Health, port: number, host = '0.0.0.0'): Promise<{ port: number; close(): Promise<void> }> {
-  const server = http.createServer((req, res) => {
-    const answer = healthResponse(health, (req.url ?? '/').split('?')[0] ?? '/');
-    res.writeHead(answer?.status ?? 404, { 'content-type': 'application/json' });
-    res.end(answer?.body ?? '{"error":"not found"}');
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
-  const address = server.address();
-  return {
-    port: typeof address === 'object' && address ? address.port : port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
 }

@@ -16,6 +16,9 @@ export const serviceEnvShape = {
   MESH_LOG_LEVEL: env.logLevel(),
   MESH_KV_REPLICAS: env.positiveInt(1).refine((v) => v <= 5, 'must be between 1 and 5'),
   MESH_SHUTDOWN_TIMEOUT_MS: env.positiveInt(10_000),
+  /** The internal ops port (/healthz, /readyz, /stats, metrics): never the public port. */
+  MESH_OPS_HOST: z.string().min(1).default('0.0.0.0'),
+  MESH_OPS_PORT: env.port(9090),
 };
 
 export interface ServiceConfig {
@@ -26,6 +29,9 @@ export interface ServiceConfig {
   /** JetStream replicas of the key-value buckets this service creates. */
   readonly kvReplicas: number;
   readonly shutdownTimeoutMs: number;
+  /** Internal HTTP port for probes and operational data (0 picks a free port). */
+  readonly opsHost: string;
+  readonly opsPort: number;
 }
 
 type ServiceEnv = z.output<z.ZodObject<typeof serviceEnvShape>>;
@@ -37,6 +43,8 @@ export function serviceConfigFrom(v: ServiceEnv): ServiceConfig {
     logLevel: v.MESH_LOG_LEVEL,
     kvReplicas: v.MESH_KV_REPLICAS,
     shutdownTimeoutMs: v.MESH_SHUTDOWN_TIMEOUT_MS,
+    opsHost: v.MESH_OPS_HOST,
+    opsPort: v.MESH_OPS_PORT,
   };
 }
 

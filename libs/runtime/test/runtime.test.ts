@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, createLogger, env, Health, healthResponse, loadConfig, Shutdown, startHealthServer, z } from '@session-mesh/runtime';
+import { ConfigError, createLogger, DuplicateCheckError, env, Health, healthResponse, loadConfig, runMain, Shutdown, startOpsServer, z } from '@session-mesh/runtime';
 
 const schema = z.object({
   MESH_PORT: env.port(8080),
@@ -52,15 +52,66 @@ describe('Health', () => {
     expect(healthResponse(health, '/other')).toBeUndefined();
   });
 
-  it('serves over HTTP for services without a server of their own', async () => {
+  it('serves health and extra routes on the internal ops port', async () => {
     const health = new Health();
-    const server = await startHealthServer(health, 0, '127.0.0.1');
+    const server = await startOpsServer({ health, port: 0, host: '127.0.0.1' });
+    server.route('/stats', () => ({ status: 200, body: '{"n":1}' }));
+    server.route('/broken', () => {
+      throw new Error('boom');
+    });
     try {
       const res = await fetch(`http://127.0.0.1:${server.port}/readyz`);
       expect(res.status).toBe(200);
+      expect(await (await fetch(`http://127.0.0.1:${server.port}/stats`)).json()).toEqual({ n: 1 });
+      expect((await fetch(`http://127.0.0.1:${server.port}/broken`)).status).toBe(500);
       expect((await fetch(`http://127.0.0.1:${server.port}/nope`)).status).toBe(404);
+      expect((await fetch(`http://127.0.0.1:${server.port}/readyz`, { method: 'POST' })).status).toBe(405);
     } finally {
       await server.close();
+    }
+  });
+
+  // Bug: in the single-process mesh the edge, registry and admin each added a check named `bus`
+  // to one shared Health, and only the last one survived.
+  it('keeps every role\'s checks when roles share one Health', () => {
+    const health = new Health();
+    health.scope('edge').addCheck('bus', () => 'edge bus down');
+    health.scope('registry').addCheck('bus', () => true);
+    health.scope('admin').addCheck('bus', () => true);
+    expect(health.checkNames()).toEqual(['edge.bus', 'registry.bus', 'admin.bus']);
+    expect(health.readiness()).toEqual({ ready: false, failing: { 'edge.bus': 'edge bus down' } });
+    expect(() => health.scope('edge').addCheck('bus', () => true)).toThrow(DuplicateCheckError);
+    health.scope('edge').startDraining();
+    expect(health.isDraining()).toBe(true);
+  });
+});
+
+describe('runMain', () => {
+  // Bug: no uncaughtException handler, and unhandled rejections printed as plain text.
+  it('logs uncaught exceptions and unhandled rejections as JSON lines and exits 1 on an exception', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({ write: (chunk, _enc, cb) => (lines.push(String(chunk)), cb()) });
+    const logger = createLogger({ name: 't', destination: sink });
+    const exits: number[] = [];
+    const before = { rejection: process.listeners('unhandledRejection'), exception: process.listeners('uncaughtException') };
+    runMain('t', () => new Promise<void>(() => undefined), logger, (code) => void exits.push(code));
+    const added = {
+      rejection: process.listeners('unhandledRejection').filter((l) => !before.rejection.includes(l)),
+      exception: process.listeners('uncaughtException').filter((l) => !before.exception.includes(l)),
+    };
+    try {
+      expect(added.exception).toHaveLength(1);
+      (added.rejection[0] as (r: unknown) => void)(new Error('lost promise'));
+      (added.exception[0] as (e: Error) => void)(new Error('thrown in a callback'));
+      const parsed = lines.map((l) => JSON.parse(l) as { msg: string; err: { message: string } });
+      expect(parsed.map((p) => [p.msg, p.err.message])).toEqual([
+        ['unhandled promise rejection', 'lost promise'],
+        ['uncaught exception: exiting', 'thrown in a callback'],
+      ]);
+      expect(exits).toEqual([1]);
+    } finally {
+      for (const l of added.rejection) process.off('unhandledRejection', l as never);
+      for (const l of added.exception) process.off('uncaughtException', l as never);
     }
   });
 });

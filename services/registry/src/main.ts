@@ -1,6 +1,6 @@
 import { createBus } from '@session-mesh/bus';
 import { createSubjects } from '@session-mesh/protocol';
-import { ConfigError, createLogger, Health, runMain, Shutdown, startHealthServer } from '@session-mesh/runtime';
+import { ConfigError, createLogger, Health, runMain, Shutdown, startOpsServer } from '@session-mesh/runtime';
 import { loadRegistryConfig } from './config.js';
 import { startRegistry } from './registry.js';
 
@@ -23,7 +23,7 @@ runMain('registry', async () => {
   const registry = await startRegistry({ bus, logger, health, config, subjects: createSubjects(config.subjectPrefix) });
   shutdown.onShutdown('registry', () => registry.stop());
 
-  const server = await startHealthServer(health, config.healthPort);
+  const server = await startOpsServer({ health, port: config.healthPort, logger });
   shutdown.onShutdown('health server', async () => {
     health.startDraining();
     await server.close();
