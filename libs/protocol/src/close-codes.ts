@@ -26,6 +26,8 @@ export const CloseCode = {
   PROTOCOL_ERROR: 4009,
   /** The edge could not subscribe for this connection (for example NATS max_subs reached). Retry later. */
   SERVER_OVERLOADED: 4010,
+  /** The client answered no ping for the idle timeout (half-open network, frozen tab). */
+  IDLE_TIMEOUT: 4011,
 } as const;
 
 export type CloseCodeName = keyof typeof CloseCode;
@@ -48,6 +50,7 @@ export const closeCodeAdvice: Readonly<Record<CloseCodeName, CloseCodeAdvice>> =
   SERVER_DRAINING: { retry: true, refreshToken: false },
   PROTOCOL_ERROR: { retry: false, refreshToken: false },
   SERVER_OVERLOADED: { retry: true, refreshToken: false },
+  IDLE_TIMEOUT: { retry: true, refreshToken: false },
 };
 
 const byNumber = new Map<number, CloseCodeName>(

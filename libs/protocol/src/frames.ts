@@ -46,6 +46,8 @@ export const ErrorCode = {
   BAD_TOPIC: 'BAD_TOPIC',
   NO_RESPONDERS: 'NO_RESPONDERS',
   REQUEST_TIMEOUT: 'REQUEST_TIMEOUT',
+  /** The request could not be sent or answered for another reason (bus disconnected, reply too large...). */
+  REQUEST_FAILED: 'REQUEST_FAILED',
   REFRESH_FAILED: 'REFRESH_FAILED',
   TOO_LARGE: 'TOO_LARGE',
 } as const;
