@@ -36,7 +36,7 @@ export type ServiceName = 'edge' | 'registry' | 'admin' | 'mesh';
 /** Which variable carries the HTTP port whose /readyz tells readiness. */
 const portVariable: Record<ServiceName, string> = {
   edge: 'MESH_EDGE_PORT',
-  registry: 'MESH_REGISTRY_HEALTH_PORT',
+  registry: 'MESH_OPS_PORT',
   admin: 'MESH_ADMIN_PORT',
   mesh: 'MESH_EDGE_PORT',
 };

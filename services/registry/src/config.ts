@@ -5,7 +5,6 @@ export const REGISTRY_KV_BUCKET = 'mesh_registry';
 
 const schema = z.object({
   ...serviceEnvShape,
-  MESH_REGISTRY_HEALTH_PORT: env.port(8090),
   MESH_REGISTRY_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'must be 1..128 characters of [A-Za-z0-9_.-]').optional(),
   MESH_EDGE_LOST_AFTER_MS: env.positiveInt(15_000),
   MESH_REGISTRY_SETTLE_MS: z.coerce.number({ message: 'must be a number' }).int('must be an integer').min(0, 'must be >= 0').optional(),
@@ -13,8 +12,6 @@ const schema = z.object({
 });
 
 export interface RegistryConfig extends ServiceConfig {
-  /** 0 = a random free port */
-  readonly healthPort: number;
   /** Names this replica in logs and in the leader lease. */
   readonly registryId: string;
   /** An edge silent for max(this, 3 x its heartbeat interval) is declared lost and purged. */
@@ -32,7 +29,6 @@ export function loadRegistryConfig(environment: NodeJS.ProcessEnv = process.env)
   const c = loadConfig(schema, environment);
   return {
     ...serviceConfigFrom(c),
-    healthPort: c.MESH_REGISTRY_HEALTH_PORT,
     registryId: c.MESH_REGISTRY_ID ?? defaultRegistryId(),
     edgeLostAfterMs: c.MESH_EDGE_LOST_AFTER_MS,
     settleMs: c.MESH_REGISTRY_SETTLE_MS,

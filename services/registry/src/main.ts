@@ -5,7 +5,7 @@ import { loadRegistryConfig } from './config.js';
 import { startRegistry } from './registry.js';
 
 // Composition root of a standalone registry replica: config -> logger -> health -> bus ->
-// registry -> health server; shutdown runs in reverse (health server, registry, bus).
+// registry -> ops server; shutdown runs in reverse (ops server, registry, bus).
 runMain('registry', async () => {
   const config = loadRegistryConfig(process.env);
   if (config.natsUrl === undefined) {
@@ -23,10 +23,10 @@ runMain('registry', async () => {
   const registry = await startRegistry({ bus, logger, health, config, subjects: createSubjects(config.subjectPrefix) });
   shutdown.onShutdown('registry', () => registry.stop());
 
-  const server = await startOpsServer({ health, port: config.healthPort, logger });
-  shutdown.onShutdown('health server', async () => {
+  const ops = await startOpsServer({ health, port: config.opsPort, host: config.opsHost, logger });
+  shutdown.onShutdown('ops server', async () => {
     health.startDraining();
-    await server.close();
+    await ops.close();
   });
-  logger.info({ healthPort: server.port, registry: registry.id }, 'registry listening for health checks');
+  logger.info({ opsPort: ops.port, registry: registry.id }, 'registry ops server listening (/healthz, /readyz)');
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EdgeLiveness } from '../src/edge-liveness.js';
+import { EdgeLiveness } from '../src/state/edge-liveness.js';
 
 describe('EdgeLiveness', () => {
   it('reports unknown edges once and loses them after the allowance', () => {

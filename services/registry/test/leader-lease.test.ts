@@ -1,7 +1,7 @@
 import { KvConflictError, type KvEntry, type KvStore } from '@session-mesh/bus';
 import { createLogger } from '@session-mesh/runtime';
 import { describe, expect, it } from 'vitest';
-import { decideLease, encodeLease, isLeaseExpired, LeaderLease, parseLease, type LeaseRecord, type ObservedLease } from '../src/leader-lease.js';
+import { decideLease, encodeLease, isLeaseExpired, LeaderLease, parseLease, type LeaseRecord, type ObservedLease } from '../src/leader/leader-lease.js';
 
 const logger = createLogger({ name: 'test', level: 'silent' });
 const lease = (holder: string, expiresAt: number, ttlMs = 5000): LeaseRecord => ({ holder, expiresAt, ttlMs, since: 0 });
@@ -81,7 +81,9 @@ class CasKv implements KvStore {
 
 describe('LeaderLease', () => {
   function replica(kv: KvStore, holder: string, clock: { t: number }, changes: boolean[] = []) {
-    return new LeaderLease({ kv, key: 'leader', holder, ttlMs: 5000, renewMs: 1000, logger, now: () => clock.t, onChange: (l) => changes.push(l) });
+    const lease = new LeaderLease({ kv, key: 'leader', holder, ttlMs: 5000, renewMs: 1000, logger, now: () => clock.t });
+    lease.onChange((l) => changes.push(l));
+    return lease;
   }
 
   it('elects exactly one of two replicas and keeps it while it renews', async () => {

@@ -1,6 +1,6 @@
 import type { ConnectionRecord } from '@session-mesh/protocol';
 import { describe, expect, it } from 'vitest';
-import { PresenceStore } from '../src/presence-store.js';
+import { PresenceStore } from '../src/state/presence-store.js';
 
 function rec(conn: string, user: string, session: string, edge = 'e1', client = 'c1', lastActivity = 1): ConnectionRecord {
   return { conn, user, session, client, edge, connectedAt: 1, lastActivity };

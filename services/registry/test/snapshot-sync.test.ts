@@ -1,6 +1,6 @@
 import type { ConnectionRecord, SnapshotEvent } from '@session-mesh/protocol';
 import { describe, expect, it } from 'vitest';
-import { SnapshotSync } from '../src/snapshot-sync.js';
+import { SnapshotSync } from '../src/snapshot/snapshot-sync.js';
 
 const rec = (conn: string): ConnectionRecord => ({ conn, user: 'u', session: 's', client: 'c', edge: 'e1', connectedAt: 0, lastActivity: 0 });
 const part = (snapshotId: string, p: number, parts: number, conns: string[]): SnapshotEvent => ({

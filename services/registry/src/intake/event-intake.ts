@@ -14,7 +14,7 @@ import {
   type Subjects,
 } from '@session-mesh/protocol';
 import type { Logger } from '@session-mesh/runtime';
-import { createRateLimitedLog } from './rate-limited-log.js';
+import { createRateLimitedLog } from '../rate-limited-log.js';
 
 export interface EventHandlers {
   connect(event: ConnectEvent): void;

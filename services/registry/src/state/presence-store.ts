@@ -38,6 +38,8 @@ export interface PresenceView {
   countOnEdge(edge: string): number;
   countOfUser(user: string): number;
   isOnline(user: string): boolean;
+  /** Every user with at least one connection. */
+  onlineUsers(): IterableIterator<string>;
   edges(): string[];
   stats(): PresenceStats;
   get(conn: string): ConnectionRecord | undefined;
@@ -169,6 +171,10 @@ export class PresenceStore implements PresenceView {
 
   isOnline(user: string): boolean {
     return this.countOfUser(user) > 0;
+  }
+
+  onlineUsers(): IterableIterator<string> {
+    return this.byUser.keys();
   }
 
   edges(): string[] {

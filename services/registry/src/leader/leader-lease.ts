@@ -81,7 +81,6 @@ export interface LeaderLeaseOptions {
   readonly renewMs: number;
   readonly logger: Logger;
   readonly now?: () => number;
-  readonly onChange?: (leader: boolean) => void;
 }
 
 /**
@@ -100,6 +99,7 @@ export class LeaderLease {
   private inFlight: Promise<void> | undefined;
   private stopped = false;
   private lastErrorLog = 0;
+  private readonly listeners = new Set<(leader: boolean) => void>();
 
   constructor(private readonly options: LeaderLeaseOptions) {
     if (options.ttlMs < 2 * options.renewMs) {
@@ -111,6 +111,12 @@ export class LeaderLease {
   /** Whether this process leads right now (re-checked against the clock on every call). */
   isLeader(): boolean {
     return this.heldRevision !== undefined && this.now() < this.validUntil;
+  }
+
+  /** Called after every step that gained or lost the lease (not when validity merely lapses between steps). */
+  onChange(listener: (leader: boolean) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   start(): void {
@@ -200,6 +206,6 @@ export class LeaderLease {
     if (leader === this.reported) return;
     this.reported = leader;
     this.options.logger.info({ holder: this.options.holder }, leader ? 'this replica is now the registry leader' : 'this replica is no longer the registry leader');
-    this.options.onChange?.(leader);
+    for (const listener of this.listeners) listener(leader);
   }
 }

@@ -1,7 +1,7 @@
 import type { Bus, BusMessage, BusSubscription } from '@session-mesh/bus';
 import { tryDecodeId, type ConnectionsReply, type StatsReply, type Subjects } from '@session-mesh/protocol';
 import type { Logger } from '@session-mesh/runtime';
-import { createRateLimitedLog } from './rate-limited-log.js';
+import { createRateLimitedLog } from '../rate-limited-log.js';
 
 export const REGISTRY_QUEUE_GROUP = 'mesh-registry';
 

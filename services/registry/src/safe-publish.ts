@@ -1,0 +1,13 @@
+import type { Bus } from '@session-mesh/bus';
+import type { RateLimitedLog } from './rate-limited-log.js';
+
+/** Publishing fails only on a closed bus (shutdown); it must never throw out of a timer or a handler. */
+export function safePublish(bus: Bus, warn: RateLimitedLog): (subject: string, data: Uint8Array) => void {
+  return (subject, data) => {
+    try {
+      bus.publish(subject, data);
+    } catch (err) {
+      warn(`publish:${subject.split('.').slice(0, 3).join('.')}`, { err, subject }, 'could not publish');
+    }
+  };
+}
