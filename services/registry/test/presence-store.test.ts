@@ -20,6 +20,17 @@ describe('PresenceStore', () => {
     expect(s.stats()).toEqual({ users: 1, sessions: 1, connections: 1, edges: [{ edge: 'e1', connections: 1 }] });
   });
 
+  it('lists exactly the users with at least one connection', () => {
+    const s = new PresenceStore();
+    s.connect(rec('k1', 'alice', 's1'));
+    s.connect(rec('k2', 'alice', 's2', 'e2'));
+    s.connect(rec('k3', 'bob', 's3'));
+    s.disconnect('k3');
+    s.connect(rec('k4', 'carol', 's4', 'e2'));
+    s.purgeEdge('e2');
+    expect([...s.onlineUsers()]).toEqual(['alice']);
+  });
+
   it('reports online only for the first connection and offline only for the last', () => {
     const s = new PresenceStore();
     s.connect(rec('k1', 'alice', 's1'));
