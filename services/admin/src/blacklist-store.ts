@@ -21,7 +21,7 @@ export class BlacklistStore {
   async get(kind: BlacklistKind, id: string): Promise<BlacklistEntry | undefined> {
     const entry = await this.kv.get(blacklistKey(kind, id));
     if (entry === undefined || entry.operation === 'DEL' || entry.value === undefined) return undefined;
-    const value = parseBlacklistEntry(entry.value);
+    const value = readable(entry.value);
     if (value === undefined || value.kind !== kind || value.id !== id || !isBlacklistActive(value, this.now())) return undefined;
     return value;
   }
@@ -34,7 +34,7 @@ export class BlacklistStore {
     const out: BlacklistEntry[] = [];
     for (const e of entries) {
       if (e === undefined || e.operation === 'DEL' || e.value === undefined) continue;
-      const value = parseBlacklistEntry(e.value);
+      const value = readable(e.value);
       if (value !== undefined && isBlacklistActive(value, now) && blacklistKey(value.kind, value.id) === e.key) out.push(value);
     }
     return out.sort((a, b) => (a.kind === b.kind ? (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) : a.kind < b.kind ? -1 : 1));
@@ -45,7 +45,7 @@ export class BlacklistStore {
     const key = blacklistKey(kind, id);
     const entry = await this.kv.get(key);
     if (entry === undefined || entry.operation === 'DEL' || entry.value === undefined) return false;
-    const value = parseBlacklistEntry(entry.value);
+    const value = readable(entry.value);
     await this.kv.delete(key);
     return value !== undefined && isBlacklistActive(value, this.now());
   }
@@ -61,7 +61,7 @@ export class BlacklistStore {
     for (const key of await this.kv.keys()) {
       const first = await this.kv.get(key);
       if (first === undefined || first.operation === 'DEL' || first.value === undefined) continue;
-      const value = parseBlacklistEntry(first.value);
+      const value = readable(first.value);
       if (value !== undefined && isBlacklistActive(value, this.now())) continue;
       const again = await this.kv.get(key);
       if (again?.revision !== first.revision) continue;
@@ -70,4 +70,19 @@ export class BlacklistStore {
     }
     return deleted;
   }
+}
+
+/** Largest |time| a Date can hold (ECMA-262 time values), in ms. */
+const DATE_RANGE_MS = 8.64e15;
+const isTime = (t: number | undefined) => t === undefined || (Number.isSafeInteger(t) && Math.abs(t) <= DATE_RANGE_MS);
+
+/**
+ * An entry the API can answer with: its times are integers a Date can hold. Anything else (written
+ * by another tool) is treated as unreadable: never listed (it would break the documented schema),
+ * deleted by the janitor.
+ */
+function readable(data: Uint8Array): BlacklistEntry | undefined {
+  const entry = parseBlacklistEntry(data);
+  if (entry === undefined || !isTime(entry.createdAt) || !isTime(entry.expiresAt) || !isTime(entry.issuedBefore)) return undefined;
+  return entry;
 }

@@ -51,6 +51,8 @@ export interface AdminConfig extends ServiceConfig {
   readonly adminRole: string;
   /** undefined when no JWT key source is configured (static tokens only). */
   readonly jwt: TokenVerifierConfig | undefined;
+  /** The claim naming a JWT's session (MESH_JWT_SESSION_CLAIM): optional in admin tokens, checked against session blacklist entries. */
+  readonly jwtSessionClaim: string;
   readonly blacklistBucket: string;
   readonly maxPushBytes: number;
   readonly registryTimeoutMs: number;
@@ -69,6 +71,7 @@ export function loadAdminConfig(environment: NodeJS.ProcessEnv = process.env): A
     // Admin tokens name an operator, not a session: read the session claim from the user claim so
     // tokens without `jti` (common for operator tokens) are accepted.
     jwt: jwt === undefined ? undefined : { ...jwt, sessionClaim: jwt.userClaim ?? 'sub' },
+    jwtSessionClaim: jwt?.sessionClaim ?? 'jti',
     blacklistBucket: c.MESH_BLACKLIST_BUCKET,
     maxPushBytes: c.MESH_ADMIN_MAX_PUSH_BYTES,
     registryTimeoutMs: c.MESH_REGISTRY_TIMEOUT_MS,

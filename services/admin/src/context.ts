@@ -11,7 +11,8 @@ export interface RouteContext {
   readonly subjects: Subjects;
   readonly config: AdminConfig;
   readonly audit: Audit;
-  readonly blacklist: BlacklistStore;
+  /** The blacklist store once its bucket is open; throws a 503 HttpError before. */
+  readonly blacklist: { requireStore(): BlacklistStore };
   readonly now: () => number;
 }
 

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { Logger } from '@session-mesh/runtime';
+import { ISO_TIME_PATTERN, NO_CONTROL_CHARACTERS } from './schemas.js';
 
 /** Every error body: a short machine-readable code and a sentence for humans. */
 export interface ErrorBody {
@@ -22,6 +23,12 @@ export const badRequest = (message: string) => new HttpError(400, 'bad_request',
 export const notFound = (message: string) => new HttpError(404, 'not_found', message);
 export const unavailable = (code: string, message: string) => new HttpError(503, code, message);
 
+/** Patterns the schemas use, said in words (a regular expression is no answer for a client). */
+const PATTERN_WORDS: ReadonlyMap<string, string> = new Map([
+  [NO_CONTROL_CHARACTERS, 'must not contain control characters'],
+  [ISO_TIME_PATTERN, 'must be an ISO 8601 time with a zone (e.g. 2026-05-01T00:00:00Z) from 1970 to 9999'],
+]);
+
 const CODES: Readonly<Record<number, string>> = {
   400: 'bad_request',
   401: 'unauthorized',
@@ -32,6 +39,7 @@ const CODES: Readonly<Record<number, string>> = {
   413: 'payload_too_large',
   414: 'uri_too_long',
   415: 'unsupported_media_type',
+  431: 'headers_too_large',
   429: 'too_many_requests',
   503: 'unavailable',
 };
@@ -80,6 +88,7 @@ function validationMessage(err: FastifyError): string {
     return `${field} must have ${Array.isArray(missing) ? missing.join(', ') : String(missing)}`;
   }
   if (first.keyword === 'boolean' || first.keyword === 'additionalProperties') return `${field} is not an accepted property`;
+  if (first.keyword === 'pattern' && PATTERN_WORDS.has(String(params['pattern']))) return `${field} ${PATTERN_WORDS.get(String(params['pattern']))}`;
   // A union: every branch failed at the same place; say what would have been accepted.
   if (issues.some((i) => i.keyword === 'anyOf' && (i.instancePath ?? '') === at)) {
     const branches = issues.filter((i) => (i.instancePath ?? '') === at && i.keyword !== 'anyOf');

@@ -1,11 +1,11 @@
 import { createBus } from '@session-mesh/bus';
 import { createSubjects } from '@session-mesh/protocol';
-import { ConfigError, createLogger, Health, runMain, Shutdown } from '@session-mesh/runtime';
-import { startAdmin } from './app.js';
+import { ConfigError, createLogger, Health, runMain, Shutdown, startOpsServer } from '@session-mesh/runtime';
+import { startAdmin } from './admin.js';
 import { loadAdminConfig } from './config.js';
 
-// Composition root of a standalone admin API: config -> logger -> health -> bus -> HTTP server;
-// shutdown runs in reverse (HTTP server first, then the bus).
+// Composition root of a standalone admin API: config -> logger -> health and the ops port -> bus ->
+// admin (HTTP API and its background jobs); shutdown runs in reverse (API, bus, then ops port).
 runMain('admin', async () => {
   const config = loadAdminConfig(process.env);
   if (config.natsUrl === undefined) {
@@ -16,6 +16,9 @@ runMain('admin', async () => {
   const shutdown = new Shutdown(logger, config.shutdownTimeoutMs);
   shutdown.installSignalHandlers();
   const health = new Health();
+  const ops = await startOpsServer({ health, port: config.opsPort, host: config.opsHost, logger });
+  shutdown.onShutdown('ops server', () => ops.close());
+  logger.info({ host: config.opsHost, port: ops.port }, 'ops server listening (/healthz, /readyz)');
 
   const bus = await createBus({ natsUrl: config.natsUrl, name: 'admin', logger });
   shutdown.onShutdown('bus', () => bus.close());

@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { MemoryBroker } from '@session-mesh/bus';
 import { createSubjects } from '@session-mesh/protocol';
 import { createLogger, Health } from '@session-mesh/runtime';
-import { buildAdmin } from './app.js';
+import { createAdmin } from './admin.js';
 import { loadAdminConfig } from './config.js';
 
 /**
@@ -12,15 +12,15 @@ import { loadAdminConfig } from './config.js';
 const target = new URL('../openapi.json', import.meta.url);
 const config = loadAdminConfig({ MESH_ADMIN_TOKENS: 'openapi-generator-placeholder-token' });
 const bus = new MemoryBroker().connect('openapi');
-const app = await buildAdmin({
+const admin = await createAdmin({
   bus,
   logger: createLogger({ name: 'openapi', level: 'silent' }),
   health: new Health(),
   config,
   subjects: createSubjects(config.subjectPrefix),
 });
-await app.ready();
-await writeFile(target, `${JSON.stringify(app.swagger(), null, 2)}\n`);
-await app.close();
+await admin.app.ready();
+await writeFile(target, `${JSON.stringify(admin.app.swagger(), null, 2)}\n`);
+await admin.close();
 await bus.close();
 process.stdout.write(`wrote ${target.pathname}\n`);

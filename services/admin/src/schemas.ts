@@ -6,9 +6,16 @@ import { MAX_ID_BYTES } from '@session-mesh/protocol';
  * checked twice: the schema bounds the length, and `idProblem` (protocol) decides the rest so the
  * HTTP API accepts exactly the ids that fit into subjects.
  */
-const idString = (description: string) => Type.String({ minLength: 1, maxLength: MAX_ID_BYTES, description });
+const idString = (description: string) => Type.String({ minLength: 1, maxLength: MAX_ID_BYTES, pattern: NO_CONTROL_CHARACTERS, description });
 
-export const UserId = idString('User id (any string of 1..512 UTF-8 bytes without control characters; URL-encode it in paths)');
+/**
+ * What `idProblem` refuses besides length: C0 controls, DEL and C1 controls. Written with JSON
+ * escapes so the published document carries the same rule as the server (which also refuses
+ * lone surrogates and ids over 512 UTF-8 bytes: neither fits a JSON Schema keyword).
+ */
+export const NO_CONTROL_CHARACTERS = '^[^\\u0000-\\u001f\\u007f-\\u009f]*$';
+
+export const UserId = idString('User id (any string of 1..512 UTF-8 bytes without control characters or lone surrogates; URL-encode it in paths)');
 export const SessionId = idString('Session id (URL-encode it in paths)');
 export const ClientId = idString('Client id, e.g. one browser tab (URL-encode it in paths)');
 export const ConnectionId = idString('Connection id, as reported by the welcome frame and the registry');
@@ -30,8 +37,9 @@ const ERROR_DESCRIPTIONS: Readonly<Record<number, string>> = {
   401: 'Missing or invalid credentials',
   403: 'Valid token without the admin role',
   404: 'No such entry',
-  413: 'Body larger than MESH_ADMIN_MAX_PUSH_BYTES',
-  415: 'Unsupported content type',
+  413: 'Body too large (push: MESH_ADMIN_MAX_PUSH_BYTES; JSON bodies: 1 MiB)',
+  415: 'Unsupported content type (JSON bodies need application/json)',
+  431: 'Request header fields too large (32 KiB in all)',
   502: 'The registry answered something unexpected',
   503: 'Bus disconnected, or no registry replica answered in time',
 };
@@ -66,7 +74,7 @@ export const ClientParams = Type.Object({ userId: UserId, clientId: ClientId });
 export const ConnectionParams = Type.Object({ connectionId: ConnectionId });
 
 export const UserPushQuery = Type.Object(
-  { sessionId: Type.Optional(Type.String({ minLength: 1, maxLength: MAX_ID_BYTES, description: 'Only connections of this session of the user' })) },
+  { sessionId: Type.Optional(idString('Only connections of this session of the user')) },
   { additionalProperties: false },
 );
 export const EmptyQuery = Type.Object({}, { additionalProperties: false });
@@ -75,6 +83,16 @@ export const EmptyQuery = Type.Object({}, { additionalProperties: false });
 export const PushBody = Type.Unsafe<Buffer>({ type: 'string', format: 'binary', description: 'Raw bytes, published unchanged (may be empty)' });
 
 const YEAR_SECONDS = 366 * 24 * 3600;
+/** 9999-12-31T23:59:59.999Z: the last instant a four-digit ISO 8601 year can name. */
+export const MAX_TIME_MS = 253_402_300_799_999;
+/**
+ * ISO 8601 date and time with a zone (Z or an offset), four-digit years from 1970; a day past the
+ * end of its month rolls over into the next month, as in JavaScript's Date.
+ */
+export const ISO_TIME_PATTERN =
+  '^(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$';
+/** The longest TTL, in ms: entries expire at most this long after they were written. */
+export const MAX_TTL_MS = YEAR_SECONDS * 1000;
 export const TtlSeconds = Type.Integer({ minimum: 1, maximum: YEAR_SECONDS, description: 'How long the entry lasts (1 s .. 1 year)' });
 const Reason = Type.String({ minLength: 1, maxLength: 500, description: 'Why (kept in the entry, for operators)' });
 
@@ -88,9 +106,15 @@ export const BlacklistUserBody = Type.Object(
     ttlSeconds: TtlSeconds,
     reason: Reason,
     issuedBefore: Type.Optional(
-      Type.Union([Type.String({ minLength: 1, description: 'ISO 8601 time' }), Type.Integer({ minimum: 0, description: 'ms since the epoch' })], {
-        description: 'Refuse only tokens issued (iat) before this time ("log out everywhere"); absent: refuse the user entirely',
-      }),
+      Type.Union(
+        [
+          Type.String({ pattern: ISO_TIME_PATTERN, description: 'ISO 8601 time with a zone, e.g. 2026-05-01T00:00:00Z' }),
+          Type.Integer({ minimum: 0, maximum: MAX_TIME_MS, description: 'ms since the epoch' }),
+        ],
+        {
+          description: 'Refuse only tokens issued (iat) before this time ("log out everywhere"); absent: refuse the user entirely',
+        },
+      ),
     ),
   },
   { additionalProperties: false },

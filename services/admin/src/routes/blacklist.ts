@@ -10,6 +10,8 @@ import {
   BlacklistSessionBody,
   BlacklistUserBody,
   errors,
+  MAX_TIME_MS,
+  MAX_TTL_MS,
   SessionParams,
   UserParams,
 } from '../schemas.js';
@@ -22,14 +24,25 @@ export const blacklistRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> =
   // Fail fast while the bus is down instead of waiting for a KV timeout.
   app.addHook('preHandler', async () => requireBus(bus));
 
+  /**
+   * Audits, then stores. Everything that can fail before the write (formatting the times) fails
+   * here first, so no change is ever stored without its audit line; a write that fails after the
+   * line gets a second line saying so.
+   */
   async function add(actor: string, entry: BlacklistEntry): Promise<BlacklistEntry> {
-    await blacklist.put(entry);
-    audit(actor, 'blacklist.add', { kind: entry.kind, id: entry.id }, {
+    const target = { kind: entry.kind, id: entry.id };
+    audit(actor, 'blacklist.add', target, {
       ttlSeconds: Math.round((entry.expiresAt - entry.createdAt) / 1000),
-      expiresAt: new Date(entry.expiresAt).toISOString(),
+      expiresAt: isoTime(entry.expiresAt),
       reason: entry.reason,
-      ...(entry.issuedBefore !== undefined ? { issuedBefore: new Date(entry.issuedBefore).toISOString() } : {}),
+      ...(entry.issuedBefore !== undefined ? { issuedBefore: isoTime(entry.issuedBefore) } : {}),
     });
+    try {
+      await blacklist.put(entry);
+    } catch (err) {
+      audit(actor, 'blacklist.add', target, { outcome: 'failed', error: (err as Error).message });
+      throw err;
+    }
     return entry;
   }
 
@@ -47,7 +60,7 @@ export const blacklistRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> =
     async (request, reply) => {
       const { sessionId, ttlSeconds, reason } = request.body;
       checkId('sessionId', sessionId);
-      const createdAt = now();
+      const createdAt = clockNow(now);
       const entry = await add(request.actor, { kind: 'session', id: sessionId, reason, createdAt, expiresAt: createdAt + ttlSeconds * 1000 });
       return reply.code(201).send(entry);
     },
@@ -67,12 +80,11 @@ export const blacklistRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> =
     async (request, reply) => {
       const { userId, ttlSeconds, reason, issuedBefore } = request.body;
       checkId('userId', userId);
-      const createdAt = now();
-      let before: number | undefined;
-      if (issuedBefore !== undefined) {
-        before = typeof issuedBefore === 'number' ? issuedBefore : parseTime(issuedBefore);
-        if (before === undefined) throw badRequest('body.issuedBefore must be an ISO 8601 time or ms since the epoch');
-      }
+      const createdAt = clockNow(now);
+      // The schema bounds both spellings (an ISO pattern, 0..MAX_TIME_MS); Date.parse cannot fail on
+      // what the pattern admits, but a refusal beats storing NaN if the two ever drift apart.
+      const before = issuedBefore === undefined ? undefined : typeof issuedBefore === 'number' ? issuedBefore : Date.parse(issuedBefore);
+      if (before !== undefined && !Number.isSafeInteger(before)) throw badRequest('body.issuedBefore must be an ISO 8601 time or ms since the epoch');
       const entry = await add(request.actor, {
         kind: 'user',
         id: userId,
@@ -139,6 +151,7 @@ export const blacklistRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> =
         const id = idOf(request.params as Record<string, string>);
         const removed = await blacklist.remove(kind as BlacklistKind, id);
         if (!removed) throw notFound(`${kind} ${JSON.stringify(id)} is not blacklisted`);
+        // Nothing between the delete and this line can throw (plain strings only).
         audit(request.actor, 'blacklist.remove', { kind, id });
         return reply.code(204).send(null);
       },
@@ -146,16 +159,26 @@ export const blacklistRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> =
   }
 };
 
-/** ISO 8601 with a date and a time (a bare number string is refused: send a number instead). */
-function parseTime(text: string): number | undefined {
-  if (!/^\d{4}-\d{2}-\d{2}T/.test(text)) return undefined;
-  const t = Date.parse(text);
-  return Number.isFinite(t) && t >= 0 ? t : undefined;
+/** ISO text of a time already known to be in range (bounded by the schemas and clockNow). */
+function isoTime(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/**
+ * The wall clock, refused when it is outside what entries can hold (a broken clock must not
+ * store entries whose times later break the audit, the list and the edges' arithmetic).
+ */
+function clockNow(now: () => number): number {
+  const t = now();
+  if (!Number.isSafeInteger(t) || t < 0 || t > MAX_TIME_MS - MAX_TTL_MS) {
+    throw unavailable('clock_out_of_range', 'the server clock is outside the range blacklist entries can hold');
+  }
+  return t;
 }
 
 /** The store, with KV failures (JetStream unavailable, timeouts) answered as 503 instead of 500. */
 function guarded(ctx: RouteContext): Pick<BlacklistStore, 'put' | 'get' | 'list' | 'remove'> {
-  const store = ctx.blacklist;
+  const store = () => ctx.blacklist.requireStore();
   const wrap =
     <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
     async (...args: A): Promise<R> => {
@@ -167,9 +190,9 @@ function guarded(ctx: RouteContext): Pick<BlacklistStore, 'put' | 'get' | 'list'
       }
     };
   return {
-    put: wrap((entry) => store.put(entry)),
-    get: wrap((kind, id) => store.get(kind, id)),
-    list: wrap((kind) => store.list(kind)),
-    remove: wrap((kind, id) => store.remove(kind, id)),
+    put: wrap((entry) => store().put(entry)),
+    get: wrap((kind, id) => store().get(kind, id)),
+    list: wrap((kind) => store().list(kind)),
+    remove: wrap((kind, id) => store().remove(kind, id)),
   };
 }

@@ -4,6 +4,7 @@ import { encodeId, Header } from '@session-mesh/protocol';
 import type { preValidationHookHandler } from 'fastify';
 import type { AuditTarget } from '../audit.js';
 import { checkId, requireBus, type RouteContext } from '../context.js';
+import { BODY_OPTIONAL } from '../openapi-document.js';
 import { Accepted, ClientParams, ConnectionParams, errors, KillBody, SessionParams, UserKillBody, UserParams } from '../schemas.js';
 
 const security = [{ bearerAuth: [] }];
@@ -33,7 +34,7 @@ export const killRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = asyn
     '/users/:userId/kill',
     {
       preValidation: emptyBodyIsObject,
-      schema: { tags: ['kill'], summary: 'Close every connection of a user (optionally of one of their sessions)', description, security, params: UserParams, body: UserKillBody, response: responses },
+      schema: { [BODY_OPTIONAL]: true, tags: ['kill'], summary: 'Close every connection of a user (optionally of one of their sessions)', description, security, params: UserParams, body: UserKillBody, response: responses },
     },
     async (request, reply) => {
       const { userId } = request.params;
@@ -49,7 +50,7 @@ export const killRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = asyn
     '/sessions/:sessionId/kill',
     {
       preValidation: emptyBodyIsObject,
-      schema: { tags: ['kill'], summary: 'Close every connection of a session', description, security, params: SessionParams, body: KillBody, response: responses },
+      schema: { [BODY_OPTIONAL]: true, tags: ['kill'], summary: 'Close every connection of a session', description, security, params: SessionParams, body: KillBody, response: responses },
     },
     async (request, reply) => {
       const { sessionId } = request.params;
@@ -61,7 +62,7 @@ export const killRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = asyn
     '/users/:userId/clients/:clientId/kill',
     {
       preValidation: emptyBodyIsObject,
-      schema: { tags: ['kill'], summary: "Close the connections of one of a user's clients (e.g. a browser tab)", description, security, params: ClientParams, body: KillBody, response: responses },
+      schema: { [BODY_OPTIONAL]: true, tags: ['kill'], summary: "Close the connections of one of a user's clients (e.g. a browser tab)", description, security, params: ClientParams, body: KillBody, response: responses },
     },
     async (request, reply) => {
       const { userId, clientId } = request.params;
@@ -75,7 +76,7 @@ export const killRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = asyn
     '/connections/:connectionId/kill',
     {
       preValidation: emptyBodyIsObject,
-      schema: { tags: ['kill'], summary: 'Close one connection', description, security, params: ConnectionParams, body: KillBody, response: responses },
+      schema: { [BODY_OPTIONAL]: true, tags: ['kill'], summary: 'Close one connection', description, security, params: ConnectionParams, body: KillBody, response: responses },
     },
     async (request, reply) => {
       const { connectionId } = request.params;

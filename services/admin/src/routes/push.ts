@@ -6,6 +6,7 @@ import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
 import type { TSchema } from 'typebox';
 import type { AuditTarget } from '../audit.js';
 import { checkId, requireBus, type RouteContext } from '../context.js';
+import { BODY_OPTIONAL } from '../openapi-document.js';
 import { Accepted, ClientParams, EmptyQuery, errors, PushBody, SessionParams, UserParams, UserPushQuery } from '../schemas.js';
 
 const security = [{ bearerAuth: [] }];
@@ -39,6 +40,7 @@ export const pushRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = asyn
     bodyLimit: config.maxPushBytes,
     validatorCompiler,
     schema: {
+      [BODY_OPTIONAL]: true,
       tags: ['push'],
       summary,
       description,

@@ -1,10 +1,13 @@
 import { Writable } from 'node:stream';
-import type { Bus, BusMessage } from '@session-mesh/bus';
+import { MemoryBroker, type Bus, type BusMessage } from '@session-mesh/bus';
+import { afterEach, beforeEach } from 'vitest';
 import { createSubjects } from '@session-mesh/protocol';
 import { createLogger, Health, type Logger } from '@session-mesh/runtime';
 import type { FastifyInstance } from 'fastify';
-import { buildAdmin } from '../../src/app.js';
+import { createAdmin } from '../../src/admin.js';
+import type { BlacklistBucket } from '../../src/blacklist-bucket.js';
 import type { AdminConfig } from '../../src/config.js';
+import { waitFor } from '../../../../test/support/wait-for.js';
 import { TEST_JWT_SECRET } from '../../../../test/support/tokens.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
@@ -20,12 +23,15 @@ export function testConfig(overrides: Partial<AdminConfig> = {}): AdminConfig {
     tokens: [ADMIN_TOKEN],
     adminRole: 'mesh-admin',
     jwt: { key: { kind: 'secret', secret: TEST_JWT_SECRET }, sessionClaim: 'sub' },
+    jwtSessionClaim: 'jti',
     blacklistBucket: 'mesh_blacklist',
     kvReplicas: 1,
     maxPushBytes: 1024,
     registryTimeoutMs: 300,
     janitorIntervalMs: 20,
     shutdownTimeoutMs: 1_000,
+    opsHost: '127.0.0.1',
+    opsPort: 0,
     ...overrides,
   };
 }
@@ -60,16 +66,23 @@ export interface TestAdmin {
   readonly health: Health;
   readonly logs: LogCapture;
   readonly clock: { t: number | undefined };
+  readonly blacklist: BlacklistBucket;
 }
 
-/** The admin app on `bus`, with a clock tests can move (undefined: the real one). */
-export async function buildTestAdmin(bus: Bus, overrides: Partial<AdminConfig> = {}): Promise<TestAdmin> {
+/**
+ * The admin role on `bus`, with a clock tests can move (undefined: the real one). Resolves once
+ * the blacklist is loaded (unless `waitLoaded` is false); closing the app also stops the role's
+ * background jobs, so tests close one thing.
+ */
+export async function buildTestAdmin(bus: Bus, overrides: Partial<AdminConfig> = {}, options: { waitLoaded?: boolean } = {}): Promise<TestAdmin> {
   const logs = new LogCapture();
   const health = new Health();
   const clock: { t: number | undefined } = { t: undefined };
-  const app = await buildAdmin({ bus, logger: logs.logger, health, config: testConfig(overrides), subjects, now: () => clock.t ?? Date.now() });
-  await app.ready();
-  return { app, health, logs, clock };
+  const admin = await createAdmin({ bus, logger: logs.logger, health, config: testConfig(overrides), subjects, now: () => clock.t ?? Date.now() });
+  admin.app.addHook('onClose', () => admin.stopBackground());
+  await admin.app.ready();
+  if (options.waitLoaded !== false) await waitFor(() => admin.blacklist.readiness() === true, { what: 'the admin blacklist to load' });
+  return { app: admin.app, health, logs, clock, blacklist: admin.blacklist };
 }
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
@@ -78,4 +91,21 @@ export const admin = bearer(ADMIN_TOKEN);
 /** Keeps a received message (NATS messages expose fields through getters and reuse buffers). */
 export function copy(msg: BusMessage): BusMessage {
   return { subject: msg.subject, data: msg.data.slice(), headers: msg.headers, reply: msg.reply };
+}
+
+/**
+ * A fresh admin on its own memory bus for every test of the calling file (beforeEach/afterEach);
+ * read `current.admin` and `current.bus` inside the tests.
+ */
+export function useMemoryAdmin(): { readonly admin: TestAdmin; readonly bus: Bus } {
+  const current = {} as { admin: TestAdmin; bus: Bus };
+  beforeEach(async () => {
+    current.bus = new MemoryBroker().connect('admin');
+    current.admin = await buildTestAdmin(current.bus);
+  });
+  afterEach(async () => {
+    await current.admin.app.close();
+    await current.bus.close();
+  });
+  return current;
 }

@@ -1,0 +1,131 @@
+import type { Bus, KvStore } from '@session-mesh/bus';
+import type { BlacklistEntry } from '@session-mesh/protocol';
+import type { Logger } from '@session-mesh/runtime';
+import { BlacklistIndex } from './blacklist-index.js';
+import { BlacklistStore } from './blacklist-store.js';
+import { unavailable } from './errors.js';
+
+/** Revisions the admin API needs per key: the latest (reads, watch, and the janitor's re-check). */
+export const BLACKLIST_HISTORY = 1;
+
+export interface BlacklistBucketOptions {
+  readonly bus: Bus;
+  readonly bucket: string;
+  readonly replicas: number;
+  readonly logger: Logger;
+  readonly now: () => number;
+  /** First retry delay while the bucket cannot be opened; doubles up to maxRetryMs. */
+  readonly retryMs?: number;
+  readonly maxRetryMs?: number;
+}
+
+/**
+ * The admin API's side of the blacklist bucket. The admin API OWNS the bucket: it creates it with
+ * MESH_KV_REPLICAS and the history above (edges only open it). Opening happens in the background
+ * and is retried for as long as JetStream cannot serve it (a fresh cluster has no meta leader for
+ * a while): meanwhile readiness fails and the routes that need the bucket answer 503, but the
+ * process stays up. Once open, a watch keeps a local index current, which is what admin JWTs are
+ * checked against (the same revocation as connections), without a KV round trip per request.
+ */
+export class BlacklistBucket {
+  readonly index = new BlacklistIndex();
+  private store: BlacklistStore | undefined;
+  private loaded = false;
+  private stopped = false;
+  private stopWatch: (() => void) | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private lastProblem = 'blacklist bucket not opened yet';
+  private opening: Promise<void> | undefined;
+  private lastLogAt = 0;
+
+  constructor(private readonly options: BlacklistBucketOptions) {}
+
+  /** Starts opening the bucket; never rejects (failures are retried, logged and shown in readiness). */
+  start(): Promise<void> {
+    this.opening ??= this.open(this.options.retryMs ?? 200);
+    return this.opening;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    this.stopWatch?.();
+    this.stopWatch = undefined;
+  }
+
+  /** Readiness: the bucket is open and its entries are loaded. */
+  readiness(): true | string {
+    return this.loaded ? true : this.lastProblem;
+  }
+
+  /** The store, or 503 while the bucket is not open. */
+  requireStore(): BlacklistStore {
+    if (this.store === undefined) throw unavailable('kv_unavailable', `the blacklist store is unavailable: ${this.lastProblem}`);
+    return this.store;
+  }
+
+  /**
+   * The entry refusing a token with these claims now; `unknown` until the entries are loaded (a
+   * token cannot be cleared against a blacklist not read yet).
+   */
+  refusing(user: string, session: string | undefined, issuedAtMs: number | undefined): BlacklistEntry | undefined | 'unknown' {
+    if (!this.loaded) return 'unknown';
+    return this.index.refusing(user, session, issuedAtMs, this.options.now());
+  }
+
+  /** One janitor round: deletes expired keys, and forgets expired entries locally. */
+  async sweep(): Promise<number> {
+    if (this.store === undefined) return 0;
+    const deleted = await this.store.sweep();
+    this.index.purgeExpired(this.options.now());
+    return deleted;
+  }
+
+  private async open(retryMs: number): Promise<void> {
+    const { bucket, logger } = this.options;
+    try {
+      await this.attach();
+    } catch (err) {
+      if (this.stopped) return;
+      const mismatch = (err as Error).name === 'KvSettingsMismatchError';
+      this.lastProblem = `cannot open the blacklist bucket ${bucket}: ${(err as Error).message}`;
+      // A settings mismatch needs an operator; anything else is JetStream not being ready yet.
+      // Logged on the first failure, then at most every 30 s.
+      const now = Date.now();
+      if (mismatch || now - this.lastLogAt >= 30_000) {
+        this.lastLogAt = now;
+        if (mismatch) logger.error({ err, bucket }, 'blacklist bucket exists with other settings than this admin API creates it with');
+        else logger.warn({ err, bucket }, 'blacklist bucket not available yet; retrying');
+      }
+      const delay = mismatch ? 30_000 : retryMs;
+      const next = Math.min(retryMs * 2, this.options.maxRetryMs ?? 5_000);
+      return new Promise<void>((resolve) => {
+        this.retryTimer = setTimeout(() => resolve(this.open(next)), delay);
+      });
+    }
+  }
+
+  /** Opens (creating) the bucket, then loads and watches its entries. */
+  private async attach(): Promise<void> {
+    const { bus, bucket, replicas, logger } = this.options;
+    const kv: KvStore = await bus.kv(bucket, { replicas, history: BLACKLIST_HISTORY });
+    if (this.stopped) return;
+    this.lastProblem = 'blacklist entries not loaded yet';
+    const stopWatch = await kv.watch(
+      (entry) => {
+        const applied = this.index.apply(entry.key, entry.operation === 'DEL' ? undefined : entry.value);
+        if (applied === 'malformed') logger.warn({ key: entry.key }, 'ignoring a malformed blacklist entry (bad JSON or key does not match kind/id)');
+      },
+      () => {
+        this.loaded = true;
+        logger.info({ bucket, entries: this.index.size }, 'blacklist loaded');
+      },
+    );
+    if (this.stopped) {
+      stopWatch();
+      return;
+    }
+    this.stopWatch = stopWatch;
+    this.store = new BlacklistStore(kv, this.options.now);
+  }
+}
