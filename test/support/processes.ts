@@ -21,6 +21,8 @@ export async function freePort(): Promise<number> {
 export interface ServiceProcess {
   readonly name: string;
   readonly port: number;
+  /** The port serving /healthz and /readyz: the internal ops port, or `port` for services without one. */
+  readonly opsPort: number;
   readonly child: ChildProcess;
   /** Everything the process wrote, for assertions on log lines and for failure messages. */
   output(): string;
@@ -41,16 +43,20 @@ const portVariable: Record<ServiceName, string> = {
   mesh: 'MESH_EDGE_PORT',
 };
 
+/** Services whose probes are on the internal ops port (MESH_OPS_PORT), given a free one of their own. */
+const onOpsPort: ReadonlySet<ServiceName> = new Set(['admin', 'edge', 'mesh']);
+
 export async function startService(
   service: ServiceName,
   env: Record<string, string>,
   options: { name?: string; readyTimeoutMs?: number; waitReady?: boolean } = {},
 ): Promise<ServiceProcess> {
   const port = env[portVariable[service]] !== undefined ? Number(env[portVariable[service]]) : await freePort();
+  const opsPort = !onOpsPort.has(service) ? port : env['MESH_OPS_PORT'] !== undefined ? Number(env['MESH_OPS_PORT']) : await freePort();
   const name = options.name ?? service;
   const child = spawn(process.execPath, [`services/${service}/dist/main.js`], {
     cwd: repoRoot,
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', MESH_LOG_LEVEL: 'info', ...env, [portVariable[service]]: String(port) },
+    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', MESH_LOG_LEVEL: 'info', ...env, [portVariable[service]]: String(port), ...(onOpsPort.has(service) ? { MESH_OPS_PORT: String(opsPort) } : {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -64,6 +70,7 @@ export async function startService(
   const handle: ServiceProcess = {
     name,
     port,
+    opsPort,
     child,
     output: () => output,
     exited,
@@ -88,7 +95,7 @@ export async function waitReady(service: ServiceProcess, timeoutMs = 20_000): Pr
       throw new Error(`${service.name} exited with ${service.child.exitCode} before it was ready:\n${service.output()}`);
     }
     try {
-      const res = await fetch(`http://127.0.0.1:${service.port}/readyz`);
+      const res = await fetch(`http://127.0.0.1:${service.opsPort}/readyz`);
       last = `${res.status} ${await res.text()}`;
       if (res.status === 200) return;
     } catch (err) {
