@@ -1,5 +1,5 @@
 import { env, z } from '@session-mesh/runtime';
-import { SUPPORTED_ALGORITHMS, type TokenKeySource } from './keys.js';
+import { JWKS_DEFAULTS, SUPPORTED_ALGORITHMS, type TokenKeySource } from './keys.js';
 import type { TokenVerifierConfig } from './verifier.js';
 
 /** RFC 7518 asks for an HMAC key at least as long as the hash: 32 bytes for HS256. */
@@ -27,6 +27,10 @@ export const jwtEnvShape = {
     .string()
     .refine((v) => /^https?:\/\/\S+$/.test(v) && URL.canParse(v), 'must be an http(s) URL')
     .optional(),
+  /** After any JWKS fetch (success or failure), how long before the next one: unknown kids wait. */
+  MESH_JWT_JWKS_COOLDOWN_MS: env.nonNegativeInt(JWKS_DEFAULTS.cooldownMs),
+  /** How long past its 10-minute freshness the last JWKS is still used while the endpoint fails. */
+  MESH_JWT_JWKS_MAX_STALE_MS: env.nonNegativeInt(JWKS_DEFAULTS.maxStaleMs),
   MESH_JWT_ALGORITHMS: env
     .list()
     .refine(
@@ -74,7 +78,9 @@ export function jwtConfigFromEnv(value: JwtEnv): TokenVerifierConfig | undefined
   if (value.MESH_JWT_SECRET !== undefined) key = { kind: 'secret', secret: value.MESH_JWT_SECRET };
   else if (value.MESH_JWT_PUBLIC_KEY !== undefined) key = { kind: 'public-key', pem: value.MESH_JWT_PUBLIC_KEY };
   else if (value.MESH_JWT_PUBLIC_KEY_FILE !== undefined) key = { kind: 'public-key-file', path: value.MESH_JWT_PUBLIC_KEY_FILE };
-  else if (value.MESH_JWT_JWKS_URL !== undefined) key = { kind: 'jwks', url: value.MESH_JWT_JWKS_URL };
+  else if (value.MESH_JWT_JWKS_URL !== undefined) {
+    key = { kind: 'jwks', url: value.MESH_JWT_JWKS_URL, cooldownMs: value.MESH_JWT_JWKS_COOLDOWN_MS, maxStaleMs: value.MESH_JWT_JWKS_MAX_STALE_MS };
+  }
   else return undefined;
   return {
     key,

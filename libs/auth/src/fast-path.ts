@@ -1,25 +1,26 @@
-import { constants, createHmac, createPublicKey, timingSafeEqual, verify as cryptoVerify, type KeyObject } from 'node:crypto';
-import type { JSONWebKeySet, RemoteJWKSet } from 'jose';
+import { constants, createHmac, timingSafeEqual, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 
 /**
  * Synchronous JWS verification with node:crypto, for keys known in advance (a secret, a PEM key,
- * or JWKS keys jose has already fetched).
+ * or JWKS keys already fetched).
  *
  * Why: jose verifies through WebCrypto, which is asynchronous and costs ~80-100 us per HS256 token
  * (one edge core tops out near 10k connects/s); node:crypto does the same check synchronously in
- * ~4 us. Being synchronous also lets the edge answer the WebSocket upgrade inside uWS's own
+ * a few us. Being synchronous also lets the edge answer the WebSocket upgrade inside uWS's own
  * handler, which avoids an upgrade-after-await defect of the uWS build we ship (see
- * services/edge/src/server.ts).
+ * services/edge/src/server.ts). fast-jwt was measured as an alternative and not kept: see
+ * docs/architecture.md ("JWT verification").
  *
- * jose stays the reference: anything this path does not handle with certainty (a `crit` header,
- * an unknown `kid`, a stale JWKS cache) returns undefined and the caller uses jose. The test
- * suite runs every case through both paths.
+ * jose stays the reference: this path follows jose 6's checks in jose's order (base64url, strict
+ * UTF-8, `crit`, `alg`, signature, then iss, aud, iat, nbf, exp), so both give the same answer
+ * for every token; only an unknown key (`kid` not fetched yet) returns undefined ("ask jose").
+ * libs/auth/test/jwt-matrix.test.ts holds the two paths to that.
  */
 
-/** What the fast path concluded. */
+/** What the fast path concluded. `expired` is set when every check but `exp` passed. */
 export type FastVerdict =
-  | { readonly ok: true; readonly payload: Record<string, unknown> }
-  | { readonly ok: false; readonly error: 'UNAUTHORIZED' | 'TOKEN_EXPIRED'; readonly message: string };
+  | { readonly ok: true; readonly payload: Record<string, unknown>; readonly expired: boolean }
+  | { readonly ok: false; readonly message: string };
 
 export interface ClaimRules {
   readonly clockToleranceS: number;
@@ -49,13 +50,24 @@ const HASH: Readonly<Record<string, string | null>> = {
 /** Raw (IEEE P1363) ECDSA signature lengths. */
 const EC_SIGNATURE_BYTES: Readonly<Record<string, number>> = { ES256: 64, ES384: 96, ES512: 132 };
 const EC_CURVE: Readonly<Record<string, string>> = { ES256: 'prime256v1', ES384: 'secp384r1', ES512: 'secp521r1' };
-const B64URL = /^[A-Za-z0-9_-]*$/;
+/** jose decodes JSON with a fatal decoder: invalid UTF-8 is an invalid token, not U+FFFD. */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
-const fail = (message: string): FastVerdict => ({ ok: false, error: 'UNAUTHORIZED', message });
+const fail = (message: string): FastVerdict => ({ ok: false, message });
+
+/**
+ * base64url as jose 6 decodes it on Node 20, for input the verifier has already limited to the
+ * base64url alphabet: a length of 4n+1 cannot be base64 (atob refuses it; Buffer would not).
+ */
+export function decodeBase64url(part: string): Buffer | undefined {
+  return part.length % 4 === 1 ? undefined : Buffer.from(part, 'base64url');
+}
 
 function decodeJson(part: string): unknown {
+  const bytes = decodeBase64url(part);
+  if (bytes === undefined) return undefined;
   try {
-    return JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+    return JSON.parse(strictUtf8.decode(bytes));
   } catch {
     return undefined;
   }
@@ -63,6 +75,46 @@ function decodeJson(part: string): unknown {
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Parsed protected headers by their encoded form: an identity provider sends the same few headers
+ * over and over, and parsing is a fifth of an HS256 verification. Bounded, and cleared when full,
+ * so varied headers from an attacker cost memory only up to the bound. Entries are never mutated.
+ */
+const HEADER_CACHE_MAX = 64;
+const headerCache = new Map<string, Record<string, unknown> | null>();
+
+function parseHeader(head: string): Record<string, unknown> | null {
+  let header = headerCache.get(head);
+  if (header !== undefined) return header;
+  const parsed = decodeJson(head);
+  header = isPlainObject(parsed) ? parsed : null;
+  if (head.length <= 1024) {
+    if (headerCache.size >= HEADER_CACHE_MAX) headerCache.clear();
+    headerCache.set(head, header);
+  }
+  return header;
+}
+
+/**
+ * jose's `crit` rule with no extension configured: only `b64` is understood, and a JWT must use
+ * the default `b64: true`. Returns a refusal message, or undefined when the header passes.
+ */
+function critProblem(header: Record<string, unknown>): string | undefined {
+  const crit = header['crit'];
+  if (crit === undefined) return undefined;
+  if (!Array.isArray(crit) || crit.length === 0 || crit.some((c) => typeof c !== 'string' || c.length === 0)) {
+    return 'invalid token: "crit" (Critical) Header Parameter MUST be an array of non-empty strings when present';
+  }
+  for (const name of crit as string[]) {
+    if (name !== 'b64') return `invalid token: Extension Header Parameter "${name}" is not recognized`;
+    if (!Object.hasOwn(header, 'b64')) return 'invalid token: Extension Header Parameter "b64" is missing';
+  }
+  const b64 = header['b64'];
+  if (typeof b64 !== 'boolean') return 'invalid token: The "b64" (base64url-encode payload) Header Parameter must be a boolean';
+  if (!b64) return 'invalid token: JWTs MUST NOT use unencoded payload';
+  return undefined;
 }
 
 /** Whether `key` can verify `alg` (so a wrong key kind is never even tried). */
@@ -78,123 +130,83 @@ export function keyFitsAlgorithm(key: KeyObject, alg: string): boolean {
   return false;
 }
 
-function signatureValid(alg: string, key: KeyObject, data: Buffer, signature: Buffer): boolean {
+function signatureValid(alg: string, key: KeyObject, data: string, signature: Buffer): boolean {
   const hash = HASH[alg];
   if (hash === undefined) return false;
   try {
     if (alg.startsWith('HS')) {
-      const mac = createHmac(hash!, key).update(data).digest();
+      const mac = createHmac(hash!, key).update(data, 'latin1').digest();
       return mac.length === signature.length && timingSafeEqual(mac, signature);
     }
-    if (alg.startsWith('RS')) return cryptoVerify(hash, data, key, signature);
+    const input = Buffer.from(data, 'latin1');
+    if (alg.startsWith('RS')) return cryptoVerify(hash, input, key, signature);
     if (alg.startsWith('PS')) {
-      return cryptoVerify(hash, data, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }, signature);
+      return cryptoVerify(hash, input, { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: constants.RSA_PSS_SALTLEN_DIGEST }, signature);
     }
     if (alg.startsWith('ES')) {
       if (signature.length !== EC_SIGNATURE_BYTES[alg]) return false;
-      return cryptoVerify(hash, data, { key, dsaEncoding: 'ieee-p1363' }, signature);
+      return cryptoVerify(hash, input, { key, dsaEncoding: 'ieee-p1363' }, signature);
     }
-    return cryptoVerify(null, data, key, signature);
+    return cryptoVerify(null, input, key, signature);
   } catch {
     return false;
   }
 }
 
 /**
- * Verifies a compact JWS and the registered time/issuer/audience claims the way jose's jwtVerify
- * does. Returns undefined when jose must decide.
+ * Verifies a compact JWS and the registered claims (iss, aud, iat, nbf, exp) the way jose's
+ * jwtVerify does. The caller has checked the shape (three base64url parts). Returns undefined
+ * when jose must decide (no key known for the token).
  */
 export function verifyFast(token: string, allowed: ReadonlySet<string>, lookup: SyncKeyLookup, rules: ClaimRules, nowMs = Date.now()): FastVerdict | undefined {
   const first = token.indexOf('.');
   const second = token.indexOf('.', first + 1);
   if (first < 0 || second < 0 || token.indexOf('.', second + 1) !== -1) return fail('invalid token: Invalid Compact JWS');
-  const head = token.slice(0, first);
-  const body = token.slice(first + 1, second);
-  const sig = token.slice(second + 1);
-  if (!B64URL.test(head) || !B64URL.test(body) || !B64URL.test(sig)) return fail('invalid token: Invalid Compact JWS');
 
-  const header = decodeJson(head);
-  if (!isPlainObject(header)) return fail('invalid token: JWS Protected Header is invalid');
-  // Extensions (crit, b64) and anything unusual: jose's rules apply.
-  if (header['crit'] !== undefined || header['b64'] !== undefined) return undefined;
+  const header = parseHeader(token.slice(0, first));
+  if (header === null) return fail('invalid token: JWS Protected Header is invalid');
+  const crit = critProblem(header);
+  if (crit !== undefined) return fail(crit);
   const alg = header['alg'];
-  if (typeof alg !== 'string') return fail('invalid token: JWS "alg" (Algorithm) Header Parameter missing or invalid');
+  if (typeof alg !== 'string' || alg.length === 0) return fail('invalid token: JWS "alg" (Algorithm) Header Parameter missing or invalid');
   if (!allowed.has(alg)) return fail('token algorithm not allowed: "alg" (Algorithm) Header Parameter value not allowed');
   const kid = header['kid'];
   const key = lookup(alg, typeof kid === 'string' ? kid : undefined);
   if (key === undefined) return undefined;
 
-  if (!signatureValid(alg, key, Buffer.from(token.slice(0, second), 'ascii'), Buffer.from(sig, 'base64url'))) {
-    return fail('token signature verification failed');
-  }
+  const signingInput = token.slice(0, second);
+  const signature = decodeBase64url(token.slice(second + 1));
+  if (signature === undefined) return fail('invalid token: Failed to base64url decode the signature');
+  if (!signatureValid(alg, key, signingInput, signature)) return fail('token signature verification failed');
 
-  const payload = decodeJson(body);
+  const bytes = decodeBase64url(token.slice(first + 1, second));
+  if (bytes === undefined) return fail('invalid token: Failed to base64url decode the payload');
+  let payload: unknown;
+  try {
+    payload = JSON.parse(strictUtf8.decode(bytes));
+  } catch {
+    payload = undefined;
+  }
   if (!isPlainObject(payload)) return fail('invalid token: JWT Claims Set must be a top-level JSON object');
   return checkClaims(payload, rules, Math.floor(nowMs / 1000));
 }
 
+/** jose's validateClaimsSet, in jose's order: presence, iss, aud, then iat, nbf, exp. */
 function checkClaims(payload: Record<string, unknown>, rules: ClaimRules, now: number): FastVerdict {
   const tolerance = rules.clockToleranceS;
+  if (rules.issuer !== undefined && !Object.hasOwn(payload, 'iss')) return fail('invalid token: missing required "iss" claim');
+  if (rules.audience !== undefined && !Object.hasOwn(payload, 'aud')) return fail('invalid token: missing required "aud" claim');
   const { iat, nbf, exp, iss, aud } = payload;
+  if (rules.issuer !== undefined && (typeof iss !== 'string' || !rules.issuer.includes(iss))) return fail('invalid token: unexpected "iss" claim value');
+  if (rules.audience !== undefined) {
+    const values = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : [];
+    if (!values.some((a) => typeof a === 'string' && rules.audience!.includes(a))) return fail('invalid token: unexpected "aud" claim value');
+  }
   if (iat !== undefined && typeof iat !== 'number') return fail('invalid token: "iat" claim must be a number');
   if (nbf !== undefined) {
     if (typeof nbf !== 'number') return fail('invalid token: "nbf" claim must be a number');
     if (nbf > now + tolerance) return fail('invalid token: "nbf" claim timestamp check failed');
   }
-  if (exp !== undefined) {
-    if (typeof exp !== 'number') return fail('invalid token: "exp" claim must be a number');
-    if (exp <= now - tolerance) return { ok: false, error: 'TOKEN_EXPIRED', message: 'token expired' };
-  }
-  if (rules.issuer !== undefined) {
-    if (iss === undefined) return fail('invalid token: missing required "iss" claim');
-    if (typeof iss !== 'string' || !rules.issuer.includes(iss)) return fail('invalid token: unexpected "iss" claim value');
-  }
-  if (rules.audience !== undefined) {
-    if (aud === undefined) return fail('invalid token: missing required "aud" claim');
-    const values = typeof aud === 'string' ? [aud] : Array.isArray(aud) ? aud : [];
-    if (!values.some((a) => typeof a === 'string' && rules.audience!.includes(a))) return fail('invalid token: unexpected "aud" claim value');
-  }
-  return { ok: true, payload };
-}
-
-/**
- * A synchronous view of the keys jose has fetched from a JWKS endpoint: rebuilt whenever jose's
- * cache changes, trusted only while jose considers it fresh. Keys without `kid`, duplicated
- * `kid`s and anything ambiguous are left to jose.
- */
-export class JwksMirror {
-  private byKid = new Map<string, { key: KeyObject; alg: string | undefined }>();
-  private seen: string | undefined;
-
-  constructor(private readonly remote: RemoteJWKSet) {}
-
-  /** Re-reads jose's cache (cheap when unchanged). Call after jose verified or fetched. */
-  refresh(): void {
-    const set: JSONWebKeySet | undefined = this.remote.jwks();
-    if (set === undefined) return;
-    const fingerprint = JSON.stringify(set.keys.map((k) => [k.kid, k.alg, k.n ?? k.x, k.y]));
-    if (fingerprint === this.seen) return;
-    this.seen = fingerprint;
-    const counts = new Map<string, number>();
-    for (const jwk of set.keys) if (typeof jwk.kid === 'string') counts.set(jwk.kid, (counts.get(jwk.kid) ?? 0) + 1);
-    const next = new Map<string, { key: KeyObject; alg: string | undefined }>();
-    for (const jwk of set.keys) {
-      if (typeof jwk.kid !== 'string' || counts.get(jwk.kid) !== 1) continue;
-      if (jwk.use !== undefined && jwk.use !== 'sig') continue;
-      if (Array.isArray(jwk.key_ops) && !jwk.key_ops.includes('verify')) continue;
-      try {
-        next.set(jwk.kid, { key: createPublicKey({ key: jwk as never, format: 'jwk' }), alg: typeof jwk.alg === 'string' ? jwk.alg : undefined });
-      } catch {
-        // jose will report this key when a token needs it.
-      }
-    }
-    this.byKid = next;
-  }
-
-  readonly lookup: SyncKeyLookup = (alg, kid) => {
-    if (kid === undefined || !this.remote.fresh) return undefined;
-    const entry = this.byKid.get(kid);
-    if (entry === undefined || (entry.alg !== undefined && entry.alg !== alg) || !keyFitsAlgorithm(entry.key, alg)) return undefined;
-    return entry.key;
-  };
+  if (exp !== undefined && typeof exp !== 'number') return fail('invalid token: "exp" claim must be a number');
+  return { ok: true, payload, expired: exp !== undefined && (exp as number) <= now - tolerance };
 }

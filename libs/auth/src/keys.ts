@@ -1,7 +1,8 @@
 import { createPublicKey, createSecretKey, webcrypto, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { createRemoteJWKSet, importSPKI, type CryptoKey, type JWTVerifyGetKey } from 'jose';
-import { JwksMirror, keyFitsAlgorithm, type SyncKeyLookup } from './fast-path.js';
+import { importSPKI, type CryptoKey, type JWTVerifyGetKey } from 'jose';
+import { keyFitsAlgorithm, type SyncKeyLookup } from './fast-path.js';
+import { JwksKeys } from './jwks.js';
 
 /** Algorithms this library verifies. `none` never; ML-DSA not until runtimes ship it. */
 export const HMAC_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const;
@@ -23,17 +24,21 @@ export type TokenKeySource =
   | { readonly kind: 'public-key'; readonly pem: string }
   /** Path of a file holding a PEM SPKI public key (read once at start-up). */
   | { readonly kind: 'public-key-file'; readonly path: string }
-  /** JWKS endpoint; jose caches the set and refetches when a token names an unknown `kid`. */
+  /** JWKS endpoint; the set is cached and fetched again when a token names an unknown `kid` (see JwksKeys). */
   | {
       readonly kind: 'jwks';
       readonly url: string;
-      /** After a fetch, how long an unknown `kid` waits before the next fetch (default 30 s). */
+      /** After any fetch, success or failure, how long before the next one (default 30 s). */
       readonly cooldownMs?: number;
-      /** How long a fetched set is trusted before it is refreshed (default 10 min). */
+      /** How long a fetched set is fresh before a background refresh (default 10 min). */
       readonly cacheMaxAgeMs?: number;
+      /** How long past cacheMaxAgeMs the last set is still served while the endpoint fails (default 1 h). */
+      readonly maxStaleMs?: number;
       /** HTTP timeout of one fetch (default 5 s). */
       readonly timeoutMs?: number;
     };
+
+export const JWKS_DEFAULTS = { cooldownMs: 30_000, cacheMaxAgeMs: 600_000, maxStaleMs: 3_600_000, timeoutMs: 5_000 } as const;
 
 export class TokenConfigError extends Error {
   override readonly name = 'TokenConfigError';
@@ -46,11 +51,7 @@ export interface ResolvedKeys {
   readonly description: string;
   /** The same keys as node:crypto KeyObjects, for the synchronous fast path. */
   readonly lookup: SyncKeyLookup;
-  /** Called after jose ran (it may have fetched a JWKS). */
-  readonly afterJose: () => void;
 }
-
-const nothing = () => undefined;
 
 function staticLookup(key: KeyObject, algorithms: readonly string[]): SyncKeyLookup {
   const fits = new Set(algorithms.filter((alg) => keyFitsAlgorithm(key, alg)));
@@ -86,7 +87,6 @@ export async function resolveKeys(source: TokenKeySource, requested: readonly st
         algorithms,
         description: `HMAC secret (${algorithms.join(', ')})`,
         lookup: staticLookup(createSecretKey(bytes), algorithms),
-        afterJose: nothing,
       };
     }
     case 'public-key':
@@ -117,7 +117,6 @@ export async function resolveKeys(source: TokenKeySource, requested: readonly st
         algorithms,
         description: `${origin} (${algorithms.join(', ')})`,
         lookup: staticLookup(createPublicKey({ key: pem, format: 'pem' }), algorithms),
-        afterJose: nothing,
       };
     }
     case 'jwks': {
@@ -129,18 +128,18 @@ export async function resolveKeys(source: TokenKeySource, requested: readonly st
       }
       if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new TokenConfigError('the JWKS URL must be http(s)');
       const algorithms = pick(requested, ASYMMETRIC_ALGORITHMS, 'a JWKS');
-      const jwks = createRemoteJWKSet(url, {
-        cooldownDuration: source.cooldownMs ?? 30_000,
-        cacheMaxAge: source.cacheMaxAgeMs ?? 600_000,
-        timeoutDuration: source.timeoutMs ?? 5_000,
+      const jwks = new JwksKeys({
+        url,
+        cooldownMs: source.cooldownMs ?? JWKS_DEFAULTS.cooldownMs,
+        cacheMaxAgeMs: source.cacheMaxAgeMs ?? JWKS_DEFAULTS.cacheMaxAgeMs,
+        maxStaleMs: source.maxStaleMs ?? JWKS_DEFAULTS.maxStaleMs,
+        timeoutMs: source.timeoutMs ?? JWKS_DEFAULTS.timeoutMs,
       });
-      const mirror = new JwksMirror(jwks);
       return {
-        key: jwks,
+        key: jwks.resolver,
         algorithms,
         description: `JWKS ${url.origin}${url.pathname} (${algorithms.join(', ')})`,
-        lookup: mirror.lookup,
-        afterJose: () => mirror.refresh(),
+        lookup: jwks.lookup,
       };
     }
   }

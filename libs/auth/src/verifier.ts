@@ -97,8 +97,8 @@ export async function createTokenVerifier(config: TokenVerifierConfig): Promise<
     if (!fast) return undefined;
     const verdict = verifyFast(token, allowed, resolved.lookup, rules);
     if (verdict === undefined) return undefined;
-    if (!verdict.ok) return { error: verdict.error, message: verdict.message };
-    return fromPayload(verdict.payload, claims);
+    if (!verdict.ok) return unauthorized(verdict.message);
+    return fromPayload(verdict.payload, claims, verdict.expired);
   };
 
   return {
@@ -113,23 +113,31 @@ export async function createTokenVerifier(config: TokenVerifierConfig): Promise<
         // Both overloads (CryptoKey and resolver) take the same options.
         payload = (typeof key === 'function' ? await jwtVerify(token, key, options) : await jwtVerify(token, key, options)).payload;
       } catch (err) {
+        // jose reports `exp` last, after every other check passed; ours run on its claims too.
+        if (isJoseExpired(err)) return fromPayload(err.payload, claims, true);
         return joseFailure(err);
-      } finally {
-        resolved.afterJose();
       }
-      return fromPayload(payload, claims);
+      return fromPayload(payload, claims, false);
     },
   };
 }
 
+const COMPACT_JWS = /^[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*$/;
+
 function precheck(token: string): TokenError | undefined {
   if (typeof token !== 'string' || token.length === 0) return unauthorized('token is empty');
   if (token.length > MAX_TOKEN_CHARS) return unauthorized(`token is longer than ${MAX_TOKEN_CHARS} characters`);
+  // RFC 7515 compact form, strictly: jose would also take padding and whitespace; neither path does.
+  if (!COMPACT_JWS.test(token)) return unauthorized('invalid token: not three base64url parts separated by dots (no padding, no whitespace)');
   return undefined;
 }
 
-/** Our claims (user, session, roles, times) from a payload whose signature and registered claims passed. */
-function fromPayload(payload: Record<string, unknown>, claims: { user: string; session: string; roles: string }): VerifyResult {
+/**
+ * Our claims (user, session, roles, times) from a payload whose signature and registered claims
+ * passed. An expired token is TOKEN_EXPIRED only when it would have been accepted otherwise, so
+ * the answer tells a client that a fresh token of the same kind will work (both paths, one rule).
+ */
+function fromPayload(payload: Record<string, unknown>, claims: { user: string; session: string; roles: string }, expired: boolean): VerifyResult {
   const user = idClaim(payload, claims.user, 'user id');
   if ('problem' in user) return unauthorized(user.problem);
   const session = idClaim(payload, claims.session, 'session id');
@@ -138,6 +146,7 @@ function fromPayload(payload: Record<string, unknown>, claims: { user: string; s
   }
   const roles = rolesClaim(payload, claims.roles);
   if ('problem' in roles) return unauthorized(roles.problem);
+  if (expired) return { error: 'TOKEN_EXPIRED', message: 'token expired' };
   const iat = payload['iat'];
   const exp = payload['exp'];
   return {
@@ -157,13 +166,21 @@ function unauthorized(message: string): TokenError {
   return { error: 'UNAUTHORIZED', message };
 }
 
+function isJoseExpired(err: unknown): err is { payload: Record<string, unknown> } {
+  return (
+    typeof err === 'object' &&
+    err !== null &&
+    (err as { code?: unknown }).code === 'ERR_JWT_EXPIRED' &&
+    typeof (err as { payload?: unknown }).payload === 'object' &&
+    (err as { payload?: unknown }).payload !== null
+  );
+}
+
 /** Maps jose's errors to the two answers a client can act on, keeping jose's precise message. */
 function joseFailure(err: unknown): TokenError {
   const code = typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : '';
   const message = err instanceof Error ? err.message : String(err);
   switch (code) {
-    case 'ERR_JWT_EXPIRED':
-      return { error: 'TOKEN_EXPIRED', message: 'token expired' };
     case 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED':
       return unauthorized('token signature verification failed');
     case 'ERR_JOSE_ALG_NOT_ALLOWED':
@@ -172,6 +189,7 @@ function joseFailure(err: unknown): TokenError {
       return unauthorized('no key in the JWKS matches the token (unknown kid or algorithm)');
     case 'ERR_JWKS_TIMEOUT':
     case 'ERR_JWKS_INVALID':
+    case 'ERR_JWKS_UNAVAILABLE':
       return unauthorized(`the JWKS could not be loaded: ${message}`);
     case 'ERR_JWT_CLAIM_VALIDATION_FAILED':
     case 'ERR_JWT_INVALID':

@@ -48,6 +48,16 @@ describe('JWT environment variables', () => {
     });
   });
 
+  it('passes the JWKS cooldown and stale bound to the key source, with defaults', () => {
+    const defaults = jwtConfigFromEnv(loadConfig(schema, { MESH_JWT_JWKS_URL: 'https://idp.example/jwks.json' }));
+    expect(defaults?.key).toEqual({ kind: 'jwks', url: 'https://idp.example/jwks.json', cooldownMs: 30_000, maxStaleMs: 3_600_000 });
+    const set = jwtConfigFromEnv(
+      loadConfig(schema, { MESH_JWT_JWKS_URL: 'https://idp.example/jwks.json', MESH_JWT_JWKS_COOLDOWN_MS: '500', MESH_JWT_JWKS_MAX_STALE_MS: '0' }),
+    );
+    expect(set?.key).toMatchObject({ cooldownMs: 500, maxStaleMs: 0 });
+    expect(problems({ MESH_JWT_JWKS_URL: 'https://x/jwks', MESH_JWT_JWKS_MAX_STALE_MS: '-1' })[0]).toMatch(/^MESH_JWT_JWKS_MAX_STALE_MS: must be >= 0/);
+  });
+
   it('turns literal \\n in an inline PEM into newlines', () => {
     const value = loadConfig(schema, { MESH_JWT_PUBLIC_KEY: '-----BEGIN PUBLIC KEY-----\\nAAAA\\n-----END PUBLIC KEY-----' });
     expect(value.MESH_JWT_PUBLIC_KEY).toBe('-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----');
