@@ -1,4 +1,4 @@
-import { encodeId } from './ids.js';
+import { encodeId, idProblem } from './ids.js';
 
 /**
  * Blacklist entries live in a key-value bucket (NATS JetStream KV, or the embedded store), written
@@ -49,7 +49,7 @@ export function parseBlacklistEntry(data: Uint8Array | string): BlacklistEntry |
   try {
     const o = JSON.parse(typeof data === 'string' ? data : new TextDecoder().decode(data)) as Record<string, unknown>;
     if (o['kind'] !== 'session' && o['kind'] !== 'user') return undefined;
-    if (typeof o['id'] !== 'string' || typeof o['reason'] !== 'string') return undefined;
+    if (idProblem(o['id']) !== undefined || typeof o['id'] !== 'string' || typeof o['reason'] !== 'string') return undefined;
     if (typeof o['createdAt'] !== 'number' || typeof o['expiresAt'] !== 'number') return undefined;
     if (o['issuedBefore'] !== undefined && typeof o['issuedBefore'] !== 'number') return undefined;
     const entry: BlacklistEntry = {

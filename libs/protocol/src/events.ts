@@ -1,3 +1,5 @@
+import { idProblem } from './ids.js';
+
 /**
  * Event schemas: what edges publish about their connections and what the registry publishes about
  * presence. Bodies are JSON with raw (not encoded) ids. Every consumer validates on receipt with
@@ -81,6 +83,21 @@ export interface StatsReply {
   readonly connections: number;
 }
 
+/**
+ * What a registry replica answers instead of a reply it cannot give: `bad_request` for a query
+ * subject it cannot parse, `internal` when answering failed.
+ */
+export const RegistryErrorCode = {
+  BAD_REQUEST: 'bad_request',
+  INTERNAL: 'internal',
+} as const;
+export type RegistryErrorCodeValue = (typeof RegistryErrorCode)[keyof typeof RegistryErrorCode];
+export interface RegistryErrorReply {
+  readonly error: RegistryErrorCodeValue;
+  /** For people: why the query was refused. */
+  readonly message: string;
+}
+
 type Check<T> = (value: unknown, path: string) => T;
 class SchemaError extends Error {}
 
@@ -88,9 +105,11 @@ const str: Check<string> = (v, path) => {
   if (typeof v !== 'string') throw new SchemaError(`${path} must be a string`);
   return v;
 };
+/** Ids follow THE id rule (ids.ts): whatever passes here can be put into a subject. */
 const id: Check<string> = (v, path) => {
   const s = str(v, path);
-  if (s.length === 0) throw new SchemaError(`${path} must not be empty`);
+  const problem = idProblem(s);
+  if (problem !== undefined) throw new SchemaError(`${path} ${problem}`);
   return s;
 };
 const num: Check<number> = (v, path) => {
@@ -224,3 +243,13 @@ export const parseStatsReply = (data: Uint8Array | string): Parsed<StatsReply> =
     sessions: int(o['sessions'], 'sessions'),
     connections: int(o['connections'], 'connections'),
   }));
+
+const registryErrorCodes = new Set<string>(Object.values(RegistryErrorCode));
+
+/** A registry error reply; `ok: false` for anything else (a normal reply included). */
+export const parseRegistryErrorReply = (data: Uint8Array | string): Parsed<RegistryErrorReply> =>
+  parseWith(data, (o) => {
+    const error = str(o['error'], 'error');
+    if (!registryErrorCodes.has(error)) throw new SchemaError(`error must be one of ${[...registryErrorCodes].join(', ')}`);
+    return { error: error as RegistryErrorCodeValue, message: str(o['message'], 'message') };
+  });

@@ -7,6 +7,9 @@
  *   Payloads are forwarded exactly as published: the edge never decodes or re-encodes them.
  * - TEXT messages are JSON control frames with a `type` field.
  */
+import { isTopicByte, MAX_TOPIC_LENGTH, topicProblem } from './topic.js';
+import { isU32, readU32BE, writeU32BE } from './u32.js';
+
 export const PROTOCOL_VERSION = 1;
 export const SUBPROTOCOL = 'session-mesh.v1';
 /** Prefix of a Sec-WebSocket-Protocol entry that carries the token: `bearer.<jwt>`. */
@@ -79,19 +82,16 @@ export type ParsedClientBinary =
   | { readonly op: typeof Opcode.MESSAGE; readonly topic: string; readonly payload: Uint8Array }
   | { readonly op: typeof Opcode.REQUEST; readonly id: number; readonly topic: string; readonly payload: Uint8Array };
 
-const TOPIC_BYTE_OK = new Uint8Array(128);
-for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-') TOPIC_BYTE_OK[c.charCodeAt(0)] = 1;
-
 function readTopic(bytes: Uint8Array, at: number): { topic: string; end: number } | string {
   if (bytes.length < at + 1) return 'truncated topic length';
   const len = bytes[at]!;
-  if (len < 1 || len > 64) return 'topic length must be 1..64';
+  if (len < 1 || len > MAX_TOPIC_LENGTH) return `topic length must be 1..${MAX_TOPIC_LENGTH}`;
   const end = at + 1 + len;
   if (bytes.length < end) return 'truncated topic';
   let topic = '';
   for (let i = at + 1; i < end; i++) {
     const b = bytes[i]!;
-    if (b >= 128 || TOPIC_BYTE_OK[b] !== 1) return 'topic must match [A-Za-z0-9_-]';
+    if (!isTopicByte(b)) return 'topic must match [A-Za-z0-9_-]';
     topic += String.fromCharCode(b);
   }
   return { topic, end };
@@ -111,7 +111,7 @@ export function parseClientBinary(bytes: Uint8Array): ParsedClientBinary | strin
   }
   if (op === Opcode.REQUEST) {
     if (bytes.length < 5) return 'truncated request id';
-    const id = ((bytes[1]! << 24) >>> 0) + (bytes[2]! << 16) + (bytes[3]! << 8) + bytes[4]!;
+    const id = readU32BE(bytes, 1);
     const t = readTopic(bytes, 5);
     if (typeof t === 'string') return t;
     return { op: Opcode.REQUEST, id, topic: t.topic, payload: bytes.subarray(t.end) };
@@ -132,11 +132,11 @@ export function encodeMessageFrame(topic: string, payload: Uint8Array): Uint8Arr
 
 /** Builds a client REQUEST frame (used by clients and tests). */
 export function encodeRequestFrame(id: number, topic: string, payload: Uint8Array): Uint8Array {
-  if (!Number.isInteger(id) || id < 0 || id > 0xffffffff) throw new RangeError('request id must be a u32');
+  if (!isU32(id)) throw new RangeError('request id must be a u32');
   const t = topicBytes(topic);
   const out = new Uint8Array(6 + t.length + payload.length);
   out[0] = Opcode.REQUEST;
-  writeU32(out, 1, id);
+  writeU32BE(out, 1, id);
   out[5] = t.length;
   out.set(t, 6);
   out.set(payload, 6 + t.length);
@@ -146,7 +146,7 @@ export function encodeRequestFrame(id: number, topic: string, payload: Uint8Arra
 /** Writes a REPLY header into `target` at 0 (the payload follows at REPLY_HEADER_BYTES). */
 export function writeReplyHeader(target: Uint8Array, id: number): void {
   target[0] = Opcode.REPLY;
-  writeU32(target, 1, id);
+  writeU32BE(target, 1, id);
 }
 
 /** Parses a server binary frame (clients and tests). */
@@ -157,7 +157,7 @@ export function parseServerBinary(
   if (bytes[0] === Opcode.PUSH) return { op: Opcode.PUSH, payload: bytes.subarray(1) };
   if (bytes[0] === Opcode.REPLY) {
     if (bytes.length < REPLY_HEADER_BYTES) return 'truncated reply';
-    const id = ((bytes[1]! << 24) >>> 0) + (bytes[2]! << 16) + (bytes[3]! << 8) + bytes[4]!;
+    const id = readU32BE(bytes, 1);
     return { op: Opcode.REPLY, id, payload: bytes.subarray(REPLY_HEADER_BYTES) };
   }
   return `unknown opcode ${String(bytes[0])}`;
@@ -181,13 +181,16 @@ export function parseClientControl(text: string): ClientControlFrame | string {
 }
 
 function topicBytes(topic: string): Uint8Array {
-  if (!/^[A-Za-z0-9_-]{1,64}$/.test(topic)) throw new Error(`invalid topic ${JSON.stringify(topic)}`);
+  const problem = topicProblem(topic);
+  if (problem !== undefined) throw new Error(`invalid topic ${JSON.stringify(topic)}: ${problem}`);
   return new TextEncoder().encode(topic);
 }
 
-function writeU32(target: Uint8Array, at: number, value: number): void {
-  target[at] = (value >>> 24) & 0xff;
-  target[at + 1] = (value >>> 16) & 0xff;
-  target[at + 2] = (value >>> 8) & 0xff;
-  target[at + 3] = value & 0xff;
+/**
+ * The request id of a REQUEST frame too malformed to parse as a whole (so an error can name the
+ * request it answers), or undefined when there is none.
+ */
+export function requestIdOf(bytes: Uint8Array): number | undefined {
+  if (bytes[0] !== Opcode.REQUEST || bytes.length < 5) return undefined;
+  return readU32BE(bytes, 1);
 }

@@ -71,9 +71,3 @@ export function tryDecodeId(token: string): string | undefined {
     return undefined;
   }
 }
-
-/** Inbound topics are chosen by clients and read by backends: a short, readable, subject-safe name. */
-export const TOPIC_RE = /^[A-Za-z0-9_-]{1,64}$/;
-export function isValidTopic(topic: string): boolean {
-  return TOPIC_RE.test(topic);
-}

@@ -6,3 +6,5 @@ export * from './close-codes.js';
 export * from './frames.js';
 export * from './events.js';
 export * from './blacklist.js';
+export * from './topic.js';
+export * from './u32.js';

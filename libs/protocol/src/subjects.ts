@@ -1,4 +1,5 @@
-import { encodeId, isValidTopic } from './ids.js';
+import { encodeId, tryDecodeId } from './ids.js';
+import { isValidTopic } from './topic.js';
 
 /**
  * The NATS subject scheme, one function per subject, under a configurable prefix (default `mesh`).
@@ -57,6 +58,10 @@ export interface Subjects {
   registryStats(): string;
   /** Everything the registry answers: `<prefix>.registry.>`. */
   registryAll(): string;
+  /** What a subject of this scheme addresses (see {@link parseSubject}). */
+  parse(subject: string): SubjectTarget | undefined;
+  /** The text before the id token of a subject kind that ends in one (see {@link subjectHead}). */
+  head(kind: IdSubjectKind): string;
 }
 
 export function createSubjects(prefix: string = DEFAULT_SUBJECT_PREFIX): Subjects {
@@ -90,16 +95,130 @@ export function createSubjects(prefix: string = DEFAULT_SUBJECT_PREFIX): Subject
     registrySession: (sessionId) => `${p}.registry.session.${encodeId(sessionId)}`,
     registryStats: () => `${p}.registry.stats`,
     registryAll: () => `${p}.registry.>`,
+    parse: createSubjectParser(prefix),
+    head: (kind) => subjectHead(prefix, kind),
   };
 }
 
-/** What a kill subject addresses, parsed back on the edge. */
+/**
+ * Every subject the system uses, parsed back. Kinds ending in an id carry the id DECODED (a
+ * token that is not an encoded id makes the subject unparseable: undefined).
+ * There is no per-client subject: narrowing to one client travels in the Mesh-Client header.
+ */
+export type SubjectTarget =
+  | { readonly kind: 'push-user'; readonly user: string }
+  | { readonly kind: 'push-session'; readonly session: string }
+  | { readonly kind: 'push-all' }
+  | { readonly kind: 'kill-user'; readonly user: string }
+  | { readonly kind: 'kill-session'; readonly session: string }
+  | { readonly kind: 'kill-conn'; readonly conn: string }
+  | { readonly kind: 'inbound'; readonly topic: string }
+  | { readonly kind: 'event-connect' }
+  | { readonly kind: 'event-disconnect' }
+  | { readonly kind: 'event-heartbeat' }
+  | { readonly kind: 'event-snapshot' }
+  | { readonly kind: 'snapshot-request-all' }
+  | { readonly kind: 'snapshot-request-edge'; readonly edge: string }
+  | { readonly kind: 'presence'; readonly user: string }
+  | { readonly kind: 'registry-user'; readonly user: string }
+  | { readonly kind: 'registry-session'; readonly session: string }
+  | { readonly kind: 'registry-stats' };
+
+export type SubjectKind = SubjectTarget['kind'];
+
+/** Subject kinds of the form `<head><id token>` (the snapshot request to one edge has a tail, not a head). */
+export type IdSubjectKind = 'push-user' | 'push-session' | 'kill-user' | 'kill-session' | 'kill-conn' | 'presence' | 'registry-user' | 'registry-session';
+
+const HEADS: Readonly<Record<IdSubjectKind, string>> = {
+  'push-user': 'push.user.',
+  'push-session': 'push.session.',
+  'kill-user': 'kill.user.',
+  'kill-session': 'kill.session.',
+  'kill-conn': 'kill.conn.',
+  presence: 'presence.',
+  'registry-user': 'registry.user.',
+  'registry-session': 'registry.session.',
+};
+
+/**
+ * `<prefix>.push.user.` and the like: what precedes the id token of a subject kind. For code that
+ * matches many subjects of one kind by prefix (an edge routing pushes); `parseSubject` does the rest.
+ */
+export function subjectHead(prefix: string, kind: IdSubjectKind): string {
+  return `${prefix}.${HEADS[kind]}`;
+}
+
+const FIXED: ReadonlyArray<readonly [string, SubjectTarget]> = [
+  ['push.all', Object.freeze({ kind: 'push-all' } as const)],
+  ['events.connect', Object.freeze({ kind: 'event-connect' } as const)],
+  ['events.disconnect', Object.freeze({ kind: 'event-disconnect' } as const)],
+  ['events.heartbeat', Object.freeze({ kind: 'event-heartbeat' } as const)],
+  ['events.snapshot', Object.freeze({ kind: 'event-snapshot' } as const)],
+  ['edges.snapshot', Object.freeze({ kind: 'snapshot-request-all' } as const)],
+  ['registry.stats', Object.freeze({ kind: 'registry-stats' } as const)],
+];
+
+/** A parser for one prefix, with its lookups built once (what `Subjects.parse` is). */
+export function createSubjectParser(prefix: string): (subject: string) => SubjectTarget | undefined {
+  const head = `${prefix}.`;
+  const fixed = new Map(FIXED.map(([tail, target]) => [head + tail, target]));
+  const byId = (Object.entries(HEADS) as [IdSubjectKind, string][]).map(([kind, h]) => [kind, head + h] as const);
+  return (subject) => {
+    if (!subject.startsWith(head)) return undefined;
+    const known = fixed.get(subject);
+    if (known !== undefined) return known;
+    for (const [kind, h] of byId) {
+      if (!subject.startsWith(h)) continue;
+      const id = tryDecodeId(subject.slice(h.length));
+      return id === undefined ? undefined : idTarget(kind, id);
+    }
+    const rest = subject.slice(head.length);
+    if (rest.startsWith('in.')) {
+      const topic = rest.slice(3);
+      return isValidTopic(topic) ? { kind: 'inbound', topic } : undefined;
+    }
+    if (rest.startsWith('edge.') && rest.endsWith('.snapshot')) {
+      const edge = tryDecodeId(rest.slice(5, -'.snapshot'.length));
+      return edge === undefined ? undefined : { kind: 'snapshot-request-edge', edge };
+    }
+    return undefined;
+  };
+}
+
+/** What `subject` addresses under `prefix`, or undefined for anything the scheme cannot produce. */
+export function parseSubject(prefix: string, subject: string): SubjectTarget | undefined {
+  return createSubjectParser(prefix)(subject);
+}
+
+function idTarget(kind: IdSubjectKind, id: string): SubjectTarget {
+  switch (kind) {
+    case 'push-user':
+    case 'kill-user':
+    case 'presence':
+    case 'registry-user':
+      return { kind, user: id };
+    case 'push-session':
+    case 'kill-session':
+    case 'registry-session':
+      return { kind, session: id };
+    case 'kill-conn':
+      return { kind, conn: id };
+  }
+}
+
+/**
+ * What a kill subject addresses, parsed back on the edge.
+ * @deprecated use `parseSubject` / `Subjects.parse` (kinds `kill-user`, `kill-session`, `kill-conn`, ids decoded).
+ */
 export type KillTarget =
   | { readonly kind: 'user'; readonly token: string }
   | { readonly kind: 'session'; readonly token: string }
   | { readonly kind: 'conn'; readonly token: string };
 
-/** Parses `<prefix>.kill.<kind>.<token>`; undefined for anything else. Tokens stay encoded. */
+/**
+ * Parses `<prefix>.kill.<kind>.<token>`; undefined for anything else. Tokens stay encoded.
+ * @deprecated use `parseSubject` / `Subjects.parse`, which also decode the id.
+ */
 export function parseKillSubject(prefix: string, subject: string): KillTarget | undefined {
   const head = `${prefix}.kill.`;
   if (!subject.startsWith(head)) return undefined;

@@ -7,7 +7,9 @@ import {
   parseDisconnectEvent,
   parseHeartbeatEvent,
   parsePresenceEvent,
+  parseRegistryErrorReply,
   parseSnapshotEvent,
+  RegistryErrorCode,
 } from '@session-mesh/protocol';
 
 const connection = { conn: 'e1-1', user: 'u', session: 's', client: 'c', edge: 'e1', connectedAt: 1, lastActivity: 2 };
@@ -43,6 +45,37 @@ describe('event validation on receipt', () => {
     });
     expect(parsePresenceEvent(JSON.stringify({ v: 1, user: 'u', status: 'away', at: 1, connections: 0 }))).toMatchObject({ ok: false });
   });
+
+  it('applies the whole id rule to every id, not only non-empty', () => {
+    const bad = ['a\u0000b', '\ud800', 'x'.repeat(513)];
+    for (const user of bad) {
+      expect(parseConnectEvent(JSON.stringify({ v: 1, edge: 'e', at: 1, connection: { ...connection, user } }))).toMatchObject({
+        ok: false,
+        error: expect.stringMatching(/^connection\.user must/),
+      });
+      expect(parsePresenceEvent(JSON.stringify({ v: 1, user, status: 'online', at: 1, connections: 1 }))).toMatchObject({ ok: false });
+    }
+    const hb = { v: 1, edge: 'e1', at: 5, intervalMs: 1000, connections: 3, activity: [['e1\n1', 9]] };
+    expect(parseHeartbeatEvent(JSON.stringify(hb))).toMatchObject({ ok: false, error: 'activity[0][0] must not contain control characters' });
+    expect(parseDisconnectEvent(JSON.stringify({ v: 1, edge: 'e\u007f', at: 5, conn: 'c', user: 'u', session: 's', client: 'c', code: 0, reason: '' }))).toMatchObject({
+      ok: false,
+      error: 'edge must not contain control characters',
+    });
+  });
+});
+
+describe('registry error reply', () => {
+  it('parses the error reply and nothing else', () => {
+    expect(parseRegistryErrorReply(JSON.stringify({ error: RegistryErrorCode.BAD_REQUEST, message: 'the user token is not an encoded id' }))).toEqual({
+      ok: true,
+      value: { error: 'bad_request', message: 'the user token is not an encoded id' },
+    });
+    expect(parseRegistryErrorReply(JSON.stringify({ error: 'internal', message: 'x' }))).toMatchObject({ ok: true });
+    expect(parseRegistryErrorReply(JSON.stringify({ connections: [] }))).toMatchObject({ ok: false });
+    expect(parseRegistryErrorReply(JSON.stringify({ error: 'teapot', message: 'x' }))).toMatchObject({ ok: false });
+    expect(parseRegistryErrorReply(JSON.stringify({ error: 'internal' }))).toMatchObject({ ok: false, error: 'message must be a string' });
+    expect(parseRegistryErrorReply('nope')).toMatchObject({ ok: false });
+  });
 });
 
 describe('blacklist entries', () => {
@@ -69,5 +102,7 @@ describe('blacklist entries', () => {
     expect(parseBlacklistEntry(JSON.stringify(base))).toEqual(base);
     expect(parseBlacklistEntry('{"kind":"planet"}')).toBeUndefined();
     expect(parseBlacklistEntry('not json')).toBeUndefined();
+    expect(parseBlacklistEntry(JSON.stringify({ ...base, id: 'a\nb' }))).toBeUndefined();
+    expect(parseBlacklistEntry(JSON.stringify({ ...base, id: '' }))).toBeUndefined();
   });
 });

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { NoRespondersError, RequestTimeoutError } from '@session-mesh/bus';
-import { parseConnectionsReply, parseStatsReply } from '@session-mesh/protocol';
+import { parseConnectionsReply, parseRegistryErrorReply, parseStatsReply } from '@session-mesh/protocol';
 import type { RouteContext } from '../context.js';
 import { HttpError, unavailable } from '../errors.js';
 import { ConnectionsReplySchema, errors, SessionParams, StatsReplySchema, UserParams } from '../schemas.js';
@@ -30,10 +30,10 @@ export const presenceRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = 
       }
       throw err;
     }
-    // A registry that cannot answer replies `{ error, message }` instead of the reply shape.
+    // A registry that cannot answer replies with a RegistryErrorReply (protocol) instead of the reply shape.
     const text = decoder.decode(reply.data);
-    const refusal = registryRefusal(text);
-    if (refusal !== undefined) throw new HttpError(502, 'registry_error', `the registry refused the query: ${refusal}`);
+    const refusal = parseRegistryErrorReply(text);
+    if (refusal.ok) throw new HttpError(502, 'registry_error', `the registry refused the query: ${refusal.value.message}`);
     const parsed = expect === 'connections' ? parseConnectionsReply(text) : parseStatsReply(text);
     if (!parsed.ok) throw new HttpError(502, 'registry_bad_reply', `the registry answer is invalid: ${parsed.error}`);
     return parsed.value;
@@ -80,13 +80,3 @@ export const presenceRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = 
     async () => (await ask(subjects.registryStats(), 'stats')) as never,
   );
 };
-
-function registryRefusal(text: string): string | undefined {
-  try {
-    const o = JSON.parse(text) as Record<string, unknown> | null;
-    if (typeof o !== 'object' || o === null || typeof o['error'] !== 'string') return undefined;
-    return typeof o['message'] === 'string' ? o['message'] : o['error'];
-  } catch {
-    return undefined;
-  }
-}

@@ -1,6 +1,5 @@
 import type { Bus, BusMessage, BusSubscription } from '@session-mesh/bus';
 import {
-  idProblem,
   parseConnectEvent,
   parseDisconnectEvent,
   parseHeartbeatEvent,
@@ -32,7 +31,8 @@ export interface EventIntake {
 /**
  * Edge events in, validated handlers out. Every replica subscribes WITHOUT a queue group: each
  * keeps a full copy of the presence state. A malformed event (bad JSON, wrong schema, an id that
- * could never be put into a subject) is dropped whole and logged at most once per 10 s per kind.
+ * could never be put into a subject: the protocol's parsers apply the id rule) or a connection
+ * record naming another edge than its event is dropped whole and logged at most once per 10 s per kind.
  */
 export function startEventIntake(deps: { bus: Bus; subjects: Subjects; logger: Logger; handlers: EventHandlers }): EventIntake {
   const { bus, subjects, handlers } = deps;
@@ -60,18 +60,18 @@ export function startEventIntake(deps: { bus: Bus; subjects: Subjects; logger: L
   const subscriptions: BusSubscription[] = [
     bus.subscribe(
       subjects.eventConnect(),
-      intake('connect', parseConnectEvent, (e) => idsProblem({ edge: e.edge }) ?? recordProblem(e.connection, e.edge, 'connection'), (e) => handlers.connect(e)),
+      intake('connect', parseConnectEvent, (e) => recordProblem(e.connection, e.edge, 'connection'), (e) => handlers.connect(e)),
     ),
     bus.subscribe(
       subjects.eventDisconnect(),
-      intake('disconnect', parseDisconnectEvent, (e) => idsProblem({ edge: e.edge, conn: e.conn, user: e.user, session: e.session, client: e.client }), (e) => handlers.disconnect(e)),
+      intake('disconnect', parseDisconnectEvent, () => undefined, (e) => handlers.disconnect(e)),
     ),
     bus.subscribe(
       subjects.eventHeartbeat(),
       intake(
         'heartbeat',
         parseHeartbeatEvent,
-        (e) => idsProblem({ edge: e.edge }) ?? (e.intervalMs === 0 ? 'intervalMs must be > 0' : undefined),
+        (e) => (e.intervalMs === 0 ? 'intervalMs must be > 0' : undefined),
         (e) => handlers.heartbeat(e),
       ),
     ),
@@ -81,8 +81,6 @@ export function startEventIntake(deps: { bus: Bus; subjects: Subjects; logger: L
         'snapshot',
         parseSnapshotEvent,
         (e) => {
-          const p = idsProblem({ edge: e.edge });
-          if (p !== undefined) return p;
           for (let i = 0; i < e.connections.length; i++) {
             const q = recordProblem(e.connections[i]!, e.edge, `connections[${i}]`);
             if (q !== undefined) return q;
@@ -102,17 +100,6 @@ export function startEventIntake(deps: { bus: Bus; subjects: Subjects; logger: L
   };
 }
 
-function idsProblem(ids: Record<string, string>): string | undefined {
-  for (const [field, value] of Object.entries(ids)) {
-    const problem = idProblem(value);
-    if (problem !== undefined) return `${field} ${problem}`;
-  }
-  return undefined;
-}
-
 function recordProblem(r: ConnectionRecord, edge: string, path: string): string | undefined {
-  const p = idsProblem({ [`${path}.conn`]: r.conn, [`${path}.user`]: r.user, [`${path}.session`]: r.session, [`${path}.client`]: r.client });
-  if (p !== undefined) return p;
-  if (r.edge !== edge) return `${path}.edge must equal the event's edge`;
-  return undefined;
+  return r.edge === edge ? undefined : `${path}.edge must equal the event's edge`;
 }

@@ -1,5 +1,5 @@
 import type { Bus, BusMessage, BusSubscription } from '@session-mesh/bus';
-import { tryDecodeId, type ConnectionsReply, type StatsReply, type Subjects } from '@session-mesh/protocol';
+import { RegistryErrorCode, type ConnectionsReply, type RegistryErrorReply, type StatsReply, type Subjects } from '@session-mesh/protocol';
 import type { Logger } from '@session-mesh/runtime';
 import { createRateLimitedLog } from '../rate-limited-log.js';
 
@@ -18,24 +18,29 @@ export type RegistryQuery =
   | { readonly kind: 'stats' }
   | { readonly kind: 'invalid'; readonly message: string };
 
-export function parseQuerySubject(prefix: string, subject: string): RegistryQuery {
-  const head = `${prefix}.registry.`;
-  if (!subject.startsWith(head)) return { kind: 'invalid', message: `not a registry subject: ${subject}` };
-  const parts = subject.slice(head.length).split('.');
-  if (parts.length === 1 && parts[0] === 'stats') return { kind: 'stats' };
-  if (parts.length === 2 && (parts[0] === 'user' || parts[0] === 'session')) {
-    const id = tryDecodeId(parts[1]!);
-    if (id === undefined) return { kind: 'invalid', message: `the ${parts[0]} token is not an encoded id` };
-    return { kind: parts[0], id };
+/** Reads a query subject with the protocol's subject parser (which also decodes and checks the id). */
+export function parseQuerySubject(subjects: Subjects, subject: string): RegistryQuery {
+  const target = subjects.parse(subject);
+  switch (target?.kind) {
+    case 'registry-user':
+      return { kind: 'user', id: target.user };
+    case 'registry-session':
+      return { kind: 'session', id: target.session };
+    case 'registry-stats':
+      return { kind: 'stats' };
+    default: {
+      const head = `${subjects.prefix}.registry.`;
+      const rest = subject.startsWith(head) ? subject.slice(head.length) : subject;
+      return { kind: 'invalid', message: `not a registry query, or its id token is not an encoded id: ${rest}` };
+    }
   }
-  return { kind: 'invalid', message: `unknown registry query ${subject.slice(head.length)}` };
 }
 
 /**
  * Answers registry queries through the `mesh-registry` queue group: each query is answered by ONE
  * replica. Only replicas whose state is complete join (the caller starts this once ready), so an
  * answer never comes from a replica still rebuilding. Replies are JSON: ConnectionsReply,
- * StatsReply, or `{ error, message }` for a query that cannot be answered.
+ * StatsReply, or a RegistryErrorReply (protocol) for a query that cannot be answered.
  */
 export function startQueryResponder(deps: { bus: Bus; subjects: Subjects; logger: Logger; source: QuerySource }): { stop(): void } {
   const { bus, subjects, source } = deps;
@@ -48,8 +53,8 @@ export function startQueryResponder(deps: { bus: Bus; subjects: Subjects; logger
       warn('no-reply', { subject: msg.subject }, 'registry query without a reply subject ignored');
       return;
     }
-    const query = parseQuerySubject(subjects.prefix, msg.subject);
-    let body: unknown;
+    const query = parseQuerySubject(subjects, msg.subject);
+    let body: ConnectionsReply | StatsReply | RegistryErrorReply;
     try {
       switch (query.kind) {
         case 'user':
@@ -63,12 +68,12 @@ export function startQueryResponder(deps: { bus: Bus; subjects: Subjects; logger
           break;
         case 'invalid':
           warn('invalid', { subject: msg.subject, problem: query.message }, 'invalid registry query');
-          body = { error: 'bad_request', message: query.message };
+          body = { error: RegistryErrorCode.BAD_REQUEST, message: query.message };
           break;
       }
     } catch (err) {
       logger.error({ err, subject: msg.subject }, 'registry query failed');
-      body = { error: 'internal', message: 'the registry failed to answer' };
+      body = { error: RegistryErrorCode.INTERNAL, message: 'the registry failed to answer' };
     }
     bus.respond(msg, encoder.encode(JSON.stringify(body)));
   };
