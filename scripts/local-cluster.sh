@@ -58,8 +58,8 @@ start() { # name, env...
   env "${common[@]}" "$@" node "services/${name%%-*}/dist/main.js" > "$RUN/$name.log" 2>&1 &
   pids+=($!)
 }
-start registry-1 MESH_NATS_URL=nats://127.0.0.1:4222 MESH_REGISTRY_HEALTH_PORT=8090 MESH_REGISTRY_ID=registry-1
-start registry-2 MESH_NATS_URL=nats://127.0.0.1:4223 MESH_REGISTRY_HEALTH_PORT=8091 MESH_REGISTRY_ID=registry-2
+start registry-1 MESH_NATS_URL=nats://127.0.0.1:4222 MESH_OPS_PORT=8090 MESH_REGISTRY_ID=registry-1
+start registry-2 MESH_NATS_URL=nats://127.0.0.1:4223 MESH_OPS_PORT=8091 MESH_REGISTRY_ID=registry-2
 start admin MESH_NATS_URL=nats://127.0.0.1:4224 MESH_ADMIN_PORT=8081 MESH_ADMIN_TOKENS="$ADMIN_TOKEN"
 start edge-a MESH_NATS_URL=nats://127.0.0.1:4222 MESH_EDGE_PORT=8080 MESH_EDGE_ID=edge-a
 start edge-b MESH_NATS_URL=nats://127.0.0.1:4223 MESH_EDGE_PORT=8082 MESH_EDGE_ID=edge-b
