@@ -9,6 +9,11 @@ NATS_SERVER_BIN="$(bash scripts/install-nats-server.sh | tail -n 1)"
 MESH_PYTHON="$(bash scripts/install-python-deps.sh | tail -n 1)"
 export NATS_SERVER_BIN MESH_PYTHON
 echo "nats-server: $("$NATS_SERVER_BIN" --version)   python: $("$MESH_PYTHON" --version)"
+# Chart and image checks (test/chart): pinned helm, hadolint and the strict manifest validator, cached.
+HELM_BIN="$(bash scripts/install-helm.sh | tail -n 1)"
+HADOLINT_BIN="$(bash scripts/install-hadolint.sh | tail -n 1)"
+K8S_VALIDATE_BIN="$(bash scripts/build-k8s-validate.sh | tail -n 1)"
+export HELM_BIN HADOLINT_BIN K8S_VALIDATE_BIN
 npm run -s build
 npx tsc -p tsconfig.test.json   # the tests are type-checked too
 report="$(mktemp)"
