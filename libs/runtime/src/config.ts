@@ -31,6 +31,20 @@ export function loadConfig<S extends z.ZodObject>(schema: S, env: NodeJS.Process
   return result.data;
 }
 
+const TRUE_WORDS = ['true', '1', 'yes'] as const;
+const BOOLEAN_WORDS = ['true', 'false', '1', '0', 'yes', 'no'] as const;
+
+/**
+ * The one boolean rule for every variable: true/1/yes or false/0/no; unset gives the fallback;
+ * anything else is an error (a typo must not silently mean false).
+ */
+export function parseBooleanEnv(vars: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const value = vars[name];
+  if (value === undefined) return fallback;
+  if (!(BOOLEAN_WORDS as readonly string[]).includes(value)) throw new ConfigError([`${name}: must be true or false, got ${JSON.stringify(value.slice(0, 40))}`]);
+  return (TRUE_WORDS as readonly string[]).includes(value);
+}
+
 /** Reusable variable types with messages that say what is expected. */
 export const env = {
   port: (fallback: number) =>
@@ -41,8 +55,8 @@ export const env = {
     z.coerce.number({ message: 'must be a number' }).int('must be an integer').min(0, 'must be >= 0').default(fallback),
   boolean: (fallback: boolean) =>
     z
-      .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'must be true or false' })
-      .transform((v) => v === 'true' || v === '1' || v === 'yes')
+      .enum(BOOLEAN_WORDS, { message: 'must be true or false' })
+      .transform((v) => (TRUE_WORDS as readonly string[]).includes(v))
       .default(fallback),
   /** Comma-separated list; blanks dropped. */
   list: () =>

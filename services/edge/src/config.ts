@@ -6,6 +6,8 @@ import { bucketNameEnv, env, loadConfig, serviceConfigFrom, serviceEnvShape, z, 
 
 export const TOKEN_SOURCES = ['header', 'protocol', 'query', 'cookie'] as const;
 export type TokenSourceName = (typeof TOKEN_SOURCES)[number];
+/** The cookie source is opt-in: it is only safe with an origin allowlist (see docs/security.md). */
+export const DEFAULT_TOKEN_SOURCES: readonly TokenSourceName[] = ['header', 'protocol', 'query'];
 
 /** Longest edge id: connection ids are `<edge id>-<counter>` and travel in every event. */
 const MAX_EDGE_ID_CHARS = 64;
@@ -29,9 +31,16 @@ export interface EdgeConfig extends ServiceConfig {
   readonly maxMessageBytes: number;
   readonly maxBackpressureBytes: number;
   /** 0 (off) or 8..960: uWebSockets.js terminates the process on other values. */
+  /** A client silent this long (no frame, no pong) is closed with IDLE_TIMEOUT; pinged at half. 0: off. */
   readonly idleTimeoutS: number;
   readonly requestTimeoutMs: number;
   readonly blacklistBucket: string;
+  /** Inbound frames per second per connection (token bucket), and the burst past which it closes. */
+  readonly inboundRatePerS: number;
+  readonly inboundBurst: number;
+  /** Drain: how long readiness fails (upgrades 503) before sockets are closed, and over how long they are closed. */
+  readonly drainDelayMs: number;
+  readonly drainSpreadMs: number;
 }
 
 export function defaultEdgeId(): string {
@@ -74,13 +83,26 @@ const schema = z
     MESH_HEARTBEAT_INTERVAL_MS: env.positiveInt(5000).refine((v) => v >= 100, 'must be at least 100'),
     MESH_MAX_MESSAGE_BYTES: env.positiveInt(65536).refine((v) => v >= 64 && v <= 16 * 1024 * 1024, 'must be between 64 and 16777216'),
     MESH_MAX_BACKPRESSURE_BYTES: env.positiveInt(1048576).refine((v) => v >= 1024, 'must be at least 1024'),
-    MESH_IDLE_TIMEOUT_S: env
-      .nonNegativeInt(120)
-      .refine((v) => v === 0 || (v >= 8 && v <= 960), 'must be 0 (disabled) or between 8 and 960 (uWebSockets.js limits)'),
+    MESH_IDLE_TIMEOUT_S: env.nonNegativeInt(120).refine((v) => v === 0 || (v >= 2 && v <= 3600), 'must be 0 (disabled) or between 2 and 3600'),
     MESH_REQUEST_TIMEOUT_MS: env.positiveInt(5000),
     MESH_BLACKLIST_BUCKET: bucketNameEnv(BLACKLIST_BUCKET),
+    MESH_INBOUND_RATE_PER_S: env.positiveInt(100),
+    MESH_INBOUND_BURST: env.positiveInt(200),
+    MESH_DRAIN_DELAY_MS: env.nonNegativeInt(5000),
+    MESH_DRAIN_SPREAD_MS: env.nonNegativeInt(10_000),
   })
-  .superRefine(refineJwtEnv((v) => v.MESH_ANONYMOUS));
+  .superRefine(refineJwtEnv((v) => v.MESH_ANONYMOUS))
+  .superRefine((v, ctx) => {
+    const sources = v.MESH_TOKEN_SOURCES ?? DEFAULT_TOKEN_SOURCES;
+    const origins = v.MESH_ALLOWED_ORIGINS ?? [];
+    if (sources.includes('cookie') && (origins.length === 0 || origins.includes('*'))) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['MESH_TOKEN_SOURCES'],
+        message: 'the cookie source needs MESH_ALLOWED_ORIGINS set to your sites (without it any site could connect as your users)',
+      });
+    }
+  });
 
 /** Reads and validates the edge's variables; a ConfigError lists every bad variable by name. */
 export function loadEdgeConfig(vars: NodeJS.ProcessEnv = process.env): EdgeConfig {
@@ -93,7 +115,7 @@ export function loadEdgeConfig(vars: NodeJS.ProcessEnv = process.env): EdgeConfi
     edgeId: v.MESH_EDGE_ID ?? defaultEdgeId(),
     anonymous: v.MESH_ANONYMOUS,
     auth: v.MESH_ANONYMOUS ? undefined : jwtConfigFromEnv(v),
-    tokenSources: v.MESH_TOKEN_SOURCES ? [...new Set(v.MESH_TOKEN_SOURCES as TokenSourceName[])] : TOKEN_SOURCES,
+    tokenSources: v.MESH_TOKEN_SOURCES ? [...new Set(v.MESH_TOKEN_SOURCES as TokenSourceName[])] : DEFAULT_TOKEN_SOURCES,
     tokenQueryParam: v.MESH_TOKEN_QUERY_PARAM,
     tokenCookie: v.MESH_TOKEN_COOKIE,
     allowedOrigins: origins === undefined || origins.length === 0 || origins.includes('*') ? undefined : origins,
@@ -103,5 +125,9 @@ export function loadEdgeConfig(vars: NodeJS.ProcessEnv = process.env): EdgeConfi
     idleTimeoutS: v.MESH_IDLE_TIMEOUT_S,
     requestTimeoutMs: v.MESH_REQUEST_TIMEOUT_MS,
     blacklistBucket: v.MESH_BLACKLIST_BUCKET,
+    inboundRatePerS: v.MESH_INBOUND_RATE_PER_S,
+    inboundBurst: v.MESH_INBOUND_BURST,
+    drainDelayMs: v.MESH_DRAIN_DELAY_MS,
+    drainSpreadMs: v.MESH_DRAIN_SPREAD_MS,
   };
 }

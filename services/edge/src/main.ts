@@ -1,26 +1,31 @@
 import { createBus } from '@session-mesh/bus';
 import { createSubjects } from '@session-mesh/protocol';
-import { createLogger, Health, runMain, Shutdown } from '@session-mesh/runtime';
+import { ConfigError, createLogger, Health, runMain, Shutdown, startOpsServer } from '@session-mesh/runtime';
 import { loadEdgeConfig } from './config.js';
 import { startEdge } from './edge.js';
 
 /**
- * Composition root of a standalone edge: configuration -> logger -> health -> bus -> edge ->
- * shutdown. Shutdown hooks run in reverse: the edge drains (sockets closed, disconnects
- * published) before the bus it publishes on is closed.
+ * Composition root of a standalone edge: configuration -> logger -> health -> bus -> edge -> ops
+ * server -> shutdown. Shutdown hooks run in reverse: the edge drains (sockets closed, disconnects
+ * published) before the bus it publishes on is closed; the ops server answers until the end.
  */
 runMain('edge', async () => {
   const config = loadEdgeConfig(process.env);
-  const logger = createLogger({ name: 'edge', level: config.logLevel });
   if (config.natsUrl === undefined) {
-    logger.warn('MESH_NATS_URL is unset: using the embedded memory bus, which no backend outside this process can reach');
+    // An edge on a private in-process bus is reachable by no backend: only services/mesh may use one.
+    throw new ConfigError(['MESH_NATS_URL: required by a standalone edge (the in-process bus is only for services/mesh)']);
   }
+  const logger = createLogger({ name: 'edge', level: config.logLevel });
   if (config.anonymous) logger.warn('MESH_ANONYMOUS=true: connections are not authenticated');
   const health = new Health();
   const shutdown = new Shutdown(logger, config.shutdownTimeoutMs);
+  const ops = await startOpsServer({ health, port: config.opsPort, host: config.opsHost, logger });
+  shutdown.onShutdown('ops server', () => ops.close());
   const bus = await createBus({ natsUrl: config.natsUrl, name: `edge ${config.edgeId}`, logger });
   shutdown.onShutdown('bus', () => bus.close());
   const edge = await startEdge({ bus, logger, health, config, subjects: createSubjects(config.subjectPrefix) });
+  ops.route('/stats', () => ({ status: 200, body: JSON.stringify(edge.stats()) }));
   shutdown.onShutdown('edge', () => edge.drain());
   shutdown.installSignalHandlers();
+  logger.info({ opsPort: ops.port }, 'ops endpoints (/healthz, /readyz, /stats) listening');
 });

@@ -7,18 +7,29 @@ import { startTestEdge, waitFor, type TestEdge } from './support/harness.js';
 describe('connecting', () => {
   let t: TestEdge;
   beforeAll(async () => {
-    t = await startTestEdge({ env: { MESH_ALLOWED_ORIGINS: 'https://app.example.com' } });
+    t = await startTestEdge({ env: { MESH_ALLOWED_ORIGINS: 'https://app.example.com', MESH_TOKEN_SOURCES: 'header,protocol,query,cookie' } });
   });
   afterAll(() => t.stop());
 
   it.each(['header', 'protocol', 'query', 'cookie'] as const)('accepts a token sent via %s', async (via) => {
     const token = await mintToken({ sub: `user-${via}`, jti: `sess-${via}`, roles: ['reader'] });
-    const c = await t.connect({ token, via, client: 'tab-1' });
+    // A browser always sends Origin; a cookie token needs it to be an allowed one.
+    const c = await t.connect({ token, via, client: 'tab-1', ...(via === 'cookie' ? { origin: 'https://app.example.com' } : {}) });
     expect(c.refused).toBeUndefined();
     expect(c.welcome).toMatchObject({ user: `user-${via}`, session: `sess-${via}`, client: 'tab-1', roles: ['reader'] });
     // Only session-mesh.v1 is echoed, never the bearer entry.
     expect(c.protocol).toBe(SUBPROTOCOL);
     await c.close();
+  });
+
+  // Cross-site WebSocket hijacking: a page on any site could open a socket with the victim's cookie.
+  it('refuses a cookie token from a foreign origin or with no origin at all', async () => {
+    const token = await mintToken({ sub: 'victim', jti: 's-v' });
+    for (const origin of ['https://evil.example.net', undefined]) {
+      const c = await t.connect({ token, via: 'cookie', ...(origin === undefined ? {} : { origin }) });
+      expect(c.refused?.status, String(origin)).toBe(403);
+      expect(JSON.parse(c.refused!.body)).toMatchObject({ error: 'ORIGIN_NOT_ALLOWED' });
+    }
   });
 
   it('sends a complete welcome frame', async () => {
@@ -31,7 +42,7 @@ describe('connecting', () => {
       user: 'alice',
       session: 's-1',
       client: 'tab-w',
-      conn: expect.stringMatching(new RegExp(`^${t.edge.edgeId}-[0-9a-z]+$`)),
+      conn: expect.stringMatching(new RegExp(`^${t.edge.edgeId}-[0-9a-z]+-[0-9a-z]+$`)),
       edge: t.edge.edgeId,
       roles: ['a', 'b'],
       expiresAt: (iat + 600) * 1000,
@@ -105,14 +116,20 @@ describe('connecting', () => {
     expect(JSON.parse(c.refused!.body)).toMatchObject({ error: 'BAD_CLIENT_ID', message: expect.stringMatching(/client/) });
   });
 
-  it('serves health, readiness and stats on the same port', async () => {
-    expect((await fetch(`${t.httpUrl}/healthz`)).status).toBe(200);
-    const ready = await fetch(`${t.httpUrl}/readyz`);
+  // Bug: /stats (memory, user and session counts) was served without authentication on the public
+  // WebSocket port. Operational endpoints now live on the internal ops port only.
+  it('serves health, readiness and stats on the internal ops port, and nothing but upgrades on the public port', async () => {
+    expect((await fetch(`${t.opsUrl}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${t.opsUrl}/readyz`);
     expect(ready.status).toBe(200);
-    const stats = (await (await fetch(`${t.httpUrl}/stats`)).json()) as Record<string, unknown>;
-    expect(stats).toMatchObject({ edgeId: t.edge.edgeId, connections: expect.any(Number), deliveries: expect.any(Number) });
+    const stats = (await (await fetch(`${t.opsUrl}/stats`)).json()) as Record<string, unknown>;
+    expect(stats).toMatchObject({ edgeId: t.edge.edgeId, connections: expect.any(Number), hub: { deliveries: expect.any(Number) } });
     expect(stats['cpu']).toMatchObject({ user: expect.any(Number), system: expect.any(Number) });
-    expect((await fetch(`${t.httpUrl}/nope`)).status).toBe(404);
+    for (const path of ['/stats', '/healthz', '/readyz', '/nope']) {
+      const res = await fetch(`${t.httpUrl}${path}`);
+      expect(res.status, path).toBe(426);
+      expect(await res.text(), path).not.toMatch(/rss|heap|users/);
+    }
   });
 
   it('publishes a connect event only after welcome, with the connection record', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { anonymousIdentity, clientIdProblem, ConnectionIds, identityFromToken, randomClientId, RoleTable } from '../src/identity.js';
+import { anonymousIdentity, clientIdProblem, ConnectionIds, identityFromToken, randomClientId, RoleTable } from '../src/connection/identity.js';
 
 describe('client ids', () => {
   it('accepts ordinary ids and refuses bad ones', () => {
@@ -19,15 +19,25 @@ describe('client ids', () => {
 
 describe('ConnectionIds', () => {
   it('formats and parses only its own ids', () => {
-    const ids = new ConnectionIds('edge-a');
+    const ids = new ConnectionIds('edge-a', 'k9');
     const seq = ids.allocate();
     const id = ids.format(seq);
-    expect(id).toBe('edge-a-1');
+    expect(id).toBe('edge-a-k9-1');
     expect(ids.parse(id)).toBe(seq);
     expect(ids.parse(ids.format(123456789))).toBe(123456789);
-    for (const other of ['edge-b-1', 'edge-a-', 'edge-a-01', 'edge-a-Z', 'edge-a-1.2', 'edge-a-zzzzzzzzzzzzzzzzzz']) {
+    for (const other of ['edge-b-k9-1', 'edge-a-1', 'edge-a-k9-', 'edge-a-k9-01', 'edge-a-k9-Z', 'edge-a-k9-1.2', 'edge-a-k9-zzzzzzzzzzzzzzzzzz']) {
       expect(ids.parse(other), other).toBeUndefined();
     }
+  });
+
+  // An edge restarted with the same MESH_EDGE_ID handed out the same connection ids again, so a
+  // kill addressed to an old connection closed another user's new one.
+  it('never repeats ids across restarts of an edge with the same id', () => {
+    const before = new ConnectionIds('edge-a');
+    const after = new ConnectionIds('edge-a');
+    const old = before.format(before.allocate());
+    expect(after.format(after.allocate())).not.toBe(old);
+    expect(after.parse(old)).toBeUndefined();
   });
 });
 

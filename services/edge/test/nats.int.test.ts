@@ -95,7 +95,7 @@ describe('edge on NATS with max_subs', () => {
     }
     const overloaded = await waitFor(() => clients.find((x) => x.closed?.code === 4010), 5000, 'a SERVER_OVERLOADED close');
     expect(overloaded.closed).toEqual({ code: 4010, reason: 'server overloaded, retry later' });
-    const ready = await fetch(`${t.httpUrl}/readyz`);
+    const ready = await fetch(`${t.opsUrl}/readyz`);
     expect(ready.status).toBe(503);
     expect(JSON.stringify(await ready.json())).toMatch(/subscriptions/);
     // Users still connected keep receiving.
@@ -107,7 +107,7 @@ describe('edge on NATS with max_subs', () => {
     await waitFor(() => t.edge.stats().connections === 0);
     const late = await t.connect({ token: await mintToken({ sub: 'late', jti: 'late' }) });
     expect(late.welcome).toBeDefined();
-    await waitFor(async () => (await fetch(`${t.httpUrl}/readyz`)).status === 200);
+    await waitFor(async () => (await fetch(`${t.opsUrl}/readyz`)).status === 200);
     await late.close();
   });
 });

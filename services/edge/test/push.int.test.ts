@@ -127,11 +127,11 @@ describe('push fan-out', () => {
   });
 
   it('counts deliveries', async () => {
-    const before = t.edge.stats().deliveries;
+    const before = t.edge.stats().hub.deliveries;
     const c = await tab('u-count', 's', 'c');
     t.pushUser('u-count', 'x');
     await c.nextPush();
-    expect(t.edge.stats().deliveries).toBeGreaterThan(before);
+    expect(t.edge.stats().hub.deliveries).toBeGreaterThan(before);
     await c.close();
   });
 });
@@ -148,11 +148,11 @@ describe('slow consumers', () => {
     // Stop reading: the kernel buffers fill, then uWS's send buffer grows past the limit.
     (c.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
     const chunk = new Uint8Array(32 * 1024);
-    for (let i = 0; i < 400 && t.edge.stats().slowConsumers === 0; i++) {
+    for (let i = 0; i < 400 && t.edge.stats().outbound.slowConsumers === 0; i++) {
       t.pushUser('slow', chunk);
       await new Promise((resolve) => setImmediate(resolve));
     }
-    await waitFor(() => t.edge.stats().slowConsumers === 1, 10_000, 'the slow consumer to be closed');
+    await waitFor(() => t.edge.stats().outbound.slowConsumers === 1, 10_000, 'the slow consumer to be closed');
     (c.ws as unknown as { _socket: { resume(): void } })._socket.resume();
     const closed = await c.waitForClose(10_000);
     expect(closed.code).toBe(4006);

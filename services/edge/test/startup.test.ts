@@ -2,11 +2,13 @@ import { describe, expect, it } from 'vitest';
 import type { Bus, BusMessage } from '@session-mesh/bus';
 import { createSubjects, parseSnapshotEvent, parseHeartbeatEvent } from '@session-mesh/protocol';
 import { ConfigError, createLogger } from '@session-mesh/runtime';
-import { loadEdgeConfig, TOKEN_SOURCES } from '../src/config.js';
-import { ConnectionIndex, ConnState, Flag } from '../src/connection-index.js';
-import { ConnectionIds, RoleTable } from '../src/identity.js';
-import { LifecycleEvents, SNAPSHOT_PART_SIZE } from '../src/lifecycle-events.js';
-import { assertNativeUws, currentUwsProbe, NativeUwsError } from '../src/native-uws.js';
+import { EdgeBroker } from '../src/broker/edge-broker.js';
+import { DEFAULT_TOKEN_SOURCES, loadEdgeConfig } from '../src/config.js';
+import { Connection, ConnectionShared, Mark, State } from '../src/connection/connection.js';
+import { ConnectionIds, RoleTable } from '../src/connection/identity.js';
+import { Hub } from '../src/hub/hub.js';
+import { LifecycleEvents, SNAPSHOT_PART_SIZE } from '../src/lifecycle/lifecycle-events.js';
+import { assertNativeUws, currentUwsProbe, NativeUwsError } from '../src/transport/native-uws.js';
 
 const SECRET = 's'.repeat(32);
 
@@ -35,7 +37,7 @@ describe('loadEdgeConfig', () => {
       host: '0.0.0.0',
       port: 8080,
       anonymous: false,
-      tokenSources: TOKEN_SOURCES,
+      tokenSources: DEFAULT_TOKEN_SOURCES,
       tokenQueryParam: 'token',
       tokenCookie: 'mesh_token',
       allowedOrigins: undefined,
@@ -59,6 +61,16 @@ describe('loadEdgeConfig', () => {
     expect(loadEdgeConfig({ MESH_JWT_SECRET: SECRET, MESH_ALLOWED_ORIGINS: '*' }).allowedOrigins).toBeUndefined();
   });
 
+  // Cross-site WebSocket hijacking: the cookie source used to be on by default with any origin allowed.
+  it('leaves the cookie source off by default and refuses it without an origin allowlist', () => {
+    expect(loadEdgeConfig({ MESH_JWT_SECRET: SECRET }).tokenSources).not.toContain('cookie');
+    for (const origins of [undefined, '*']) {
+      expect(() => loadEdgeConfig({ MESH_JWT_SECRET: SECRET, MESH_TOKEN_SOURCES: 'cookie', ...(origins ? { MESH_ALLOWED_ORIGINS: origins } : {}) })).toThrow(
+        /MESH_TOKEN_SOURCES: the cookie source needs MESH_ALLOWED_ORIGINS/,
+      );
+    }
+  });
+
   it('needs no key in anonymous mode', () => {
     expect(loadEdgeConfig({ MESH_ANONYMOUS: 'true' })).toMatchObject({ anonymous: true, auth: undefined });
   });
@@ -68,7 +80,7 @@ describe('loadEdgeConfig', () => {
     try {
       loadEdgeConfig({
         MESH_EDGE_PORT: '70000',
-        MESH_IDLE_TIMEOUT_S: '5',
+        MESH_IDLE_TIMEOUT_S: '1',
         MESH_TOKEN_SOURCES: 'header,carrier-pigeon',
         MESH_SUBJECT_PREFIX: 'a..b',
         MESH_ALLOWED_ORIGINS: 'not an origin',
@@ -92,9 +104,9 @@ describe('loadEdgeConfig', () => {
     );
   });
 
-  it('accepts the uWS idle timeout range only', () => {
-    for (const ok of ['0', '8', '960']) expect(loadEdgeConfig({ MESH_JWT_SECRET: SECRET, MESH_IDLE_TIMEOUT_S: ok }).idleTimeoutS).toBe(Number(ok));
-    for (const bad of ['1', '7', '961']) expect(() => loadEdgeConfig({ MESH_JWT_SECRET: SECRET, MESH_IDLE_TIMEOUT_S: bad })).toThrow(/MESH_IDLE_TIMEOUT_S/);
+  it('accepts idle timeouts of 0 (off) or 2 to 3600 s', () => {
+    for (const ok of ['0', '2', '960', '3600']) expect(loadEdgeConfig({ MESH_JWT_SECRET: SECRET, MESH_IDLE_TIMEOUT_S: ok }).idleTimeoutS).toBe(Number(ok));
+    for (const bad of ['1', '3601']) expect(() => loadEdgeConfig({ MESH_JWT_SECRET: SECRET, MESH_IDLE_TIMEOUT_S: bad })).toThrow(/MESH_IDLE_TIMEOUT_S/);
   });
 });
 
@@ -102,14 +114,18 @@ describe('LifecycleEvents', () => {
   function setup(count: number) {
     const published: BusMessage[] = [];
     const bus = { publish: (subject: string, data: Uint8Array) => published.push({ subject, data }) } as unknown as Bus;
-    const index = new ConnectionIndex({ onFirst: () => undefined, onLast: () => undefined });
-    const ids = new ConnectionIds('e1');
+    const hub = new Hub();
+    const ids = new ConnectionIds('e1', 'b');
+    const shared = new ConnectionShared(1000);
     for (let i = 0; i < count; i++) {
-      const c = new ConnState(ids.allocate(), { user: `u${i}`, session: `s${i}`, client: 'c', roles: RoleTable.EMPTY, iatS: -1, expS: 0 }, 1000, 2);
-      c.flags = Flag.OPEN | Flag.WELCOMED | (i % 2 === 0 ? Flag.ACTIVE : 0);
-      index.add(c);
+      const c = new Connection(shared, ids.allocate(), { user: `u${i}`, session: `s${i}`, client: 'c', roles: RoleTable.EMPTY, iatS: -1, expS: 0 }, 1000, 2);
+      c.state = State.WELCOMED;
+      c.marks = i % 2 === 0 ? Mark.ACTIVE : 0;
+      hub.add(c);
     }
-    const events = new LifecycleEvents(bus, createSubjects('mesh'), index, ids, 5000, createLogger({ name: 't', level: 'silent' }));
+    const logger = createLogger({ name: 't', level: 'silent' });
+    const subjects = createSubjects('mesh');
+    const events = new LifecycleEvents(new EdgeBroker(bus, subjects, hub, 'e1', logger), subjects, hub, ids, 5000, logger);
     events.announced = count;
     return { published, events };
   }
@@ -125,7 +141,7 @@ describe('LifecycleEvents', () => {
     ]);
     expect(new Set(parts.map((p) => p.snapshotId)).size).toBe(1);
     expect(new Set(parts.flatMap((p) => p.connections.map((c) => c.conn))).size).toBe(2500);
-    expect(parts[0]!.connections[0]).toEqual({ conn: 'e1-1', user: 'u0', session: 's0', client: 'c', edge: 'e1', connectedAt: 1000, lastActivity: 2000 });
+    expect(parts[0]!.connections[0]).toEqual({ conn: 'e1-b-1', user: 'u0', session: 's0', client: 'c', edge: 'e1', connectedAt: 1000, lastActivity: 2000 });
   });
 
   it('reports activity since the previous heartbeat only', () => {
@@ -134,8 +150,8 @@ describe('LifecycleEvents', () => {
     events.heartbeat();
     const [first, second] = published.map((m) => parseHeartbeatEvent(m.data)).map((p) => (p.ok ? p.value : undefined)!);
     expect(first!.activity).toEqual([
-      ['e1-1', 2000],
-      ['e1-3', 2000],
+      ['e1-b-1', 2000],
+      ['e1-b-3', 2000],
     ]);
     expect(first!.connections).toBe(4);
     expect(second!.activity).toEqual([]);

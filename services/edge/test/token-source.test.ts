@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { cookieValue, findToken, originAllowed, queryParam, selectSubprotocol, type CapturedRequest } from '../src/token-source.js';
+import { cookieValue, findToken, originAllowed, queryParam, selectSubprotocol, type CapturedRequest } from '../src/admission/token-source.js';
 
 const base: CapturedRequest = {
   url: '/',

@@ -2,6 +2,7 @@
 export function quickStartBanner(o: {
   edgePort: number;
   adminPort: number;
+  opsPort: number;
   bus: string;
   devSecret: boolean;
   adminToken: string | undefined;
@@ -13,6 +14,7 @@ export function quickStartBanner(o: {
 
   WebSocket   ws://127.0.0.1:${o.edgePort}    subprotocol session-mesh.v1 (docs/protocol.md)
   Admin API   http://127.0.0.1:${o.adminPort}   OpenAPI at /openapi.json
+  Ops         http://127.0.0.1:${o.opsPort}   /healthz /readyz /stats (internal: do not expose)
   Admin token ${admin}${o.devSecret ? '\n  Dev secrets .mesh-dev/ (JWT signing secret and admin token, created on first run)' : ''}
 
   In another terminal:

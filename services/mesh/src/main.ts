@@ -3,7 +3,7 @@ import { loadAdminConfig, startAdmin } from '@session-mesh/admin';
 import { loadEdgeConfig, startEdge } from '@session-mesh/edge';
 import { createSubjects } from '@session-mesh/protocol';
 import { loadRegistryConfig, startRegistry } from '@session-mesh/registry';
-import { createLogger, Health, runMain, Shutdown } from '@session-mesh/runtime';
+import { createLogger, Health, parseBooleanEnv, runMain, Shutdown, startOpsServer } from '@session-mesh/runtime';
 import { devAdminToken, devJwtSecret } from './dev-secrets.js';
 import { quickStartBanner } from './banner.js';
 
@@ -13,7 +13,7 @@ import { quickStartBanner } from './banner.js';
 runMain('session-mesh', async () => {
   const env: NodeJS.ProcessEnv = { ...process.env };
   const keyConfigured = ['MESH_JWT_SECRET', 'MESH_JWT_PUBLIC_KEY', 'MESH_JWT_PUBLIC_KEY_FILE', 'MESH_JWT_JWKS_URL'].some((k) => env[k]);
-  const devSecret = !keyConfigured && env['MESH_ANONYMOUS'] !== 'true';
+  const devSecret = !keyConfigured && !parseBooleanEnv(env, 'MESH_ANONYMOUS', false);
   if (devSecret) env['MESH_JWT_SECRET'] = devJwtSecret();
   const devAdmin = !env['MESH_ADMIN_TOKENS'];
   if (devAdmin) env['MESH_ADMIN_TOKENS'] = devAdminToken();
@@ -28,6 +28,9 @@ runMain('session-mesh', async () => {
   const shutdown = new Shutdown(logger, edgeConfig.shutdownTimeoutMs);
   shutdown.installSignalHandlers();
   const health = new Health();
+  // One internal ops port for every role; each role's checks under its own name (edge.bus, admin.bus...).
+  const ops = await startOpsServer({ health, port: edgeConfig.opsPort, host: edgeConfig.opsHost, logger });
+  shutdown.onShutdown('ops server', () => ops.close());
   const subjects = createSubjects(edgeConfig.subjectPrefix);
   const broker = new MemoryBroker();
   const connect = async (name: string) => {
@@ -36,24 +39,24 @@ runMain('session-mesh', async () => {
     return bus;
   };
 
-  const registry = await startRegistry({ bus: await connect('registry'), logger, health, config: registryConfig, subjects });
+  const registry = await startRegistry({ bus: await connect('registry'), logger, health: health.scope('registry'), config: registryConfig, subjects });
   shutdown.onShutdown('registry', () => registry.stop());
 
-  const admin = await startAdmin({ bus: await connect('admin'), logger, health, config: adminConfig, subjects });
+  const admin = await startAdmin({ bus: await connect('admin'), logger, health: health.scope('admin'), config: adminConfig, subjects });
   shutdown.onShutdown('admin API', () => admin.close());
 
   // The edge starts last and drains first: clients are told to reconnect before anything else stops.
-  const edge = await startEdge({ bus: await connect('edge'), logger, health, config: edgeConfig, subjects });
-  shutdown.onShutdown('edge', () => {
-    health.startDraining();
-    return edge.drain();
-  });
+  const edge = await startEdge({ bus: await connect('edge'), logger, health: health.scope('edge'), config: edgeConfig, subjects });
+  ops.route('/stats', () => ({ status: 200, body: JSON.stringify(edge.stats()) }));
+  // Draining keeps both ports open: upgrades and /readyz answer 503 during the drain window.
+  shutdown.onShutdown('edge', () => edge.drain());
 
-  logger.info({ edgePort: edge.port, adminPort: admin.port, bus: edgeConfig.natsUrl ? 'nats' : 'memory' }, 'session mesh started');
+  logger.info({ edgePort: edge.port, adminPort: admin.port, opsPort: ops.port, bus: edgeConfig.natsUrl ? 'nats' : 'memory' }, 'session mesh started');
   process.stdout.write(
     quickStartBanner({
       edgePort: edge.port,
       adminPort: admin.port,
+      opsPort: ops.port,
       bus: edgeConfig.natsUrl ? 'nats' : 'embedded in-process bus',
       devSecret,
       adminToken: devAdmin ? env['MESH_ADMIN_TOKENS'] : undefined,

@@ -1,7 +1,7 @@
 import type { Bus, BusMessage, HeaderValues } from '@session-mesh/bus';
 import { startEdge, loadEdgeConfig, type EdgeConfig, type EdgeHandle } from '@session-mesh/edge';
 import { createSubjects, Header, encodeId, type Subjects } from '@session-mesh/protocol';
-import { createLogger, Health, type Logger } from '@session-mesh/runtime';
+import { createLogger, Health, startOpsServer, type Logger } from '@session-mesh/runtime';
 import { TEST_JWT_SECRET } from '../../../../test/support/tokens.js';
 import { connectClient, waitFor, type ConnectOptions, type MeshClient } from '../../../../test/support/ws-client.js';
 import { createTestBus, type TestBus } from './test-bus.js';
@@ -17,7 +17,10 @@ export interface TestEdge {
   readonly health: Health;
   readonly subjects: Subjects;
   readonly url: string;
+  /** The public port over HTTP (only upgrades are answered there). */
   readonly httpUrl: string;
+  /** The internal ops port: /healthz, /readyz, /stats. */
+  readonly opsUrl: string;
   readonly clients: MeshClient[];
   /** Everything published on a subject pattern since the edge started (e.g. events). */
   recorded(pattern: string): BusMessage[];
@@ -50,6 +53,8 @@ export async function startTestEdge(options: TestEdgeOptions = {}): Promise<Test
     MESH_EDGE_ID: `edge-${process.pid}-${++edgeCounter}`,
     MESH_JWT_SECRET: TEST_JWT_SECRET,
     MESH_HEARTBEAT_INTERVAL_MS: '200',
+    MESH_DRAIN_DELAY_MS: '0',
+    MESH_DRAIN_SPREAD_MS: '0',
     ...options.env,
   });
   const logger: Logger = createLogger({ name: 'edge-test', level: process.env['EDGE_TEST_LOG'] ?? 'silent' });
@@ -62,7 +67,9 @@ export async function startTestEdge(options: TestEdgeOptions = {}): Promise<Test
     return bus.subscribe(pattern, (msg) => list.push({ subject: msg.subject, data: msg.data.slice(), headers: msg.headers }));
   });
   await bus.flush();
+  const ops = await startOpsServer({ health, port: 0, host: '127.0.0.1' });
   const edge = await startEdge({ bus, logger, health, config, subjects });
+  ops.route('/stats', () => ({ status: 200, body: JSON.stringify(edge.stats()) }));
   const clients: MeshClient[] = [];
   const url = `ws://127.0.0.1:${edge.port}/`;
 
@@ -82,6 +89,7 @@ export async function startTestEdge(options: TestEdgeOptions = {}): Promise<Test
     subjects,
     url,
     httpUrl: `http://127.0.0.1:${edge.port}`,
+    opsUrl: `http://127.0.0.1:${ops.port}`,
     clients,
     recorded: (pattern) => recorded.get(pattern) ?? [],
     async connect(opts) {
@@ -94,6 +102,7 @@ export async function startTestEdge(options: TestEdgeOptions = {}): Promise<Test
     async stop() {
       await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
       await edge.drain();
+      await ops.close();
       for (const sub of recordSubs) sub.unsubscribe();
       if (options.testBus === undefined) await testBus?.close();
     },

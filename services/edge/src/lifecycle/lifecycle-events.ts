@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import type { Bus, BusSubscription } from '@session-mesh/bus';
 import {
   EVENT_VERSION,
   type ConnectEvent,
@@ -10,8 +9,11 @@ import {
   type Subjects,
 } from '@session-mesh/protocol';
 import type { Logger } from '@session-mesh/runtime';
-import { Flag, type ConnectionIndex, type ConnState } from './connection-index.js';
-import type { ConnectionIds } from './identity.js';
+import type { EdgeBroker } from '../broker/edge-broker.js';
+import { Mark, State, type Connection } from '../connection/connection.js';
+import type { ConnectionListener } from '../connection/connections.js';
+import type { ConnectionIds } from '../connection/identity.js';
+import type { Hub } from '../hub/hub.js';
 
 /** Connections per snapshot part: keeps a part far below NATS's 1 MiB max payload. */
 export const SNAPSHOT_PART_SIZE = 1000;
@@ -28,16 +30,15 @@ const encoder = new TextEncoder();
  * Only welcomed connections exist for the registry: a connection that closes before its connect
  * event was published produces no disconnect either.
  */
-export class LifecycleEvents {
+export class LifecycleEvents implements ConnectionListener {
   private heartbeatTimer: NodeJS.Timeout | undefined;
-  private readonly subs: BusSubscription[] = [];
   /** Welcomed connections, the count heartbeats report. */
   announced = 0;
 
   constructor(
-    private readonly bus: Bus,
+    private readonly broker: EdgeBroker,
     private readonly subjects: Subjects,
-    private readonly index: ConnectionIndex,
+    private readonly hub: Hub,
     private readonly ids: ConnectionIds,
     private readonly heartbeatIntervalMs: number,
     private readonly logger: Logger,
@@ -47,7 +48,7 @@ export class LifecycleEvents {
     return this.ids.edgeId;
   }
 
-  record(conn: ConnState): ConnectionRecord {
+  record(conn: Connection): ConnectionRecord {
     return {
       conn: this.ids.format(conn.seq),
       user: conn.user,
@@ -60,13 +61,13 @@ export class LifecycleEvents {
     };
   }
 
-  connected(conn: ConnState): void {
+  welcomed(conn: Connection): void {
     this.announced++;
     const event: ConnectEvent = { v: EVENT_VERSION, edge: this.edgeId, at: Date.now(), connection: this.record(conn) };
     this.publish(this.subjects.eventConnect(), event);
   }
 
-  disconnected(conn: ConnState, code: number, reason: string): void {
+  closed(conn: Connection, code: number, reason: string): void {
     this.announced--;
     const event: DisconnectEvent = {
       v: EVENT_VERSION,
@@ -82,11 +83,12 @@ export class LifecycleEvents {
     this.publish(this.subjects.eventDisconnect(), event);
   }
 
-  /** Starts heartbeats and answers snapshot requests (all edges, and this edge alone). */
+  /** A registry asked (all edges, or this edge alone). */
+  snapshotRequested(): void {
+    this.publishSnapshot();
+  }
+
   start(): void {
-    const onRequest = () => this.publishSnapshot();
-    this.subs.push(this.bus.subscribe(this.subjects.snapshotRequestAll(), onRequest));
-    this.subs.push(this.bus.subscribe(this.subjects.snapshotRequestEdge(this.edgeId), onRequest));
     this.heartbeatTimer = setInterval(() => this.heartbeat(), this.heartbeatIntervalMs);
     this.heartbeatTimer.unref();
   }
@@ -94,21 +96,16 @@ export class LifecycleEvents {
   stop(): void {
     if (this.heartbeatTimer !== undefined) clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = undefined;
-    for (const sub of this.subs.splice(0)) sub.unsubscribe();
-  }
-
-  subscribedSubjects(): string[] {
-    return [this.subjects.snapshotRequestAll(), this.subjects.snapshotRequestEdge(this.edgeId)];
   }
 
   /** Connection count plus [conn, lastActivity] for connections active since the previous heartbeat. */
   heartbeat(): void {
     const at = Date.now();
     const activity: Array<readonly [string, number]> = [];
-    for (const conn of this.index.bySeq.values()) {
-      if ((conn.flags & Flag.ACTIVE) === 0) continue;
-      conn.flags &= ~Flag.ACTIVE;
-      if ((conn.flags & Flag.WELCOMED) === 0) continue;
+    for (const conn of this.hub.bySeq.values()) {
+      if ((conn.marks & Mark.ACTIVE) === 0) continue;
+      conn.marks &= ~Mark.ACTIVE;
+      if (conn.state !== State.WELCOMED) continue;
       activity.push([this.ids.format(conn.seq), Math.max(conn.lastActivityS * 1000, conn.connectedAtMs)]);
     }
     let offset = 0;
@@ -129,8 +126,8 @@ export class LifecycleEvents {
   /** Publishes every welcomed connection, in parts, synchronously. */
   publishSnapshot(): void {
     const records: ConnectionRecord[] = [];
-    for (const conn of this.index.bySeq.values()) {
-      if ((conn.flags & (Flag.WELCOMED | Flag.CLOSED)) === Flag.WELCOMED) records.push(this.record(conn));
+    for (const conn of this.hub.bySeq.values()) {
+      if (conn.state === State.WELCOMED) records.push(this.record(conn));
     }
     const parts = Math.max(1, Math.ceil(records.length / SNAPSHOT_PART_SIZE));
     const snapshotId = randomBytes(8).toString('hex');
@@ -151,11 +148,6 @@ export class LifecycleEvents {
   }
 
   private publish(subject: string, event: object): void {
-    try {
-      this.bus.publish(subject, encoder.encode(JSON.stringify(event)));
-    } catch (err) {
-      // A closed or disconnected bus must not break the socket handlers that call this.
-      this.logger.warn({ err, subject }, 'could not publish a lifecycle event');
-    }
+    this.broker.publishEvent(subject, encoder.encode(JSON.stringify(event)));
   }
 }

@@ -19,15 +19,20 @@ export function randomClientId(): string {
 }
 
 /**
- * Connection ids are `<edge id>-<counter in base 36>`: unique across the cluster as long as edge
- * ids are, and cheap: the edge keeps only the counter per connection and formats on demand.
+ * Connection ids are `<edge id>-<boot>-<counter in base 36>`: unique across the cluster as long as
+ * edge ids are, and never repeated by an edge restarted with the same id (a pod restarting in
+ * place), thanks to `boot`, random per process start. Cheap: the edge keeps only the counter per
+ * connection and formats on demand.
  */
 export class ConnectionIds {
   private readonly prefix: string;
   private next = 1;
 
-  constructor(readonly edgeId: string) {
-    this.prefix = `${edgeId}-`;
+  constructor(
+    readonly edgeId: string,
+    readonly boot: string = randomBytes(4).readUInt32BE(0).toString(36),
+  ) {
+    this.prefix = `${edgeId}-${boot}-`;
   }
 
   allocate(): number {

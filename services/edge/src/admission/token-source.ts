@@ -1,5 +1,5 @@
 import { BEARER_SUBPROTOCOL_PREFIX, SUBPROTOCOL } from '@session-mesh/protocol';
-import type { TokenSourceName } from './config.js';
+import type { TokenSourceName } from '../config.js';
 
 /**
  * What the upgrade handler copies out of a uWS HttpRequest, which is only valid during the

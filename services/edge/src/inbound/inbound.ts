@@ -1,5 +1,5 @@
 import { isTokenError, type TokenVerifier } from '@session-mesh/auth';
-import { NoRespondersError, RequestTimeoutError, type Bus, type HeaderValues } from '@session-mesh/bus';
+import { NoRespondersError, RequestTimeoutError, type HeaderValues } from '@session-mesh/bus';
 import {
   CloseCode,
   encodeId,
@@ -13,14 +13,16 @@ import {
   type ErrorCodeName,
   type ErrorFrame,
   type RefreshedFrame,
-  type Subjects,
 } from '@session-mesh/protocol';
-import type { BlacklistView } from './blacklist-view.js';
-import type { CoarseClock } from './clock.js';
-import { closeConnection, Flag, sanitiseReason, type ConnState, type Group } from './connection-index.js';
-import { expMs, type ConnectionIds, type RoleTable } from './identity.js';
+import type { EdgeBroker } from '../broker/edge-broker.js';
+import type { CoarseClock } from '../clock.js';
+import { Mark, sanitiseReason, State, type Connection } from '../connection/connection.js';
+import { expMs, type ConnectionIds, type RoleTable } from '../connection/identity.js';
+import type { BlacklistView } from '../control/blacklist-view.js';
+import type { Group } from '../hub/hub.js';
+import type { InboundRateLimit } from './rate-limit.js';
 
-/** Malformed frames tolerated before PROTOCOL_ERROR. */
+/** Malformed frames tolerated before PROTOCOL_ERROR (docs/protocol.md says so). */
 export const MAX_STRIKES = 10;
 /** REQUESTs in flight per connection before RATE_LIMITED. */
 export const MAX_PENDING_REQUESTS = 64;
@@ -31,40 +33,59 @@ export interface InboundStats {
   badFrames: number;
   refreshes: number;
   premature: number;
+  rateLimited: number;
+  tooLarge: number;
 }
 
 const textDecoder = new TextDecoder('utf-8', { fatal: true });
 
 /**
- * Frames from clients. Identity headers are built here from server-side state only: a client
- * controls the topic and the payload bytes, never a Mesh-* header.
+ * Frames from clients to backends. Identity headers are built here from server-side state only: a
+ * client controls the topic and the payload bytes, never a Mesh-* header. Every answer (reply,
+ * error, refreshed) leaves through the connection's one send, so it counts against the
+ * connection's buffer limit like pushes do.
  */
 export class Inbound {
-  readonly stats: InboundStats = { messages: 0, requests: 0, badFrames: 0, refreshes: 0, premature: 0 };
+  readonly stats: InboundStats = { messages: 0, requests: 0, badFrames: 0, refreshes: 0, premature: 0, rateLimited: 0, tooLarge: 0 };
   private readonly edgeToken: string;
 
   constructor(
     private readonly deps: {
-      readonly bus: Bus;
-      readonly subjects: Subjects;
+      readonly broker: EdgeBroker;
       readonly ids: ConnectionIds;
       readonly clock: CoarseClock;
       readonly verifier: TokenVerifier | undefined;
       readonly blacklist: BlacklistView;
       readonly roles: RoleTable;
+      readonly rateLimit: InboundRateLimit;
       readonly requestTimeoutMs: number;
+      readonly maxMessageBytes: number;
     },
   ) {
     this.edgeToken = encodeId(deps.ids.edgeId);
   }
 
   /** uWS `message`: the ArrayBuffer is only valid until this returns. */
-  onMessage(conn: ConnState, message: ArrayBuffer, isBinary: boolean): void {
-    conn.lastActivityS = this.deps.clock.nowS;
-    conn.flags |= Flag.ACTIVE;
+  onMessage(conn: Connection, message: ArrayBuffer, isBinary: boolean): void {
+    const now = this.deps.clock.nowS;
+    conn.lastActivityS = now;
+    conn.lastSeenS = now;
+    conn.marks = (conn.marks | Mark.ACTIVE) & ~Mark.PINGED;
+    if (!this.deps.rateLimit.take(conn)) {
+      this.stats.rateLimited++;
+      conn.close(CloseCode.RATE_LIMITED, 'too many frames: slow down');
+      return;
+    }
+    if (message.byteLength > this.deps.maxMessageBytes) {
+      // uWS lets messages up to twice the limit through so that the close is a clean 1009.
+      this.stats.tooLarge++;
+      this.sendError(conn, ErrorCode.TOO_LARGE, `message larger than ${this.deps.maxMessageBytes} bytes`);
+      conn.close(1009, 'message too large');
+      return;
+    }
     // Before welcome nothing may reach backends: they must see the connect event first. Clients
     // wait for welcome (the protocol says so); a premature frame is dropped.
-    if ((conn.flags & Flag.WELCOMED) === 0) {
+    if (conn.state !== State.WELCOMED) {
       this.stats.premature++;
       return;
     }
@@ -72,7 +93,7 @@ export class Inbound {
     else this.onText(conn, message);
   }
 
-  identityHeaders(conn: ConnState): HeaderValues {
+  identityHeaders(conn: Connection): HeaderValues {
     return {
       [Header.User]: encodedId(conn.userGroup, conn.user),
       [Header.Session]: encodedId(conn.sessionGroup, conn.session),
@@ -83,48 +104,46 @@ export class Inbound {
     };
   }
 
-  private onBinary(conn: ConnState, bytes: Uint8Array): void {
+  private onBinary(conn: Connection, bytes: Uint8Array): void {
     const frame = parseClientBinary(bytes);
     if (typeof frame === 'string') {
       this.strike(conn, frame.startsWith('topic') ? ErrorCode.BAD_TOPIC : ErrorCode.BAD_FRAME, frame, requestIdOf(bytes));
       return;
     }
-    const { bus, subjects } = this.deps;
+    const broker = this.deps.broker;
     // Copy: uWS reclaims the message buffer when the handler returns; the bus may keep a reference.
     const payload = frame.payload.slice();
     if (frame.op === Opcode.MESSAGE) {
       this.stats.messages++;
-      bus.publish(subjects.inbound(frame.topic), payload, this.identityHeaders(conn));
+      broker.publishInbound(frame.topic, payload, this.identityHeaders(conn));
       return;
     }
     this.stats.requests++;
     if (conn.pending >= MAX_PENDING_REQUESTS) {
-      closeConnection(conn, CloseCode.RATE_LIMITED, `more than ${MAX_PENDING_REQUESTS} requests in flight`);
+      conn.close(CloseCode.RATE_LIMITED, `more than ${MAX_PENDING_REQUESTS} requests in flight`);
       return;
     }
     conn.pending++;
     const id = frame.id;
-    bus
-      .request(subjects.inbound(frame.topic), payload, { timeoutMs: this.deps.requestTimeoutMs, headers: this.identityHeaders(conn) })
-      .then(
-        (reply) => {
-          conn.pending--;
-          if ((conn.flags & Flag.CLOSED) !== 0) return;
-          const out = new Uint8Array(REPLY_HEADER_BYTES + reply.data.length);
-          writeReplyHeader(out, id);
-          out.set(reply.data, REPLY_HEADER_BYTES);
-          sendCorked(conn, out, true);
-        },
-        (err: unknown) => {
-          conn.pending--;
-          if (err instanceof NoRespondersError) this.sendError(conn, ErrorCode.NO_RESPONDERS, 'no backend answers this topic', id);
-          else if (err instanceof RequestTimeoutError) this.sendError(conn, ErrorCode.REQUEST_TIMEOUT, 'the backend did not answer in time', id);
-          else this.sendError(conn, ErrorCode.REQUEST_TIMEOUT, `request failed: ${(err as Error).message}`, id);
-        },
-      );
+    broker.requestInbound(frame.topic, payload, this.identityHeaders(conn), this.deps.requestTimeoutMs).then(
+      (reply) => {
+        conn.pending--;
+        if (conn.state === State.CLOSED) return;
+        const out = new Uint8Array(REPLY_HEADER_BYTES + reply.data.length);
+        writeReplyHeader(out, id);
+        out.set(reply.data, REPLY_HEADER_BYTES);
+        conn.send(out, true);
+      },
+      (err: unknown) => {
+        conn.pending--;
+        if (err instanceof NoRespondersError) this.sendError(conn, ErrorCode.NO_RESPONDERS, 'no backend answers this topic', id);
+        else if (err instanceof RequestTimeoutError) this.sendError(conn, ErrorCode.REQUEST_TIMEOUT, 'the backend did not answer in time', id);
+        else this.sendError(conn, ErrorCode.REQUEST_FAILED, `request failed: ${(err as Error).message}`.slice(0, 200), id);
+      },
+    );
   }
 
-  private onText(conn: ConnState, message: ArrayBuffer): void {
+  private onText(conn: Connection, message: ArrayBuffer): void {
     let text: string;
     try {
       text = textDecoder.decode(message);
@@ -142,14 +161,14 @@ export class Inbound {
   }
 
   /** A fresh token for a live connection: same user and roles, or the connection must reconnect. */
-  private async refresh(conn: ConnState, token: string): Promise<void> {
+  private async refresh(conn: Connection, token: string): Promise<void> {
     const verifier = this.deps.verifier;
     if (verifier === undefined) {
       this.sendError(conn, ErrorCode.REFRESH_FAILED, 'anonymous connections have no token to refresh');
       return;
     }
     const result = await verifier.verify(token);
-    if ((conn.flags & Flag.CLOSED) !== 0) return;
+    if (conn.state === State.CLOSED) return;
     if (isTokenError(result)) {
       // The connection lives on until its current token expires.
       this.sendError(conn, ErrorCode.REFRESH_FAILED, result.message);
@@ -157,7 +176,7 @@ export class Inbound {
     }
     const roles = this.deps.roles.intern(result.roles);
     if (result.userId !== conn.user || roles.json !== conn.roles.json) {
-      closeConnection(conn, CloseCode.ROLES_MISMATCH, 'refreshed token names another user or other roles');
+      conn.close(CloseCode.ROLES_MISMATCH, 'refreshed token names another user or other roles');
       return;
     }
     const issuedAt = result.issuedAtMs ?? undefined;
@@ -165,37 +184,30 @@ export class Inbound {
       this.deps.blacklist.refusing(conn.user, conn.session, issuedAt) ??
       (result.sessionId !== conn.session ? this.deps.blacklist.refusing(conn.user, result.sessionId, issuedAt) : undefined);
     if (entry !== undefined) {
-      closeConnection(conn, CloseCode.SESSION_BLACKLISTED, sanitiseReason(entry.reason, 'blacklisted'));
+      conn.close(CloseCode.SESSION_BLACKLISTED, sanitiseReason(entry.reason, 'blacklisted'));
       return;
     }
     // The session stays the connection's: its subscriptions were made for it.
     conn.iatS = result.issuedAtMs === null ? -1 : Math.floor(result.issuedAtMs / 1000);
     conn.expS = result.expiresAtMs === null ? 0 : Math.ceil(result.expiresAtMs / 1000);
     const reply: RefreshedFrame = { type: 'refreshed', expiresAt: expMs(conn.expS) };
-    sendCorked(conn, JSON.stringify(reply), false);
+    conn.send(JSON.stringify(reply), false);
   }
 
-  private strike(conn: ConnState, code: ErrorCodeName, message: string, id?: number): void {
+  private strike(conn: Connection, code: ErrorCodeName, message: string, id?: number): void {
     this.stats.badFrames++;
     if (++conn.strikes > MAX_STRIKES) {
-      closeConnection(conn, CloseCode.PROTOCOL_ERROR, 'too many malformed frames');
+      conn.close(CloseCode.PROTOCOL_ERROR, 'too many malformed frames');
       return;
     }
     this.sendError(conn, code, message, id);
   }
 
-  sendError(conn: ConnState, code: ErrorCodeName, message: string, id?: number): void {
-    if ((conn.flags & Flag.CLOSED) !== 0) return;
+  private sendError(conn: Connection, code: ErrorCodeName, message: string, id?: number): void {
+    if (conn.state === State.CLOSED) return;
     const frame: ErrorFrame = id === undefined ? { type: 'error', code, message } : { type: 'error', code, message, id };
-    sendCorked(conn, JSON.stringify(frame), false);
+    conn.send(JSON.stringify(frame), false);
   }
-}
-
-/** Sends from anywhere (inside or outside a uWS callback); a closed connection is skipped. */
-export function sendCorked(conn: ConnState, data: Uint8Array | string, isBinary: boolean): void {
-  const ws = conn.ws;
-  if (ws === undefined || (conn.flags & Flag.CLOSED) !== 0) return;
-  ws.cork(() => ws.send(data, isBinary));
 }
 
 function encodedId(group: Group | undefined, id: string): string {

@@ -8,8 +8,9 @@ import {
   type BlacklistEntry,
 } from '@session-mesh/protocol';
 import type { Logger } from '@session-mesh/runtime';
-import { closeConnection, sanitiseReason, type ConnectionIndex, type ConnState } from './connection-index.js';
-import { iatMs } from './identity.js';
+import { sanitiseReason, type Connection } from '../connection/connection.js';
+import { iatMs } from '../connection/identity.js';
+import type { Hub } from '../hub/hub.js';
 
 /**
  * A local copy of the blacklist KV bucket, kept current by a watch. Upgrades consult it without a
@@ -23,7 +24,7 @@ export class BlacklistView {
   closed = 0;
 
   constructor(
-    private readonly index: ConnectionIndex,
+    private readonly hub: Hub,
     private readonly logger: Logger,
   ) {}
 
@@ -65,6 +66,12 @@ export class BlacklistView {
     return undefined;
   }
 
+  /** Why these credentials are refused now, or undefined (checked at upgrade and again at open). */
+  revokedReason(identity: { readonly user: string; readonly session: string; readonly iatS: number }): string | undefined {
+    const entry = this.refusing(identity.user, identity.session, iatMs(identity.iatS));
+    return entry === undefined ? undefined : `${entry.kind} blacklisted: ${entry.reason.slice(0, 200)}`;
+  }
+
   /** Forgets expired entries (the admin API deletes them too; this keeps memory flat meanwhile). */
   purgeExpired(now = Date.now()): void {
     for (const [key, entry] of this.entries) if (!isBlacklistActive(entry, now)) this.entries.delete(key);
@@ -87,12 +94,10 @@ export class BlacklistView {
   }
 
   private closeMatching(entry: BlacklistEntry, now: number): void {
-    const group = entry.kind === 'session' ? this.index.sessions.get(entry.id) : this.index.users.get(entry.id);
-    if (group === undefined) return;
-    const victims: ConnState[] = group.conns.filter((c) => blacklistRefuses(entry, now, iatMs(c.iatS)));
+    const victims: Connection[] = this.hub.targets(entry.kind, entry.id).filter((c) => blacklistRefuses(entry, now, iatMs(c.iatS)));
     if (victims.length === 0) return;
     const reason = sanitiseReason(entry.reason, 'blacklisted');
-    for (const conn of victims) if (closeConnection(conn, CloseCode.SESSION_BLACKLISTED, reason)) this.closed++;
+    for (const conn of victims) if (conn.close(CloseCode.SESSION_BLACKLISTED, reason)) this.closed++;
     this.logger.info({ kind: entry.kind, closed: victims.length }, 'blacklist entry closed live connections');
   }
 }

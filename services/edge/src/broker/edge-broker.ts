@@ -1,0 +1,265 @@
+import type { Bus, BusEvent, BusMessage, BusSubscription, HeaderValues, MessageHandler } from '@session-mesh/bus';
+import { Header, parseKillSubject, tryDecodeId, type Subjects } from '@session-mesh/protocol';
+import { createRateLimitedLog, type Logger, type RateLimitedLog } from '@session-mesh/runtime';
+import type { Group, GroupKind, Hub } from '../hub/hub.js';
+
+export class SubscriptionRefusedError extends Error {
+  override readonly name = 'SubscriptionRefusedError';
+}
+
+/** A kill, parsed: who, and the optional narrowing to one session and/or client. */
+export interface KillOrder {
+  readonly kind: GroupKind | 'conn';
+  readonly id: string;
+  readonly session: string | undefined;
+  readonly client: string | undefined;
+  readonly reason: string | undefined;
+}
+
+/** What the broker hands to the edge (Centrifuge's BrokerEventHandler). */
+export interface BrokerEventHandler {
+  /** A push for a group; `session`/`client` narrow it (already decoded). */
+  onPush(group: Group, data: Uint8Array, session: string | undefined, client: string | undefined): void;
+  onBroadcast(data: Uint8Array): void;
+  onKill(order: KillOrder): void;
+  onSnapshotRequest(): void;
+  /** The bus refused a group's subscription: its members cannot receive pushes. */
+  onSubscriptionRefused(group: Group): void;
+}
+
+export interface BrokerStats {
+  /** Pushes or kills with a narrowing header that is not a valid encoded id (delivered to nobody). */
+  badHeaders: number;
+  busErrors: number;
+}
+
+/** Never equal to a real id (ids cannot contain control characters): matches nobody. */
+const NOBODY = '\u0000';
+
+/**
+ * The edge's view of the bus: subjects, narrowing headers and subscription bookkeeping live here
+ * and nowhere else in the edge.
+ *
+ * Interest before exposure: a connection is welcomed only after a flush proves NATS has its
+ * subscriptions. Flushes are coalesced: every subscription made before the flush starts (same
+ * tick) shares one round trip; one made later gets the next flush, because a PING sent earlier
+ * proves nothing about a SUB written after it.
+ */
+export class EdgeBroker {
+  readonly stats: BrokerStats = { badHeaders: 0, busErrors: 0 };
+  private handler: BrokerEventHandler | undefined;
+  private pendingFlush: Promise<void> | undefined;
+  /** Subscription errors seen so far; a flush with no new error since its subscribe proves recovery. */
+  private errors = 0;
+  /** Why readiness fails, or undefined. */
+  private failure: string | undefined;
+  /** Edge-wide subscriptions (kills, broadcast, snapshots) whose refusal cannot heal by itself. */
+  private readonly edgeSubs: BusSubscription[] = [];
+  private edgeFailure: string | undefined;
+  private offBusEvents: (() => void) | undefined;
+  private readonly logBusError: RateLimitedLog;
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly subjects: Subjects,
+    private readonly hub: Hub,
+    private readonly edgeId: string,
+    private readonly logger: Logger,
+  ) {
+    // Server errors come in bursts (one per refused subscription): one line per 10 s at most.
+    this.logBusError = createRateLimitedLog(logger, { level: 'error' });
+  }
+
+  /** Subscribes to what every edge hears (kills, broadcasts, snapshot requests) and to bus events. */
+  start(handler: BrokerEventHandler): void {
+    this.handler = handler;
+    this.offBusEvents = this.bus.onEvent(this.onBusEvent);
+    const prefix = this.subjects.prefix;
+    this.edgeSubs.push(
+      this.bus.subscribe(this.subjects.killAll(), (msg) => {
+        const order = parseKill(prefix, msg);
+        if (order === undefined) this.stats.badHeaders++;
+        else handler.onKill(order);
+      }),
+      this.bus.subscribe(this.subjects.pushBroadcast(), (msg) => handler.onBroadcast(msg.data)),
+      this.bus.subscribe(this.subjects.snapshotRequestAll(), () => handler.onSnapshotRequest()),
+      this.bus.subscribe(this.subjects.snapshotRequestEdge(this.edgeId), () => handler.onSnapshotRequest()),
+    );
+  }
+
+  stop(): void {
+    for (const sub of this.edgeSubs.splice(0)) sub.unsubscribe();
+    this.offBusEvents?.();
+    this.offBusEvents = undefined;
+  }
+
+  /** Readiness: true, or why not. */
+  readiness(): true | string {
+    if (!this.bus.isConnected()) return 'bus disconnected';
+    return this.edgeFailure ?? this.failure ?? true;
+  }
+
+  /** One flush for everything subscribed before it starts. */
+  flush(): Promise<void> {
+    return (this.pendingFlush ??= Promise.resolve().then(() => {
+      this.pendingFlush = undefined;
+      return this.bus.flush();
+    }));
+  }
+
+  /** Subscribes a new group; `group.ready` settles once NATS has the subscription. */
+  subscribe(group: Group): void {
+    const subject = group.kind === 'user' ? this.subjects.pushUser(group.id) : this.subjects.pushSession(group.id);
+    try {
+      group.sub = this.bus.subscribe(subject, this.messageHandler(group));
+    } catch (err) {
+      group.failed = true;
+      group.ready = Promise.reject(new SubscriptionRefusedError(`cannot subscribe to ${subject}: ${(err as Error).message}`));
+      group.ready.catch(() => undefined);
+      this.noteFailure(`subscribe threw: ${(err as Error).message}`);
+      return;
+    }
+    const errorsBefore = this.errors;
+    const ready: Promise<void> = this.flush().then(
+      () => {
+        if (group.ready === ready) group.ready = undefined;
+        if (group.failed) throw new SubscriptionRefusedError(`the bus refused the subscription to ${subject}`);
+        if (this.failure !== undefined && this.errors === errorsBefore) {
+          this.failure = undefined;
+          this.logger.warn('bus accepts subscriptions again: readiness restored');
+        }
+      },
+      (err: unknown) => {
+        group.failed = true;
+        if (group.ready === ready) group.ready = undefined;
+        throw new SubscriptionRefusedError(`flush failed: ${(err as Error).message}`);
+      },
+    );
+    // Members attach their own handlers; this one only keeps a lone rejection from being "unhandled".
+    ready.catch(() => undefined);
+    group.ready = ready;
+  }
+
+  unsubscribe(group: Group): void {
+    group.sub?.unsubscribe();
+    group.sub = undefined;
+  }
+
+  /** Publishes a lifecycle event; a closed or disconnected bus must not break socket handlers. */
+  publishEvent(subject: string, data: Uint8Array): void {
+    try {
+      this.bus.publish(subject, data);
+    } catch (err) {
+      this.logBusError('publish-event', { err, subject }, 'could not publish a lifecycle event');
+    }
+  }
+
+  /** A client MESSAGE to `<prefix>.in.<topic>` with identity headers set by the edge. */
+  publishInbound(topic: string, payload: Uint8Array, headers: HeaderValues): void {
+    this.bus.publish(this.subjects.inbound(topic), payload, headers);
+  }
+
+  /** A client REQUEST; rejects with the bus's typed errors (no responders, timeout, ...). */
+  requestInbound(topic: string, payload: Uint8Array, headers: HeaderValues, timeoutMs: number): Promise<BusMessage> {
+    return this.bus.request(this.subjects.inbound(topic), payload, { timeoutMs, headers });
+  }
+
+  /**
+   * The handler lives as long as the subscription, so it is made here, where its closure holds
+   * only the group (a closure made inside subscribe() would keep its whole scope alive).
+   */
+  private messageHandler(group: Group): MessageHandler {
+    return group.kind === 'user' ? (msg) => this.onUserPush(group, msg) : (msg) => this.onSessionPush(group, msg);
+  }
+
+  // Headers are decoded once per message and compared as raw ids: nothing per connection.
+  private onUserPush(group: Group, msg: BusMessage): void {
+    const headers = msg.headers;
+    if (headers === undefined) return this.handler!.onPush(group, msg.data, undefined, undefined);
+    const session = narrowing(headers.get(Header.Session));
+    const client = narrowing(headers.get(Header.Client));
+    if (session === NOBODY || client === NOBODY) {
+      this.stats.badHeaders++;
+      return;
+    }
+    this.handler!.onPush(group, msg.data, session, client);
+  }
+
+  private onSessionPush(group: Group, msg: BusMessage): void {
+    const headers = msg.headers;
+    if (headers === undefined) return this.handler!.onPush(group, msg.data, undefined, undefined);
+    const client = narrowing(headers.get(Header.Client));
+    if (client === NOBODY) {
+      this.stats.badHeaders++;
+      return;
+    }
+    this.handler!.onPush(group, msg.data, undefined, client);
+  }
+
+  /** Bus events: a refused subscription closes the connections that depend on it. */
+  private readonly onBusEvent = (event: BusEvent): void => {
+    if (event.type === 'error') {
+      this.stats.busErrors++;
+      this.logBusError('bus-error', { err: event.error }, 'bus error');
+      return;
+    }
+    if (event.type !== 'subscription-error') {
+      this.logger.warn({ event: event.type }, `bus ${event.type}`);
+      return;
+    }
+    this.errors++;
+    if (this.edgeSubs.some((s) => s.subject === event.subject)) {
+      this.edgeFailure = `edge subscription ${event.subject} refused: ${event.error.message}`;
+      this.logger.error({ subject: event.subject, err: event.error }, 'the bus refused an edge-wide subscription: this edge cannot work correctly');
+      return;
+    }
+    const group = this.groupOf(event.subject);
+    this.noteFailure(event.error.message, event.subject);
+    if (group === undefined) return;
+    group.failed = true;
+    this.handler?.onSubscriptionRefused(group);
+  };
+
+  private noteFailure(message: string, subject?: string): void {
+    if (this.failure === undefined) {
+      // Loudly, once per episode: the edge cannot take more users until subscriptions succeed.
+      this.logger.error(
+        { subject, error: message },
+        'the bus refused a subscription (NATS max_subs?): closing affected connections with SERVER_OVERLOADED and failing readiness',
+      );
+    }
+    this.failure = `bus refused subscriptions: ${message}`;
+  }
+
+  private groupOf(subject: string): Group | undefined {
+    // TODO(protocol): switch to the protocol's subject parser when it lands.
+    for (const kind of ['user', 'session'] as const) {
+      const sample = kind === 'user' ? this.subjects.pushUser('x') : this.subjects.pushSession('x');
+      const head = sample.slice(0, sample.lastIndexOf('.') + 1);
+      if (!subject.startsWith(head)) continue;
+      const id = tryDecodeId(subject.slice(head.length));
+      return id === undefined ? undefined : this.hub.group(kind, id);
+    }
+    return undefined;
+  }
+}
+
+/** A narrowing header: absent -> undefined; not a valid encoded id -> NOBODY. */
+function narrowing(value: string): string | undefined {
+  if (value === '') return undefined;
+  return tryDecodeId(value) ?? NOBODY;
+}
+
+/** `<prefix>.kill.<kind>.<id>` plus narrowing headers, or undefined when malformed. */
+export function parseKill(prefix: string, msg: BusMessage): KillOrder | undefined {
+  const target = parseKillSubject(prefix, msg.subject);
+  if (target === undefined) return undefined;
+  const id = tryDecodeId(target.token);
+  if (id === undefined) return undefined;
+  const headers = msg.headers;
+  const session = target.kind === 'user' && headers !== undefined ? narrowing(headers.get(Header.Session)) : undefined;
+  const client = target.kind !== 'conn' && headers !== undefined ? narrowing(headers.get(Header.Client)) : undefined;
+  if (session === NOBODY || client === NOBODY) return undefined;
+  const reason = headers?.get(Header.Reason);
+  return { kind: target.kind, id, session, client, reason: reason === '' ? undefined : reason };
+}

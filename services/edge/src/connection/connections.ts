@@ -1,0 +1,197 @@
+import { CloseCode, PROTOCOL_VERSION, type WelcomeFrame } from '@session-mesh/protocol';
+import type { Logger } from '@session-mesh/runtime';
+import type { BrokerEventHandler, EdgeBroker, KillOrder } from '../broker/edge-broker.js';
+import type { CoarseClock } from '../clock.js';
+import type { Group, Hub } from '../hub/hub.js';
+import { Connection, ConnectionShared, Mark, sanitiseReason, State } from './connection.js';
+import { expMs, type ConnectionIds, type Identity } from './identity.js';
+import type { SocketEvents } from '../transport/uws-transport.js';
+import type { SocketLike } from './socket.js';
+
+/** Who hears about connections that exist for the cluster (the registry events). */
+export interface ConnectionListener {
+  welcomed(conn: Connection): void;
+  closed(conn: Connection, code: number, reason: string): void;
+  snapshotRequested(): void;
+}
+
+/** The blacklist as the connect flow sees it: re-checked when the socket opens. */
+export interface RevocationCheck {
+  revokedReason(identity: Identity): string | undefined;
+}
+
+/** Frames from clients (inbound/). */
+export interface MessageSink {
+  onMessage(conn: Connection, message: ArrayBuffer, isBinary: boolean): void;
+}
+
+export interface ConnectionsStats {
+  kills: number;
+  overloaded: number;
+}
+
+/**
+ * The connect, push and close flows of this edge, in one place (Centrifuge's node/client flow):
+ *
+ *   admit (upgrade accepted)  ->  opened: in the hub, subscriptions asked of the broker
+ *   -> subscribed (NATS confirmed)  ->  welcome sent, connect event published
+ *   -> closed: out of the hub, emptied groups unsubscribed, disconnect event published
+ *
+ * It also receives what the broker hears (pushes, broadcasts, kills, refusals) and applies it to
+ * the hub's connections.
+ */
+export class Connections implements BrokerEventHandler, SocketEvents {
+  readonly stats: ConnectionsStats = { kills: 0, overloaded: 0 };
+  readonly shared: ConnectionShared;
+  private draining = false;
+
+  constructor(
+    private readonly deps: {
+      readonly hub: Hub;
+      readonly broker: EdgeBroker;
+      readonly ids: ConnectionIds;
+      readonly clock: CoarseClock;
+      readonly listener: ConnectionListener;
+      readonly revocation: RevocationCheck;
+      readonly inbound: MessageSink;
+      readonly backpressureLimit: number;
+      readonly logger: Logger;
+    },
+  ) {
+    this.shared = new ConnectionShared(deps.backpressureLimit);
+  }
+
+  get openCount(): number {
+    return this.deps.hub.size;
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  /** Upgrade accepted: the connection object uWS will keep as user data. */
+  admit(identity: Identity): Connection {
+    return new Connection(this.shared, this.deps.ids.allocate(), identity, Date.now(), this.deps.clock.nowS);
+  }
+
+  /** The socket is open: join the hub, subscribe what is new, welcome once NATS has it all. */
+  opened(conn: Connection, ws: SocketLike): void {
+    conn.ws = ws;
+    conn.state = State.SUBSCRIBING;
+    if (this.draining) {
+      conn.close(CloseCode.SERVER_DRAINING, 'server draining');
+      return;
+    }
+    // An entry may have landed while the token was being verified.
+    const revoked = this.deps.revocation.revokedReason(conn);
+    if (revoked !== undefined) {
+      conn.close(CloseCode.SESSION_BLACKLISTED, sanitiseReason(revoked, 'blacklisted'));
+      return;
+    }
+    const { hub, broker } = this.deps;
+    for (const group of hub.add(conn)) broker.subscribe(group);
+    const wait = hub.readiness(conn);
+    if (wait === undefined) {
+      this.welcome(conn);
+      return;
+    }
+    wait.then(
+      () => this.welcome(conn),
+      (err: unknown) => {
+        if (conn.close(CloseCode.SERVER_OVERLOADED, 'server overloaded, retry later')) {
+          this.stats.overloaded++;
+          this.deps.logger.debug({ err }, 'connection closed: subscription not confirmed');
+        }
+      },
+    );
+  }
+
+  /** Subscriptions confirmed: the client learns who it is, then the cluster learns of it. */
+  private welcome(conn: Connection): void {
+    if (conn.state !== State.SUBSCRIBING) return;
+    const frame: WelcomeFrame = {
+      type: 'welcome',
+      v: PROTOCOL_VERSION,
+      user: conn.user,
+      session: conn.session,
+      client: conn.client,
+      conn: this.deps.ids.format(conn.seq),
+      edge: this.deps.ids.edgeId,
+      roles: conn.roles.roles,
+      expiresAt: expMs(conn.expS),
+    };
+    conn.state = State.WELCOMED;
+    conn.send(JSON.stringify(frame), false);
+    this.deps.listener.welcomed(conn);
+  }
+
+  /** uWS ran the close handler: the socket is gone. */
+  closed(conn: Connection, code: number, reason: string): void {
+    const announced = conn.state === State.WELCOMED;
+    conn.state = State.CLOSED;
+    conn.ws = undefined;
+    for (const group of this.deps.hub.remove(conn)) this.deps.broker.unsubscribe(group);
+    if (announced) this.deps.listener.closed(conn, code, reason);
+  }
+
+  message(conn: Connection, message: ArrayBuffer, isBinary: boolean): void {
+    this.deps.inbound.onMessage(conn, message, isBinary);
+  }
+
+  /** A pong: the client is alive. */
+  seen(conn: Connection): void {
+    conn.lastSeenS = this.deps.clock.nowS;
+    conn.marks &= ~Mark.PINGED;
+  }
+
+  /** Drain: no new sockets from now on. */
+  startDraining(): void {
+    this.draining = true;
+  }
+
+  /** Closes up to `max` connections (drain closes in batches); returns how many remain. */
+  closeSome(max: number, code: number, reason: string): number {
+    const batch: Connection[] = [];
+    for (const conn of this.deps.hub.bySeq.values()) {
+      if (batch.length >= max) break;
+      batch.push(conn);
+    }
+    // Closing edits the index: close after collecting.
+    for (const conn of batch) conn.close(code, reason);
+    return this.deps.hub.size;
+  }
+
+  // What the broker hears.
+
+  onPush(group: Group, data: Uint8Array, session: string | undefined, client: string | undefined): void {
+    this.deps.hub.deliver(group, data, session, client);
+  }
+
+  onBroadcast(data: Uint8Array): void {
+    this.deps.hub.broadcast(data);
+  }
+
+  onKill(order: KillOrder): void {
+    const hub = this.deps.hub;
+    let targets: Connection[];
+    if (order.kind === 'conn') {
+      const seq = this.deps.ids.parse(order.id);
+      const conn = seq === undefined ? undefined : hub.connection(seq);
+      targets = conn === undefined ? [] : [conn];
+    } else {
+      targets = hub.targets(order.kind, order.id, order.session, order.client);
+    }
+    if (targets.length === 0) return;
+    const reason = sanitiseReason(order.reason, 'killed');
+    for (const conn of targets) if (conn.close(CloseCode.KILLED, reason)) this.stats.kills++;
+  }
+
+  onSnapshotRequest(): void {
+    this.deps.listener.snapshotRequested();
+  }
+
+  onSubscriptionRefused(group: Group): void {
+    // Copy: closing edits the group's array.
+    for (const conn of [...group.conns]) if (conn.close(CloseCode.SERVER_OVERLOADED, 'server overloaded, retry later')) this.stats.overloaded++;
+  }
+}
