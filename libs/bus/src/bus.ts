@@ -81,11 +81,97 @@ export class KvConflictError extends Error {
   override readonly name = 'KvConflictError';
 }
 
-export interface KvOptions {
-  /** Replicas in a NATS cluster (ignored by the memory bus). */
-  readonly replicas?: number;
+/** What a bucket keeps, as its creator set it. */
+export interface KvSettings {
+  /** Copies of the bucket in a NATS cluster (the memory bus records it but keeps one). */
+  readonly replicas: number;
   /** Revisions kept per key. */
+  readonly history: number;
+}
+
+/** A KvStore as `Bus.kv` opens it: also tells the bucket's settings (a non-owner checks and logs them). */
+export interface KvBucket extends KvStore {
+  /** Read from the server each call (for NATS: the stream's current configuration). */
+  settings(): Promise<KvSettings>;
+}
+
+export interface KvOptions {
+  /** Replicas in a NATS cluster (recorded, not used, by the memory bus). Default 1 when creating. */
+  readonly replicas?: number;
+  /** Revisions kept per key. Default 1 when creating. */
   readonly history?: number;
+  /**
+   * - `true`: the OWNER of the bucket. Creates it, or opens it if it exists; when the existing
+   *   bucket's replicas or history differ from the ones asked for (defaults included), rejects with
+   *   KvSettingsMismatchError instead of silently using the first creator's settings.
+   * - `false`: opens an existing bucket only (KvBucketMissingError when absent). `replicas` and
+   *   `history`, when given, are the settings expected: KvSettingsMismatchError if they differ.
+   * - unset (the legacy behaviour): creates or opens, and never compares settings.
+   * Both explicit modes reject with KvUnavailableError while the server cannot answer yet.
+   */
+  readonly create?: boolean;
+}
+
+/** The bucket exists with other settings than the caller asked for (a configuration error: not retried). */
+export class KvSettingsMismatchError extends Error {
+  override readonly name = 'KvSettingsMismatchError';
+  constructor(
+    readonly bucket: string,
+    readonly expected: Partial<KvSettings>,
+    readonly actual: KvSettings,
+  ) {
+    const parts: string[] = [];
+    if (expected.replicas !== undefined && expected.replicas !== actual.replicas) {
+      parts.push(`replicas ${actual.replicas} (expected ${expected.replicas})`);
+    }
+    if (expected.history !== undefined && expected.history !== actual.history) {
+      parts.push(`history ${actual.history} (expected ${expected.history})`);
+    }
+    super(`KV bucket ${bucket} exists with ${parts.join(' and ')}`);
+  }
+}
+
+/** The bucket cannot be opened YET; retrying later can succeed (openKvWhenReady does). */
+export abstract class KvNotReadyError extends Error {
+  readonly retryable = true;
+  constructor(
+    readonly bucket: string,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** `kv(bucket, { create: false })`: the bucket does not exist (yet): its owner may not have created it. */
+export class KvBucketMissingError extends KvNotReadyError {
+  override readonly name = 'KvBucketMissingError';
+  constructor(bucket: string, options?: ErrorOptions) {
+    super(bucket, `KV bucket ${bucket} does not exist`, options);
+  }
+}
+
+/**
+ * The KV service cannot answer yet (for NATS: JetStream without a meta leader, a stream not yet
+ * visible while a cluster forms, API timeouts, JetStream not answering).
+ */
+export class KvUnavailableError extends KvNotReadyError {
+  override readonly name = 'KvUnavailableError';
+  constructor(bucket: string, options?: ErrorOptions) {
+    const cause = options?.cause instanceof Error ? `: ${options.cause.message}` : '';
+    super(bucket, `KV bucket ${bucket} is not available yet${cause}`, options);
+  }
+}
+
+/** subscribe() past the bus's own subscription budget (`maxSubscriptions`): refused locally, before the server would. */
+export class SubscriptionLimitError extends Error {
+  override readonly name = 'SubscriptionLimitError';
+  constructor(
+    readonly subject: string,
+    readonly limit: number,
+  ) {
+    super(`subscription to ${subject} refused: the bus holds its limit of ${limit} subscriptions`);
+  }
 }
 
 export type BusEvent =
@@ -101,6 +187,10 @@ export interface Bus {
   readonly kind: 'nats' | 'memory';
   /** `data` is copied before publish returns: the caller may reuse its buffer at once. */
   publish(subject: string, data: Uint8Array, headers?: HeaderValues): void;
+  /**
+   * Throws SubscriptionLimitError when the bus was given a `maxSubscriptions` budget and holds that
+   * many already (nothing is sent to the server then).
+   */
   subscribe(subject: string, handler: MessageHandler, options?: SubscribeOptions): BusSubscription;
   /** Answers a request message; false when the message has no reply subject. */
   respond(msg: BusMessage, data: Uint8Array, headers?: HeaderValues): boolean;
@@ -110,7 +200,8 @@ export interface Bus {
    * included). Many concurrent callers share one round trip.
    */
   flush(): Promise<void>;
-  kv(bucket: string, options?: KvOptions): Promise<KvStore>;
+  /** See KvOptions.create for who creates a bucket and who only opens it; openKvWhenReady retries. */
+  kv(bucket: string, options?: KvOptions): Promise<KvBucket>;
   /** Asynchronous events: connection loss, refused subscriptions. */
   onEvent(listener: (event: BusEvent) => void): () => void;
   /** Whether the bus is connected now (always true for the memory bus until closed). */

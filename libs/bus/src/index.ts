@@ -2,6 +2,7 @@ export * from './bus.js';
 export type { BusLogger } from './logger.js';
 export { MemoryBroker, type MemoryClientOptions } from './memory-bus.js';
 export { connectNatsBus, type NatsBusOptions } from './nats-bus.js';
+export { openKvWhenReady, type KvWaitOptions } from './kv-ready.js';
 
 import type { Bus } from './bus.js';
 import type { BusLogger } from './logger.js';
@@ -14,6 +15,10 @@ export interface CreateBusConfig {
   /** Connection name (shows in the NATS server's monitoring) or memory client name. */
   readonly name: string;
   readonly logger?: BusLogger | undefined;
+  /** NATS only: see NatsBusOptions.lightSubscriptions (default true). */
+  readonly lightSubscriptions?: boolean | undefined;
+  /** See NatsBusOptions.maxSubscriptions and MemoryClientOptions.maxSubscriptions (default: none). */
+  readonly maxSubscriptions?: number | undefined;
 }
 
 /**
@@ -24,7 +29,13 @@ export async function createBus(config: CreateBusConfig, broker?: MemoryBroker):
   const url = config.natsUrl?.trim();
   if (url) {
     const servers = url.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-    return connectNatsBus({ servers, name: config.name, logger: config.logger });
+    return connectNatsBus({
+      servers,
+      name: config.name,
+      logger: config.logger,
+      lightSubscriptions: config.lightSubscriptions,
+      maxSubscriptions: config.maxSubscriptions,
+    });
   }
-  return (broker ?? new MemoryBroker()).connect(config.name, { logger: config.logger });
+  return (broker ?? new MemoryBroker()).connect(config.name, { logger: config.logger, maxSubscriptions: config.maxSubscriptions });
 }

@@ -1,23 +1,27 @@
 import { randomBytes } from 'node:crypto';
 import {
+  KvBucketMissingError,
   KvConflictError,
+  KvSettingsMismatchError,
   NoRespondersError,
   RequestTimeoutError,
+  SubscriptionLimitError,
   type Bus,
   type BusEvent,
   type BusHeaders,
   type BusMessage,
   type BusSubscription,
   type HeaderValues,
+  type KvBucket,
   type KvEntry,
   type KvOptions,
-  type KvStore,
+  type KvSettings,
   type MessageHandler,
   type RequestOptions,
   type SubscribeOptions,
 } from './bus.js';
 import { reportHandlerError, type BusLogger } from './logger.js';
-import { assertBucketName, assertHeaderName, assertHistory, assertKvKey, normalizeHeaderValue } from './rules.js';
+import { assertBucketName, assertHeaderName, assertHistory, assertKvKey, assertReplicas, normalizeHeaderValue } from './rules.js';
 import { assertPublishSubject, assertQueueName, assertSubscribeSubject, patternMatches } from './subject.js';
 
 /**
@@ -77,6 +81,8 @@ interface Delivery {
 export interface MemoryClientOptions {
   /** Where handler exceptions are reported (default: process warnings). */
   readonly logger?: BusLogger | undefined;
+  /** Subscriptions this client may hold at once (SubscriptionLimitError beyond); default none. */
+  readonly maxSubscriptions?: number | undefined;
 }
 
 export class MemoryBroker {
@@ -91,7 +97,11 @@ export class MemoryBroker {
 
   connect(name?: string, options: MemoryClientOptions = {}): Bus {
     this.clientCount++;
-    return new MemoryBus(this, name ?? `memory-${this.clientCount}`, options.logger);
+    const limit = options.maxSubscriptions;
+    if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
+      throw new Error(`invalid maxSubscriptions ${limit}: an integer from 1`);
+    }
+    return new MemoryBus(this, name ?? `memory-${this.clientCount}`, options.logger, limit);
   }
 
   /** @internal */
@@ -214,6 +224,7 @@ class MemoryBus implements Bus {
     private readonly broker: MemoryBroker,
     readonly name: string,
     readonly logger: BusLogger | undefined,
+    private readonly limit: number | undefined,
   ) {}
 
   private assertOpen(): void {
@@ -236,6 +247,14 @@ class MemoryBus implements Bus {
     const wildcard = assertSubscribeSubject(subject);
     const queue = options?.queue;
     if (queue !== undefined) assertQueueName(queue);
+    // The request inbox below is not counted, as nats.js's shared request inbox is not.
+    if (this.limit !== undefined && this.counted >= this.limit) throw new SubscriptionLimitError(subject, this.limit);
+    return this.addSub(subject, wildcard, queue, handler, true);
+  }
+
+  private counted = 0;
+
+  private addSub(subject: string, wildcard: boolean, queue: string | undefined, handler: MessageHandler, counted: boolean): BusSubscription {
     const sub: MemorySub = {
       subject,
       tokens: wildcard ? subject.split('.') : undefined,
@@ -246,12 +265,14 @@ class MemoryBus implements Bus {
     };
     this.broker.addSub(sub);
     this.subs.add(sub);
+    if (counted) this.counted++;
     return {
       subject,
       unsubscribe: () => {
         if (!sub.active) return;
         this.broker.removeSub(sub);
         this.subs.delete(sub);
+        if (counted) this.counted--;
       },
     };
   }
@@ -273,10 +294,16 @@ class MemoryBus implements Bus {
     return new Promise<BusMessage>((resolve, reject) => {
       const inbox = newInbox();
       let timer: NodeJS.Timeout | undefined;
-      const sub = this.subscribe(inbox, (reply) => {
-        finish();
-        resolve(reply);
-      });
+      const sub = this.addSub(
+        inbox,
+        false,
+        undefined,
+        (reply) => {
+          finish();
+          resolve(reply);
+        },
+        false,
+      );
       const finish = (): void => {
         sub.unsubscribe();
         if (timer !== undefined) clearTimeout(timer);
@@ -307,20 +334,44 @@ class MemoryBus implements Bus {
     return this.broker.flush();
   }
 
-  kv(bucket: string, options?: KvOptions): Promise<KvStore> {
+  kv(bucket: string, options?: KvOptions): Promise<KvBucket> {
     try {
       this.assertOpen();
       assertBucketName(bucket);
       if (options?.history !== undefined) assertHistory(options.history);
+      if (options?.replicas !== undefined) assertReplicas(options.replicas);
+      return Promise.resolve(new MemoryKvStore(bucket, this.bucket(bucket, options), this));
     } catch (err) {
       return Promise.reject(err);
     }
-    let b = this.broker.buckets.get(bucket);
+  }
+
+  /** The same rules as the NATS bus (KvOptions.create): the creator's settings stay; owners and expectations are checked. */
+  private bucket(name: string, options: KvOptions | undefined): MemoryBucket {
+    const wanted: KvSettings = { replicas: options?.replicas ?? 1, history: options?.history ?? 1 };
+    let b = this.broker.buckets.get(name);
     if (b === undefined) {
-      b = new MemoryBucket();
-      this.broker.buckets.set(bucket, b);
+      if (options?.create === false) throw new KvBucketMissingError(name);
+      b = new MemoryBucket(wanted);
+      this.broker.buckets.set(name, b);
+      return b;
     }
-    return Promise.resolve(new MemoryKvStore(bucket, b, this));
+    let expected: Partial<KvSettings> | undefined;
+    if (options?.create === true) expected = wanted;
+    else if (options?.create === false) {
+      expected = {
+        ...(options.replicas === undefined ? {} : { replicas: options.replicas }),
+        ...(options.history === undefined ? {} : { history: options.history }),
+      };
+    }
+    if (
+      expected !== undefined &&
+      ((expected.replicas !== undefined && expected.replicas !== b.settings.replicas) ||
+        (expected.history !== undefined && expected.history !== b.settings.history))
+    ) {
+      throw new KvSettingsMismatchError(name, expected, b.settings);
+    }
+    return b;
   }
 
   /** @internal Registers a watch stopper, so close() ends the client's watches. */
@@ -376,6 +427,7 @@ interface MemoryWatcher {
 /** @internal One bucket: like a JetStream KV stream, revisions are one sequence for the whole bucket. */
 class MemoryBucket {
   private seq = 0;
+  constructor(readonly settings: KvSettings) {}
   readonly entries = new Map<string, StoredEntry>();
   readonly watchers = new Set<MemoryWatcher>();
 
@@ -407,7 +459,7 @@ function deliverEntry(w: MemoryWatcher, key: string, e: StoredEntry): void {
   }
 }
 
-class MemoryKvStore implements KvStore {
+class MemoryKvStore implements KvBucket {
   constructor(
     readonly bucket: string,
     private readonly b: MemoryBucket,
@@ -421,6 +473,10 @@ class MemoryKvStore implements KvStore {
     } catch (err) {
       return Promise.reject(err);
     }
+  }
+
+  settings(): Promise<KvSettings> {
+    return this.op(() => ({ ...this.b.settings }));
   }
 
   get(key: string): Promise<KvEntry | undefined> {

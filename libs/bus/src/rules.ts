@@ -39,3 +39,10 @@ export function assertHistory(history: number): void {
     throw new Error(`invalid KV history ${history}: an integer from 1 to 64`);
   }
 }
+
+/** Copies of a bucket: at least 1 (NATS also caps it at the cluster size; its error then says so). */
+export function assertReplicas(replicas: number): void {
+  if (!Number.isInteger(replicas) || replicas < 1) {
+    throw new Error(`invalid KV replicas ${replicas}: an integer from 1`);
+  }
+}

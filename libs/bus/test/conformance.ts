@@ -11,9 +11,13 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  KvBucketMissingError,
   KvConflictError,
+  KvSettingsMismatchError,
   NoRespondersError,
+  openKvWhenReady,
   RequestTimeoutError,
+  SubscriptionLimitError,
   type Bus,
   type BusMessage,
   type BusSubscription,
@@ -35,6 +39,8 @@ export interface ConformanceTarget {
   connect(logger: BusLogger): Promise<ConformancePair>;
   /** Options for the KV buckets the suite creates (e.g. replicas: 3 on a 3-node cluster). */
   readonly kvOptions?: KvOptions;
+  /** One more client of the same backend, with a subscription budget (`maxSubscriptions`). */
+  connectLimited(maxSubscriptions: number, logger: BusLogger): Promise<Bus>;
 }
 
 const enc = new TextEncoder();
@@ -566,6 +572,142 @@ export function runBusConformance(target: ConformanceTarget): void {
         await writer.delete('k');
         await eventually(() => expect(events).toEqual(['ready', 'PUT:k', 'DEL:k']));
         stop();
+      });
+    });
+
+    describe('KV ownership: one owner creates, the others open and check', () => {
+      const v = (s: string): Uint8Array => text(s);
+      const replicas = target.kvOptions?.replicas ?? 1;
+      /** A valid replica count other than the suite's (the memory bus records any). */
+      const otherReplicas = replicas === 1 ? 3 : 1;
+
+      it('owner (create: true) creates with its settings; settings() reports them to every client', async () => {
+        const bucket = uniq('kvo');
+        const owner = await a.kv(bucket, { replicas, history: 4, create: true });
+        expect(await owner.settings()).toEqual({ replicas, history: 4 });
+        await owner.put('k', v('1'));
+        const user = await b.kv(bucket, { create: false });
+        expect(await user.settings()).toEqual({ replicas, history: 4 });
+        expect(str((await user.get('k'))!.value!)).toBe('1');
+        // The owner again (a restart): same settings, opens.
+        const again = await b.kv(bucket, { replicas, history: 4, create: true });
+        expect((await again.get('k'))?.revision).toBeGreaterThan(0);
+      });
+
+      it('owner (create: true) rejects an existing bucket with other settings, naming both values', async () => {
+        const bucket = uniq('kvm');
+        await a.kv(bucket, { replicas, history: 3, create: true });
+        const history = b.kv(bucket, { replicas, history: 5, create: true });
+        await expect(history).rejects.toBeInstanceOf(KvSettingsMismatchError);
+        await expect(history).rejects.toThrow(`history 3 (expected 5)`);
+        const err = (await b.kv(bucket, { replicas: otherReplicas, history: 3, create: true }).catch((e: unknown) => e)) as KvSettingsMismatchError;
+        expect(err).toBeInstanceOf(KvSettingsMismatchError);
+        expect(err.bucket).toBe(bucket);
+        expect(err.actual).toEqual({ replicas, history: 3 });
+        expect(err.expected).toEqual({ replicas: otherReplicas, history: 3 });
+        expect(err.message).toContain(`replicas ${replicas} (expected ${otherReplicas})`);
+        // Defaults count as asked for: history 1.
+        await expect(b.kv(bucket, { replicas, create: true })).rejects.toThrow(`history 3 (expected 1)`);
+        // Nothing was changed: the creator's settings stay.
+        expect(await (await a.kv(bucket, { create: false })).settings()).toEqual({ replicas, history: 3 });
+      });
+
+      it('open only (create: false): KvBucketMissingError when absent, never creates it', async () => {
+        const bucket = uniq('kvn');
+        const missing = (await b.kv(bucket, { create: false }).catch((e: unknown) => e)) as KvBucketMissingError;
+        expect(missing).toBeInstanceOf(KvBucketMissingError);
+        expect(missing.bucket).toBe(bucket);
+        expect(missing.retryable).toBe(true);
+        await expect(a.kv(bucket, { create: false, history: 1 })).rejects.toBeInstanceOf(KvBucketMissingError);
+        await a.kv(bucket, { replicas, history: 2, create: true });
+        expect(await (await b.kv(bucket, { create: false })).settings()).toEqual({ replicas, history: 2 });
+      });
+
+      it('open only with expected settings: opens when they match, KvSettingsMismatchError when not', async () => {
+        const bucket = uniq('kvx');
+        await a.kv(bucket, { replicas, history: 2, create: true });
+        await expect(b.kv(bucket, { create: false, replicas, history: 2 })).resolves.toBeDefined();
+        await expect(b.kv(bucket, { create: false, history: 2 })).resolves.toBeDefined();
+        await expect(b.kv(bucket, { create: false, history: 7 })).rejects.toThrow(`history 2 (expected 7)`);
+        await expect(b.kv(bucket, { create: false, replicas: otherReplicas })).rejects.toBeInstanceOf(KvSettingsMismatchError);
+      });
+
+      it('without `create` (legacy): creates or opens, and never compares settings', async () => {
+        const bucket = uniq('kvl');
+        await a.kv(bucket, { replicas, history: 2, create: true });
+        const legacy = await b.kv(bucket, { replicas, history: 6 });
+        expect(await legacy.settings()).toEqual({ replicas, history: 2 });
+      });
+
+      it('rejects invalid replicas and history before asking the server', async () => {
+        await expect(a.kv(uniq('kvr'), { replicas: 0, create: true })).rejects.toThrow(/replicas/);
+        await expect(a.kv(uniq('kvr'), { history: 65, create: true })).rejects.toThrow(/history/);
+      });
+
+      it('openKvWhenReady: a non-owner waits (onWait per retry) until the owner creates the bucket', async () => {
+        const bucket = uniq('kvw');
+        const waits: string[] = [];
+        const opened = openKvWhenReady(
+          b,
+          bucket,
+          { create: false },
+          { initialDelayMs: 5, maxDelayMs: 20, onWait: (w) => waits.push(w.error.name) },
+        );
+        // A busy cluster may also answer "not yet" (an API timeout): wait for "missing" itself.
+        await eventually(() => expect(waits).toContain('KvBucketMissingError'), 15_000, 'a missing-bucket wait');
+        const owner = await a.kv(bucket, { replicas, history: 1, create: true });
+        await owner.put('ready', v('yes'));
+        const kv = await opened;
+        expect(str((await kv.get('ready'))!.value!)).toBe('yes');
+        for (const name of waits) expect(['KvBucketMissingError', 'KvUnavailableError']).toContain(name);
+      });
+
+      it('openKvWhenReady: a settings mismatch is not retried', async () => {
+        const bucket = uniq('kvq');
+        await a.kv(bucket, { replicas, history: 2, create: true });
+        let waited = 0;
+        await expect(
+          openKvWhenReady(b, bucket, { replicas, history: 3, create: true }, { onWait: () => waited++ }),
+        ).rejects.toBeInstanceOf(KvSettingsMismatchError);
+        expect(waited).toBe(0);
+      });
+    });
+
+    describe('subscription budget (maxSubscriptions)', () => {
+      it('refuses locally past the budget, frees a slot on unsubscribe, leaves request() alone', async () => {
+        const limited = await target.connectLimited(3, logger);
+        try {
+          const root = uniq('budget');
+          const inbox = new Inbox();
+          const held = [1, 2].map((i) => limited.subscribe(`${root}.${i}`, inbox.handler));
+          // Its probe takes the third slot for a moment, and gives it back.
+          await ready(limited, b);
+          held.push(limited.subscribe(`${root}.3`, inbox.handler));
+          let refused: unknown;
+          try {
+            limited.subscribe(`${root}.4`, inbox.handler);
+          } catch (err) {
+            refused = err;
+          }
+          expect(refused).toBeInstanceOf(SubscriptionLimitError);
+          expect(refused).toMatchObject({ subject: `${root}.4`, limit: 3 });
+          held[0]?.unsubscribe();
+          held[0]?.unsubscribe();
+          held.push(limited.subscribe(`${root}.5`, inbox.handler));
+          expect(() => limited.subscribe(`${root}.6`, inbox.handler)).toThrow(SubscriptionLimitError);
+          // The held subscriptions still work; request() needs no slot of the budget.
+          b.publish(`${root}.2`, text('two'));
+          await inbox.waitFor(1);
+          expect(inbox.texts).toEqual(['two']);
+          const svc = uniq('budgetsvc.');
+          track(a.subscribe(svc, (m) => a.respond(m, text('ok'))));
+          await ready(a, limited);
+          const reply = await limited.request(svc, text('x'), { timeoutMs: 5000 });
+          expect(str(reply.data)).toBe('ok');
+          for (const s of held) s.unsubscribe();
+        } finally {
+          await limited.close();
+        }
       });
     });
 

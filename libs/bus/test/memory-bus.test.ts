@@ -2,10 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { createBus, MemoryBroker, type BusMessage } from '../src/index.js';
 import { runBusConformance } from './conformance.js';
 
+const broker = new MemoryBroker();
 runBusConformance({
   name: 'memory',
+  connectLimited: async (maxSubscriptions, logger) => broker.connect('limited', { logger, maxSubscriptions }),
   async connect(logger) {
-    const broker = new MemoryBroker();
     const a = broker.connect('a', { logger });
     const b = broker.connect('b', { logger });
     return {

@@ -1,0 +1,65 @@
+/**
+ * Opening a KV bucket that may not be there yet: its owner has not created it, or the NATS
+ * cluster is still forming (no JetStream meta leader, streams not yet visible). A service calls
+ * this at startup, stays unready until it resolves, and never crashes meanwhile.
+ */
+import { KvNotReadyError, type Bus, type KvBucket, type KvOptions } from './bus.js';
+import { reportHandlerError } from './logger.js';
+
+export interface KvWaitOptions {
+  /** Stops waiting: the promise rejects with the signal's reason. */
+  readonly signal?: AbortSignal | undefined;
+  /** Called before each wait (log it: the caller stays unready meanwhile). Must not throw. */
+  readonly onWait?: ((wait: { readonly attempt: number; readonly delayMs: number; readonly error: Error }) => void) | undefined;
+  /** First wait; doubled per attempt up to maxDelayMs. Default 100 ms. */
+  readonly initialDelayMs?: number | undefined;
+  /** Default 5000 ms. */
+  readonly maxDelayMs?: number | undefined;
+}
+
+/** Waits `ms`, or rejects with the signal's reason as soon as it aborts. */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * `bus.kv(bucket, options)`, retried with capped exponential backoff while it rejects with a
+ * KvNotReadyError (KvBucketMissingError, KvUnavailableError); any other error (KvSettingsMismatchError, a closed
+ * bus, an invalid name) rejects at once, and so does an abort.
+ */
+export async function openKvWhenReady(bus: Bus, bucket: string, options: KvOptions, wait: KvWaitOptions = {}): Promise<KvBucket> {
+  const initial = wait.initialDelayMs ?? 100;
+  const max = wait.maxDelayMs ?? 5000;
+  if (!(initial > 0) || !(max >= initial)) {
+    throw new Error(`invalid KV wait delays: initialDelayMs ${initial} must be > 0 and <= maxDelayMs ${max}`);
+  }
+  for (let attempt = 1; ; attempt++) {
+    wait.signal?.throwIfAborted();
+    try {
+      return await bus.kv(bucket, options);
+    } catch (err) {
+      if (!(err instanceof KvNotReadyError)) throw err;
+      const delayMs = Math.min(max, initial * 2 ** Math.min(attempt - 1, 30));
+      try {
+        wait.onWait?.({ attempt, delayMs, error: err });
+      } catch (hookErr) {
+        reportHandlerError(undefined, `kv:${bucket}:onWait`, hookErr);
+      }
+      await pause(delayMs, wait.signal);
+    }
+  }
+}
