@@ -73,7 +73,7 @@ spec:
               protocol: TCP
             {{- end }}
             - name: ops
-              containerPort: {{ $v.opsPort }}
+              containerPort: {{ $v.opsPort | int64 }}
               protocol: TCP
           env:
             {{- include "session-mesh.commonEnv" (dict "root" $root "values" $v) | trim | nindent 12 }}

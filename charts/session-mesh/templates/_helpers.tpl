@@ -101,13 +101,13 @@ dict: root, values (the component's values). Secrets only through secretKeyRef o
 - name: MESH_SUBJECT_PREFIX
   value: {{ $root.Values.nats.subjectPrefix | quote }}
 - name: MESH_KV_REPLICAS
-  value: {{ ternary 1 $root.Values.nats.kvReplicas $root.Values.nats.bundled.enabled | quote }}
+  value: {{ ternary 1 $root.Values.nats.kvReplicas $root.Values.nats.bundled.enabled | int64 | quote }}
 - name: MESH_LOG_LEVEL
   value: {{ $root.Values.logLevel | quote }}
 - name: MESH_OPS_HOST
   value: "0.0.0.0"
 - name: MESH_OPS_PORT
-  value: {{ .values.opsPort | quote }}
+  value: {{ .values.opsPort | int64 | quote }}
 {{- if .values.nodeOptions }}
 - name: NODE_OPTIONS
   value: {{ .values.nodeOptions | quote }}
@@ -161,7 +161,7 @@ dict: root, values (the component's values). Secrets only through secretKeyRef o
   value: {{ join "," . | quote }}
 {{- end }}
 - name: MESH_JWT_CLOCK_TOLERANCE_S
-  value: {{ $auth.clockToleranceSeconds | quote }}
+  value: {{ $auth.clockToleranceSeconds | int64 | quote }}
 - name: MESH_JWT_USER_CLAIM
   value: {{ $auth.userClaim | quote }}
 - name: MESH_JWT_SESSION_CLAIM

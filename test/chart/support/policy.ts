@@ -135,6 +135,26 @@ export function resourceAndProbeViolations(manifests: readonly Manifest[]): stri
   return out;
 }
 
+/**
+ * Numeric service variables are plain integers: Helm reads YAML numbers as floats and prints large
+ * ones as 1.048576e+06, which the services refuse at start-up (exit 2).
+ */
+export function configViolations(manifests: readonly Manifest[]): string[] {
+  const out: string[] = [];
+  for (const m of manifests) {
+    const pod = podTemplateOf(m);
+    if (!pod) continue;
+    for (const c of allContainers(pod.spec)) {
+      for (const e of c.env ?? []) {
+        if (/^MESH_.*_(MS|S|BYTES|PORT|REPLICAS)$/.test(e.name) && e.value !== undefined && !/^\d+$/.test(e.value)) {
+          out.push(`${id(m)} container ${c.name}: ${e.name}=${e.value} is not a plain integer`);
+        }
+      }
+    }
+  }
+  return out;
+}
+
 /** No credential in a ConfigMap or an env literal: by variable name and by the values' secrets. */
 export function secretLeakViolations(manifests: readonly Manifest[], context: PolicyContext): string[] {
   const out: string[] = [];
@@ -291,6 +311,7 @@ export function policyViolations(manifests: readonly Manifest[], context: Policy
   return [
     ...securityViolations(manifests),
     ...resourceAndProbeViolations(manifests),
+    ...configViolations(manifests),
     ...secretLeakViolations(manifests, context),
     ...drainViolations(manifests),
     ...disruptionViolations(manifests),
