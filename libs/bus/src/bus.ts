@@ -72,7 +72,8 @@ export interface KvStore {
   keys(): Promise<string[]>;
   /**
    * Calls `onEntry` for every current entry (initial values), then `onReady` once, then for every
-   * later change, in revision order. Returns a function that stops the watch.
+   * later change, in revision order. Returns a function that stops the watch. Rejects with a
+   * KvNotReadyError while the bucket cannot be reached yet (retry it, as openKvWhenReady does).
    */
   watch(onEntry: (entry: KvEntry) => void, onReady?: () => void): Promise<() => void>;
 }

@@ -36,6 +36,16 @@ function pause(ms: number, signal: AbortSignal | undefined): Promise<void> {
   });
 }
 
+/** `attempt`, or the signal's reason as soon as it aborts (one attempt can take a JetStream API timeout). */
+function untilAborted<T>(attempt: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return attempt;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    attempt.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
 /**
  * `bus.kv(bucket, options)`, retried with capped exponential backoff while it rejects with a
  * KvNotReadyError (KvBucketMissingError, KvUnavailableError); any other error (KvSettingsMismatchError, a closed
@@ -50,7 +60,7 @@ export async function openKvWhenReady(bus: Bus, bucket: string, options: KvOptio
   for (let attempt = 1; ; attempt++) {
     wait.signal?.throwIfAborted();
     try {
-      return await bus.kv(bucket, options);
+      return await untilAborted(bus.kv(bucket, options), wait.signal);
     } catch (err) {
       if (!(err instanceof KvNotReadyError)) throw err;
       const delayMs = Math.min(max, initial * 2 ** Math.min(attempt - 1, 30));

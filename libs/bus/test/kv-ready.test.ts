@@ -82,6 +82,22 @@ describe('openKvWhenReady', () => {
     expect(calls).toHaveLength(1);
   });
 
+  it('an abort ends an attempt still in flight (it can take a JetStream API timeout)', async () => {
+    const { bus } = scriptedBus([]);
+    let attempts = 0;
+    bus.kv = () => {
+      attempts++;
+      return new Promise<KvBucket>(() => undefined);
+    };
+    const controller = new AbortController();
+    const reason = new Error('shutting down');
+    const opened = openKvWhenReady(bus, 'b', { create: true }, { signal: controller.signal });
+    await new Promise((r) => setImmediate(r));
+    controller.abort(reason);
+    await expect(opened).rejects.toBe(reason);
+    expect(attempts).toBe(1);
+  });
+
   it('keeps retrying when the onWait hook throws (reported as a process warning)', async () => {
     const { bus } = scriptedBus([new KvBucketMissingError('b'), new KvBucketMissingError('b')]);
     const warnings: string[] = [];

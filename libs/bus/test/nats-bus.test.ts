@@ -1,7 +1,11 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../../../test/support/wait-for.js';
 import { startNatsCluster, startNatsServer, type NatsClusterHandle, type NatsServerHandle } from '../../../test/support/nats-server.js';
 import { connectNatsBus, createBus, KvSettingsMismatchError, SubscriptionLimitError, type Bus, type BusEvent } from '../src/index.js';
+import { NATS_JS_VERSION } from '../src/nats/internals.js';
 import { runBusConformance } from './conformance.js';
 
 const text = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -246,6 +250,17 @@ describe('NATS bus specifics', () => {
     expect(refused).toHaveLength(1);
     expect(refused[0]).toBeInstanceOf(KvSettingsMismatchError);
     expect(String(refused[0])).toMatch(/history [23] \(expected [23]\)/);
+  });
+
+  it('nats.js is pinned exactly, to the version whose internals src/nats/internals.ts was checked against', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { dependencies: Record<string, string> };
+    const nats = Object.entries(pkg.dependencies).filter(([name]) => name.startsWith('@nats-io/'));
+    expect(nats.map(([name]) => name).sort()).toEqual(['@nats-io/jetstream', '@nats-io/kv', '@nats-io/nats-core', '@nats-io/transport-node']);
+    for (const [, version] of nats) expect(version).toBe(NATS_JS_VERSION);
+    // The nats-core actually installed (one copy: transport-node's connections must be its NatsConnectionImpl).
+    const entry = createRequire(import.meta.url).resolve('@nats-io/nats-core');
+    const installed = JSON.parse(readFileSync(join(dirname(entry), '..', 'package.json'), 'utf8')) as { version: string };
+    expect(installed.version).toBe(NATS_JS_VERSION);
   });
 
   it('registers subscriptions with nats.js directly (no SubscriptionImpl): a nats.js upgrade that breaks this is noticed', async () => {

@@ -214,6 +214,16 @@ class NatsKvStore implements KvBucket {
       .map((e) => e.key);
   }
 
+  /** The stream's state, then a watcher; "not there yet" as the bus's typed errors (a cluster may still be forming). */
+  private async startWatch(): Promise<{ status: { values: number }; iter: Awaited<ReturnType<KV['watch']>> }> {
+    try {
+      const status = await this.kv.status();
+      return { status, iter: await this.kv.watch() };
+    } catch (err) {
+      throw toKvError(err, this.bucket, true);
+    }
+  }
+
   async watch(onEntry: (entry: KvEntry) => void, onReady?: () => void): Promise<() => void> {
     let ready = false;
     const markReady = (): void => {
@@ -234,8 +244,7 @@ class NatsKvStore implements KvBucket {
     // (jetstream pushconsumer `reset()`), with DeliverPolicy StartSequence from the last stream
     // sequence it saw + 1, i.e. from 1 if it saw nothing yet. That replays the whole history
     // (seen here under CPU load), which must not leak out as "current entries".
-    const status = await this.kv.status();
-    const iter = await this.kv.watch();
+    const { status, iter } = await this.startWatch();
     if (status.values === 0) markReady();
     const deliver = (e: KvEntry): void => {
       try {
