@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Bus, KvStore } from '@session-mesh/bus';
 import type { StatsReply, Subjects } from '@session-mesh/protocol';
-import type { Health, Logger } from '@session-mesh/runtime';
+import { createRateLimitedLog, type Health, type Logger } from '@session-mesh/runtime';
 import { AnnouncedLedger } from './announce/announced-ledger.js';
 import { Announcer } from './announce/announcer.js';
 import { REGISTRY_KV_BUCKET, type RegistryConfig } from './config.js';
@@ -10,7 +10,6 @@ import { PresenceIntake } from './intake/presence-intake.js';
 import { LeaderLease } from './leader/leader-lease.js';
 import { startQueryResponder } from './queries/query-responder.js';
 import { registryStats } from './queries/registry-stats.js';
-import { createRateLimitedLog } from './rate-limited-log.js';
 import { Readiness } from './readiness.js';
 import { safePublish } from './safe-publish.js';
 import { SnapshotRequests } from './snapshot/snapshot-requests.js';

@@ -1,5 +1,5 @@
 import type { Bus } from '@session-mesh/bus';
-import type { RateLimitedLog } from './rate-limited-log.js';
+import type { RateLimitedLog } from '@session-mesh/runtime';
 
 /** Publishing fails only on a closed bus (shutdown); it must never throw out of a timer or a handler. */
 export function safePublish(bus: Bus, warn: RateLimitedLog): (subject: string, data: Uint8Array) => void {

@@ -1,7 +1,6 @@
 import type { KvEntry, KvStore } from '@session-mesh/bus';
 import { encodeId, tryDecodeId } from '@session-mesh/protocol';
-import type { Logger } from '@session-mesh/runtime';
-import { createRateLimitedLog } from '../rate-limited-log.js';
+import { createRateLimitedLog, type Logger } from '@session-mesh/runtime';
 
 /** Ledger keys in the registry's bucket: `announced.<encoded user id>`, present while the user was last announced online. */
 export const ANNOUNCED_KEY_PREFIX = 'announced.';

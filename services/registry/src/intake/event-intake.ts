@@ -12,8 +12,7 @@ import {
   type SnapshotEvent,
   type Subjects,
 } from '@session-mesh/protocol';
-import type { Logger } from '@session-mesh/runtime';
-import { createRateLimitedLog } from '../rate-limited-log.js';
+import { createRateLimitedLog, type Logger } from '@session-mesh/runtime';
 
 export interface EventHandlers {
   connect(event: ConnectEvent): void;

@@ -1,7 +1,6 @@
 import type { Bus, BusMessage, BusSubscription } from '@session-mesh/bus';
 import { RegistryErrorCode, type ConnectionsReply, type RegistryErrorReply, type StatsReply, type Subjects } from '@session-mesh/protocol';
-import type { Logger } from '@session-mesh/runtime';
-import { createRateLimitedLog } from '../rate-limited-log.js';
+import { createRateLimitedLog, type Logger } from '@session-mesh/runtime';
 
 export const REGISTRY_QUEUE_GROUP = 'mesh-registry';
 
