@@ -43,6 +43,7 @@ const errors = [];
 let aborted;
 let iterationsInterrupted = 0;
 
+/** @param {number} code @param {string} message @returns {never} */
 function fatal(code, message) {
   process.stderr.write(`k6 stand-in: ${message}\n`);
   process.exit(code);
@@ -57,9 +58,19 @@ export function parseDuration(value, what) {
   return ms;
 }
 
-/** Starts one VU thread; resolves once its init code ran. */
+/**
+ * @typedef {{ idInTest: number, scenario: string, executor: string, scenarioStartTime: number, env: Record<string, string | undefined> }} VuInfo
+ * @typedef {{ worker: Worker, vu: VuInfo, alive: boolean, onAnswer: ((msg: any) => void) | undefined }} VuHandle
+ */
+
+/**
+ * Starts one VU thread; resolves once its init code ran.
+ * @param {VuInfo} vu
+ * @returns {Promise<{ handle: VuHandle, options: any, exportNames: string[] }>}
+ */
 function startVu(vu, wantOptions = false) {
   const worker = new Worker(new URL('./vu-worker.mjs', import.meta.url), { workerData: { scriptUrl, vu, wantOptions } });
+  /** @type {VuHandle} */
   const handle = { worker, vu, alive: true, onAnswer: undefined };
   worker.on('message', (msg) => {
     switch (msg.type) {
@@ -67,7 +78,7 @@ function startVu(vu, wantOptions = false) {
         try {
           store.declare(msg.name, msg.kind, msg.isTime);
         } catch (err) {
-          errors.push(err.message);
+          errors.push(err instanceof Error ? err.message : String(err));
         }
         break;
       case 'samples':
@@ -179,14 +190,14 @@ async function main() {
   try {
     first = await startVu({ idInTest: 0, scenario: '', executor: '', scenarioStartTime: 0, env: baseEnv }, true);
   } catch (err) {
-    fatal(EXIT.script, `the script did not load: ${err.message}`);
+    fatal(EXIT.script, `the script did not load: ${err instanceof Error ? err.message : String(err)}`);
   }
   const options = first.options ?? {};
   let thresholds;
   try {
     thresholds = parseThresholds(options.thresholds);
   } catch (err) {
-    fatal(EXIT.options, err.message);
+    fatal(EXIT.options, err instanceof Error ? err.message : String(err));
   }
   const plans = Object.entries(scenariosFrom(options)).map(([name, s]) => planScenario(name, s, first.exportNames));
 
@@ -210,7 +221,7 @@ async function main() {
   try {
     started = await Promise.all(vus);
   } catch (err) {
-    fatal(EXIT.script, `a VU did not initialise: ${err.message}`);
+    fatal(EXIT.script, `a VU did not initialise: ${err instanceof Error ? err.message : String(err)}`);
   }
   for (const { handle } of started) handle.worker.postMessage({ type: 'start', data });
 
@@ -226,11 +237,15 @@ async function main() {
 
   const results = thresholds.map((t) => ({ ...t, ...evaluateThreshold(t, store, durationS) }));
   // Like k6, list only metrics that received samples (and every metric a threshold names).
-  const shown = [...store.metrics.keys()].filter((name) => store.metrics.get(name).count > 0 || thresholds.some((t) => t.metric === name));
-  const metrics = Object.fromEntries(shown.sort().map((name) => {
-    const { sorted: _sorted, ...values } = store.values(name, durationS);
-    return [name, { type: store.metrics.get(name).kind, isTime: store.metrics.get(name).isTime, values }];
-  }));
+  const metrics = Object.fromEntries(
+    [...store.metrics.entries()]
+      .filter(([name, m]) => m.count > 0 || thresholds.some((t) => t.metric === name))
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([name, m]) => {
+        const { sorted: _sorted, ...values } = /** @type {Record<string, unknown>} */ (store.values(name, durationS));
+        return [name, { type: m.kind, isTime: m.isTime, values }];
+      }),
+  );
   const summary = {
     script: positionals[0],
     durationS,

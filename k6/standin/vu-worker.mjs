@@ -2,9 +2,11 @@
 // init code runs here), then runs what the main thread asks: iterations of a scenario function,
 // setup or teardown. Each answer is sent after the VU's event loop is empty (see vu-runtime.mjs).
 import { register } from 'node:module';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort as maybeParentPort, workerData } from 'node:worker_threads';
 import { counters, failIteration, flushSamples, pendingNow, takeIterationError, vuInfo, whenIdle } from './vu-runtime.mjs';
 
+if (!maybeParentPort) throw new Error('vu-worker.mjs runs as a worker thread of run.mjs');
+const parentPort = maybeParentPort;
 register('./hooks.mjs', import.meta.url);
 globalThis.__ENV = workerData.vu.env;
 globalThis.__VU = workerData.vu.idInTest;

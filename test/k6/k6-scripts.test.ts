@@ -73,6 +73,23 @@ describe('the k6 stand-in itself', () => {
     expect(crossed.stdout).toContain('1 of 1 thresholds crossed');
   });
 
+  it('ends an iteration when its timers are done, reports callback exceptions, interrupts at the hard stop', async () => {
+    const started = Date.now();
+    const r = await runStandin('test/k6/fixtures/lifecycle.js', {});
+    expect(r.code, explain(r)).toBe(0);
+    expect(Date.now() - started).toBeLessThan(20_000);
+    expect(count(r, 'timer_fired')).toBe(4);
+    expect(r.summary?.metrics['iteration_duration']?.values['min']).toBeGreaterThanOrEqual(95);
+    expect(r.summary?.errors).toEqual([expect.stringContaining('boom in a timer')]);
+    expect(r.summary?.iterationsInterrupted).toBe(1);
+  });
+
+  it('refuses a tag-filtered threshold instead of ignoring the filter (exit 104)', async () => {
+    const r = await runStandin('test/k6/fixtures/tag-filtered-threshold.js', {});
+    expect(r.code, explain(r)).toBe(104);
+    expect(r.stderr).toContain('tag-filtered thresholds are not supported');
+  });
+
   it('refuses a k6 module it does not implement, naming it (exit 107)', async () => {
     const result = await runStandin('test/k6/fixtures/unimplemented-module.js', {});
     expect(result.code, explain(result)).toBe(107);
@@ -80,9 +97,12 @@ describe('the k6 stand-in itself', () => {
   });
 });
 
-it('type-checks every k6 script against @types/k6', async () => {
+it.each([
+  ['every k6 script against @types/k6', 'k6/tsconfig.json'],
+  ['the stand-in against @types/node', 'k6/standin/tsconfig.json'],
+])('type-checks %s', async (_what, project) => {
   const result = await new Promise<{ code: number; output: string }>((resolve) => {
-    execFile(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'k6/tsconfig.json'], { cwd: repoRoot }, (err, stdout, stderr) =>
+    execFile(process.execPath, ['node_modules/typescript/bin/tsc', '-p', project], { cwd: repoRoot }, (err, stdout, stderr) =>
       resolve({ code: err ? Number(err.code) : 0, output: stdout + stderr }),
     );
   });

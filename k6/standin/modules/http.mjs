@@ -11,7 +11,7 @@ function buildRequest(method, url, body, params) {
   let payload = body ?? undefined;
   const headers = { ...(params?.headers ?? {}) };
   if (payload !== undefined && typeof payload === 'object' && !(payload instanceof ArrayBuffer) && !ArrayBuffer.isView(payload)) {
-    payload = new URLSearchParams(Object.entries(payload).map(([k, v]) => [k, String(v)])).toString();
+    payload = new URLSearchParams(Object.entries(payload).map(([k, v]) => /** @type {[string, string]} */ ([k, String(v)]))).toString();
     headers['Content-Type'] ??= 'application/x-www-form-urlencoded';
   }
   if (payload instanceof ArrayBuffer) payload = new Uint8Array(payload);
@@ -24,7 +24,7 @@ function parseTimeout(timeout) {
   if (typeof timeout === 'number') return timeout;
   const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(timeout);
   if (!m) throw new Error(`invalid http timeout ${timeout}`);
-  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000 }[m[2]];
+  return Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 's' ? 1000 : 60_000);
 }
 
 function toResponse(raw, request) {

@@ -23,7 +23,7 @@ export class WebSocket {
   CLOSING = CLOSING;
   CLOSED = CLOSED;
 
-  /** @param {string} url @param {string | string[] | null} [protocols] @param {{ headers?: Record<string, string> } | null} [params] */
+  /** @param {string} url @param {string | string[] | null} [protocols] @param {{ headers?: Record<string, string>, compression?: string } | null} [params] */
   constructor(url, protocols, params) {
     const parsed = new URL(url);
     if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') throw new Error(`WebSocket requires url with scheme ws or wss, but got "${parsed.protocol}"`);
@@ -65,7 +65,7 @@ export class WebSocket {
       this.protocol = this._socket.protocol;
       this._dispatch('open', {});
     });
-    this._socket.on('message', (data, isBinary) => {
+    this._socket.on('message', (/** @type {Buffer} */ data, isBinary) => {
       if (this.readyState !== OPEN) return;
       builtin.wsMsgsReceived.add(1);
       let payload;
