@@ -127,6 +127,9 @@ describe('k6 scripts against a local topology', () => {
     WELCOME_P99_MS: '4000',
     BROADCAST_P95_MS: '500',
     BROADCAST_P99_MS: '2000',
+    // Waiting for pushes in flight ends as soon as all arrived: a long bound costs nothing when
+    // nothing is lost.
+    DRAIN_MS: '5000',
   });
 
   beforeAll(async () => {
@@ -181,23 +184,25 @@ describe('k6 scripts against a local topology', () => {
       DURATION: '2s',
       CHURN_HOLD_MIN_MS: '20',
       CHURN_HOLD_MAX_MS: '150',
-      MIN_CHURN_CYCLES: '20',
+      MIN_CHURN_CYCLES: '12',
     });
     expect(r.code, explain(r)).toBe(0);
     expect(r.summary?.errors).toEqual([]);
     const cycles = count(r, 'churn_cycles') ?? 0;
-    expect(cycles).toBeGreaterThanOrEqual(20);
+    expect(cycles).toBeGreaterThanOrEqual(12);
     expect(tokensServed - before).toBeGreaterThanOrEqual(cycles);
     expect(count(r, 'presence_leftover')).toBe(0);
     expect(r.summary?.thresholds.find((t) => t.metric === 'presence_leftover')?.ok).toBe(true);
   });
 
   it('broadcast: every receiver gets every broadcast of the run', async () => {
-    const r = await runStandin('k6/broadcast.js', { ...env(), VUS: '3', CONNECTIONS_PER_VU: '10', BROADCAST_COUNT: '10', BROADCAST_INTERVAL_MS: '100', PUBLISH_DELAY: '1500ms', DRAIN_MS: '2000' });
+    const r = await runStandin('k6/broadcast.js', { ...env(), VUS: '3', CONNECTIONS_PER_VU: '10', BROADCAST_COUNT: '10', BROADCAST_INTERVAL_MS: '100', PUBLISH_DELAY: '2500ms' });
     expect(r.code, explain(r)).toBe(0);
     expect(r.summary?.errors).toEqual([]);
     expect(count(r, 'broadcast_sent')).toBe(10);
     expect(count(r, 'broadcast_delivered')).toBe(10 * 30);
     expect(count(r, 'broadcast_lost')).toBe(0);
+    expect(r.stdout).toMatch(/broadcast_delivered\.+: 300 /);
+    expect(r.stdout).toMatch(/broadcast_lost\.+: 0 /);
   });
 });
