@@ -18,6 +18,7 @@ type Doc = { paths: Record<string, Record<string, Operation>>; components: { sch
 
 const published = JSON.parse(readFileSync(new URL('../../services/admin/openapi.json', import.meta.url), 'utf8')) as Doc;
 const operations = Object.entries(published.paths).flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ path, method, op })));
+const PUSH_PATHS = ['/v1/users/{userId}/push', '/v1/sessions/{sessionId}/push', '/v1/users/{userId}/clients/{clientId}/push', '/v1/broadcast'];
 const KILL_PATHS = ['/v1/users/{userId}/kill', '/v1/sessions/{sessionId}/kill', '/v1/users/{userId}/clients/{clientId}/kill', '/v1/connections/{connectionId}/kill'];
 
 describe('admin API: the OpenAPI document and the server agree', () => {
@@ -45,8 +46,8 @@ describe('admin API: the OpenAPI document and the server agree', () => {
     expect(r.json()).toMatchObject({ error: 'unsupported_media_type' });
   });
 
-  it('marks the kill body optional, as the server treats it', async () => {
-    for (const path of KILL_PATHS) {
+  it('marks the kill and push bodies optional, as the server treats them', async () => {
+    for (const path of [...KILL_PATHS, ...PUSH_PATHS]) {
       const op = published.paths[path]!['post']!;
       expect(op.requestBody?.required ?? false, path).toBe(false);
     }
@@ -106,5 +107,22 @@ describe('admin API: the OpenAPI document and the server agree', () => {
       payload: { userId: 'u', ttlSeconds: 60, reason: 'r', issuedBefore: number['maximum'] },
     });
     expect(atMax.statusCode).toBe(201);
+  });
+
+  it('answers a method a documented path does not serve with 405 and Allow, before parsing any body', async () => {
+    for (const method of ['PUT', 'PATCH', 'TRACE'] as const) {
+      const r = await t.app.inject({ method, url: '/v1/blacklist/users/alice', headers: { ...admin, 'content-type': 'text/plain' }, payload: 'x' });
+      expect(r.statusCode, method).toBe(405);
+      expect(r.headers['allow']).toBe('DELETE, GET, HEAD');
+      expect(r.json()).toMatchObject({ error: 'method_not_allowed' });
+    }
+    expect((await t.app.inject({ method: 'PUT', url: '/v1/no/such/path', headers: admin })).statusCode).toBe(404);
+  });
+
+  it('takes a missing kill body as empty, but refuses a JSON null (not an object)', async () => {
+    const absent = await t.app.inject({ method: 'POST', url: '/v1/sessions/s1/kill', headers: admin });
+    expect(absent.statusCode).toBe(202);
+    const nullBody = await t.app.inject({ method: 'POST', url: '/v1/sessions/s1/kill', headers: { ...admin, 'content-type': 'application/json' }, payload: 'null' });
+    expect(nullBody.statusCode).toBe(400);
   });
 });

@@ -11,6 +11,7 @@ import { createAudit } from './audit.js';
 import type { AdminConfig } from './config.js';
 import type { RouteContext } from './context.js';
 import { badRequest, HttpError, installErrorHandlers } from './errors.js';
+import { installMethodNotAllowed } from './method-not-allowed.js';
 import { documentServerAnswers, swaggerOptions } from './openapi-document.js';
 import { blacklistRoutes } from './routes/blacklist.js';
 import { killRoutes } from './routes/kill.js';
@@ -73,6 +74,7 @@ export async function buildAdmin(deps: AdminAppDeps): Promise<FastifyInstance> {
     logger.debug({ method: request.method, route: request.routeOptions.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
   app.addHook('onRoute', documentServerAnswers);
+  installMethodNotAllowed(app);
   app.setValidatorCompiler(TypeBoxValidatorCompiler);
   app.decorateRequest('actor', '');
   installErrorHandlers(app, logger);

@@ -16,6 +16,9 @@ runMain('admin', async () => {
   const shutdown = new Shutdown(logger, config.shutdownTimeoutMs);
   shutdown.installSignalHandlers();
   const health = new Health();
+  // The ops port answers from the start (liveness), but is not ready before the admin's own checks exist.
+  let started = false;
+  health.addCheck('startup', () => started || 'starting');
   const ops = await startOpsServer({ health, port: config.opsPort, host: config.opsHost, logger });
   shutdown.onShutdown('ops server', () => ops.close());
   logger.info({ host: config.opsHost, port: ops.port }, 'ops server listening (/healthz, /readyz)');
@@ -24,6 +27,7 @@ runMain('admin', async () => {
   shutdown.onShutdown('bus', () => bus.close());
 
   const server = await startAdmin({ bus, logger, health, config, subjects: createSubjects(config.subjectPrefix) });
+  started = true;
   shutdown.onShutdown('admin API', async () => {
     health.startDraining();
     await server.close();

@@ -33,7 +33,8 @@ describe('admin process', () => {
     admin = await startService('admin', env(nats.url));
     expect(admin.opsPort).not.toBe(admin.port);
     expect((await fetch(`http://127.0.0.1:${admin.opsPort}/healthz`)).status).toBe(200);
-    expect((await readyz(admin)).status).toBe(200);
+    const ready = await readyz(admin);
+    expect(ready.status, JSON.stringify(ready.body)).toBe(200);
     for (const path of ['/healthz', '/readyz']) expect((await fetch(`http://127.0.0.1:${admin.port}${path}`)).status, path).toBe(404);
     const list = await fetch(`http://127.0.0.1:${admin.port}/v1/blacklist`, { headers: auth });
     expect(list.status).toBe(200);

@@ -12,9 +12,9 @@ const responses = { 202: Accepted, ...errors(400, 401, 403, 415, 503) };
 const description =
   'Closes the matching connections on every edge with close code 4005 (KILLED). Fire-and-forget: 202 means the kill was published, not that a connection existed. The body is optional.';
 
-/** The body is optional: a POST without one reads as `{}`. */
+/** The body is optional: a POST without one reads as `{}` (a JSON `null` is a body, and not an object: 400). */
 const emptyBodyIsObject: preValidationHookHandler = (request, _reply, done) => {
-  if (request.body === undefined || request.body === null) request.body = {};
+  if (request.body === undefined) request.body = {};
   done();
 };
 
