@@ -4,8 +4,8 @@ import { ConfigError, createLogger, Health, runMain, Shutdown, startOpsServer } 
 import { loadRegistryConfig } from './config.js';
 import { startRegistry } from './registry.js';
 
-// Composition root of a standalone registry replica: config -> logger -> health -> bus ->
-// registry -> ops server; shutdown runs in reverse (ops server, registry, bus).
+// Composition root of a standalone registry replica: config -> logger -> health -> bus -> ops
+// server -> registry; shutdown runs in reverse (registry, ops server, bus).
 runMain('registry', async () => {
   const config = loadRegistryConfig(process.env);
   if (config.natsUrl === undefined) {
@@ -20,13 +20,14 @@ runMain('registry', async () => {
   const bus = await createBus({ natsUrl: config.natsUrl, name: `registry-${config.registryId}`, logger });
   shutdown.onShutdown('bus', () => bus.close());
 
-  const registry = await startRegistry({ bus, logger, health, config, subjects: createSubjects(config.subjectPrefix) });
-  shutdown.onShutdown('registry', () => registry.stop());
-
   const ops = await startOpsServer({ health, port: config.opsPort, host: config.opsHost, logger });
   shutdown.onShutdown('ops server', async () => {
     health.startDraining();
     await ops.close();
   });
-  logger.info({ opsPort: ops.port, registry: registry.id }, 'registry ops server listening (/healthz, /readyz)');
+  logger.info({ opsPort: ops.port }, 'registry ops server listening (/healthz, /readyz)');
+
+  // Probes answer (unready) while the registry waits for JetStream and rebuilds its state.
+  const registry = await startRegistry({ bus, logger, health, config, subjects: createSubjects(config.subjectPrefix) });
+  shutdown.onShutdown('registry', () => registry.stop());
 });

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Bus, KvStore } from '@session-mesh/bus';
+import { openKvWhenReady, type Bus, type KvStore } from '@session-mesh/bus';
 import type { StatsReply, Subjects } from '@session-mesh/protocol';
 import { createRateLimitedLog, type Health, type Logger } from '@session-mesh/runtime';
 import { AnnouncedLedger } from './announce/announced-ledger.js';
@@ -60,7 +60,15 @@ export async function startRegistry(deps: RegistryDeps): Promise<RegistryHandle>
   const base = deps.logger.child({ registry: id });
   const logger = base.child({ component: 'registry' });
   const publish = safePublish(bus, createRateLimitedLog(logger));
-  const kv = await openBucket(bus, config.kvReplicas);
+  let readiness: Readiness | undefined;
+  let stopped = false;
+  health.addCheck('registry', () => {
+    if (stopped) return 'registry stopped';
+    if (readiness === undefined) return `waiting for the KV bucket ${REGISTRY_KV_BUCKET}`;
+    return readiness.isReady() ? true : (readiness.reason(now()) ?? 'settling');
+  });
+  health.addCheck('bus', () => (bus.isConnected() ? true : 'bus disconnected'));
+  const kv = await openBucket(bus, config.kvReplicas, logger);
 
   const store = new PresenceStore();
   const liveness = new EdgeLiveness(config.edgeLostAfterMs);
@@ -68,7 +76,8 @@ export async function startRegistry(deps: RegistryDeps): Promise<RegistryHandle>
   const requests = new SnapshotRequests({ sync, liveness, publish, subjects, logger: base, now });
   const settleMs = config.settleMs ?? (bus.kind === 'memory' ? 250 : 5_000);
   const startedAt = now();
-  const readiness = new Readiness({ settleMs, startedAt, sync });
+  readiness = new Readiness({ settleMs, startedAt, sync });
+  const ready = readiness;
   const lease = new LeaderLease({ kv, key: LEADER_LEASE_KEY, holder: id, ttlMs: config.leaseTtlMs, renewMs: config.leaseRenewMs, logger: base.child({ component: 'leader-lease' }), now });
   const ledger = new AnnouncedLedger({ kv, logger: base.child({ component: 'announced-ledger' }) });
   const announcer = new Announcer({ store, ledger, holdsLease: () => lease.isLeader(), publish, subjects, logger: base, now });
@@ -76,7 +85,6 @@ export async function startRegistry(deps: RegistryDeps): Promise<RegistryHandle>
   const intake = new PresenceIntake({ store, liveness, sync, requests, sink: announcer, logger: base, now });
   const stats = (): StatsReply => registryStats(store, liveness);
   let queries: { stop(): void } | undefined;
-  let stopped = false;
 
   function sweep(): void {
     if (stopped) return;
@@ -85,7 +93,7 @@ export async function startRegistry(deps: RegistryDeps): Promise<RegistryHandle>
       intake.purgeLostEdges(t);
       for (const edge of sync.expire(t)) logger.warn({ edge }, 'gave up gathering an incomplete snapshot');
       announcer.flush();
-      if (readiness.settle(t)) {
+      if (ready.settle(t)) {
         const s = store.stats();
         logger.info({ edges: liveness.list().length, users: s.users, connections: s.connections, ms: t - startedAt }, 'registry ready');
         queries = startQueryResponder({ bus, subjects, logger: base, source: { connectionsOfUser: (u) => ({ connections: store.connectionsOfUser(u) }), connectionsOfSession: (s) => ({ connections: store.connectionsOfSession(s) }), stats } });
@@ -95,9 +103,6 @@ export async function startRegistry(deps: RegistryDeps): Promise<RegistryHandle>
       logger.error({ err }, 'registry sweep failed');
     }
   }
-
-  health.addCheck('registry', () => (stopped ? 'registry stopped' : readiness.isReady() ? true : (readiness.reason(now()) ?? 'settling')));
-  health.addCheck('bus', () => (bus.isConnected() ? true : 'bus disconnected'));
 
   const events = startEventIntake({ bus, subjects, logger: base, handlers: intake });
   const offBusEvents = bus.onEvent((event) => {
@@ -116,8 +121,8 @@ export async function startRegistry(deps: RegistryDeps): Promise<RegistryHandle>
   return {
     id,
     store,
-    isReady: () => readiness.isReady() && !stopped,
-    whenReady: () => readiness.whenReady(),
+    isReady: () => ready.isReady() && !stopped,
+    whenReady: () => ready.whenReady(),
     isLeader: () => !stopped && announcer.isLeading(),
     stats,
     async stop() {
@@ -136,9 +141,18 @@ export async function startRegistry(deps: RegistryDeps): Promise<RegistryHandle>
   };
 }
 
-async function openBucket(bus: Bus, replicas: number): Promise<KvStore> {
+/**
+ * The registry owns its bucket (leader lease, announced presence): it creates it, or checks the
+ * settings of the one it finds. While JetStream cannot serve it yet (a cluster still forming),
+ * the replica waits, unready, instead of exiting.
+ */
+async function openBucket(bus: Bus, replicas: number, logger: Logger): Promise<KvStore> {
   try {
-    return await bus.kv(REGISTRY_KV_BUCKET, { replicas, history: 1 });
+    return await openKvWhenReady(bus, REGISTRY_KV_BUCKET, { replicas, history: 1, create: true }, {
+      onWait: ({ attempt, delayMs, error }) => {
+        if (attempt === 1 || attempt % 10 === 0) logger.warn({ attempt, delayMs, err: error }, `waiting for the KV bucket ${REGISTRY_KV_BUCKET}`);
+      },
+    });
   } catch (err) {
     throw new Error(`registry: cannot open the KV bucket ${REGISTRY_KV_BUCKET} (leader lease, announced presence; is JetStream enabled?): ${(err as Error).message}`, {
       cause: err,
