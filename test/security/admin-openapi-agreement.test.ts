@@ -125,4 +125,15 @@ describe('admin API: the OpenAPI document and the server agree', () => {
     const nullBody = await t.app.inject({ method: 'POST', url: '/v1/sessions/s1/kill', headers: { ...admin, 'content-type': 'application/json' }, payload: 'null' });
     expect(nullBody.statusCode).toBe(400);
   });
+
+  it('takes a bearer token of the documented 16,384 characters, and answers larger headers with a JSON 431', async () => {
+    const address = await t.app.listen({ host: '127.0.0.1', port: 0 });
+    const token = (n: number) => 'x'.repeat(n);
+    const fits = await fetch(`${address}/v1/blacklist`, { headers: { authorization: `Bearer ${token(16_384)}` } });
+    expect(fits.status).toBe(401);
+    const tooLarge = await fetch(`${address}/v1/blacklist`, { headers: { authorization: `Bearer ${token(40_000)}` } });
+    expect(tooLarge.status).toBe(431);
+    expect(tooLarge.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(await tooLarge.json()).toMatchObject({ error: 'headers_too_large' });
+  });
 });

@@ -1,4 +1,4 @@
-import type { Bus, KvStore } from '@session-mesh/bus';
+import { KvSettingsMismatchError, openKvWhenReady, type Bus, type KvStore } from '@session-mesh/bus';
 import type { BlacklistEntry } from '@session-mesh/protocol';
 import type { Logger } from '@session-mesh/runtime';
 import { BlacklistIndex } from './blacklist-index.js';
@@ -14,7 +14,7 @@ export interface BlacklistBucketOptions {
   readonly replicas: number;
   readonly logger: Logger;
   readonly now: () => number;
-  /** First retry delay while the bucket cannot be opened; doubles up to maxRetryMs. */
+  /** First wait while JetStream cannot serve the bucket; doubles up to maxRetryMs (openKvWhenReady's defaults otherwise). */
   readonly retryMs?: number;
   readonly maxRetryMs?: number;
 }
@@ -31,7 +31,7 @@ export class BlacklistBucket {
   readonly index = new BlacklistIndex();
   private store: BlacklistStore | undefined;
   private loaded = false;
-  private stopped = false;
+  private readonly abort = new AbortController();
   private stopWatch: (() => void) | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
   private lastProblem = 'blacklist bucket not opened yet';
@@ -42,15 +42,16 @@ export class BlacklistBucket {
 
   /** Starts opening the bucket; never rejects (failures are retried, logged and shown in readiness). */
   start(): Promise<void> {
-    this.opening ??= this.open(this.options.retryMs ?? 200);
+    this.opening ??= this.open();
     return this.opening;
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
+    this.abort.abort(new Error('blacklist bucket stopped'));
     clearTimeout(this.retryTimer);
     this.stopWatch?.();
     this.stopWatch = undefined;
+    await this.opening;
   }
 
   /** Readiness: the bucket is open and its entries are loaded. */
@@ -81,35 +82,44 @@ export class BlacklistBucket {
     return deleted;
   }
 
-  private async open(retryMs: number): Promise<void> {
+  /** Attaches, retrying until it worked or stop() was called. */
+  private async open(): Promise<void> {
     const { bucket, logger } = this.options;
-    try {
-      await this.attach();
-    } catch (err) {
-      if (this.stopped) return;
-      const mismatch = (err as Error).name === 'KvSettingsMismatchError';
-      this.lastProblem = `cannot open the blacklist bucket ${bucket}: ${(err as Error).message}`;
-      // A settings mismatch needs an operator; anything else is JetStream not being ready yet.
-      // Logged on the first failure, then at most every 30 s.
-      const now = Date.now();
-      if (mismatch || now - this.lastLogAt >= 30_000) {
-        this.lastLogAt = now;
+    for (;;) {
+      try {
+        await this.attach();
+        return;
+      } catch (err) {
+        if (this.abort.signal.aborted) return;
+        // A settings mismatch needs an operator (the bucket was created by someone else with other
+        // replicas or history): it stays unready, says why, and checks again now and then.
+        const mismatch = err instanceof KvSettingsMismatchError;
+        this.lastProblem = `cannot open the blacklist bucket ${bucket}: ${(err as Error).message}`;
         if (mismatch) logger.error({ err, bucket }, 'blacklist bucket exists with other settings than this admin API creates it with');
-        else logger.warn({ err, bucket }, 'blacklist bucket not available yet; retrying');
+        else this.logWait(err as Error);
+        await this.pause(mismatch ? 30_000 : (this.options.retryMs ?? 1_000));
+        if (this.abort.signal.aborted) return;
       }
-      const delay = mismatch ? 30_000 : retryMs;
-      const next = Math.min(retryMs * 2, this.options.maxRetryMs ?? 5_000);
-      return new Promise<void>((resolve) => {
-        this.retryTimer = setTimeout(() => resolve(this.open(next)), delay);
-      });
     }
   }
 
-  /** Opens (creating) the bucket, then loads and watches its entries. */
+  /** Opens (creating, as the owner) the bucket once JetStream can serve it, then loads and watches its entries. */
   private async attach(): Promise<void> {
     const { bus, bucket, replicas, logger } = this.options;
-    const kv: KvStore = await bus.kv(bucket, { replicas, history: BLACKLIST_HISTORY });
-    if (this.stopped) return;
+    const kv: KvStore = await openKvWhenReady(
+      bus,
+      bucket,
+      { replicas, history: BLACKLIST_HISTORY, create: true },
+      {
+        signal: this.abort.signal,
+        onWait: ({ error }) => {
+          this.lastProblem = `cannot open the blacklist bucket ${bucket}: ${error.message}`;
+          this.logWait(error);
+        },
+        ...(this.options.retryMs !== undefined ? { initialDelayMs: this.options.retryMs } : {}),
+        ...(this.options.maxRetryMs !== undefined ? { maxDelayMs: this.options.maxRetryMs } : {}),
+      },
+    );
     this.lastProblem = 'blacklist entries not loaded yet';
     const stopWatch = await kv.watch(
       (entry) => {
@@ -121,11 +131,26 @@ export class BlacklistBucket {
         logger.info({ bucket, entries: this.index.size }, 'blacklist loaded');
       },
     );
-    if (this.stopped) {
+    if (this.abort.signal.aborted) {
       stopWatch();
       return;
     }
     this.stopWatch = stopWatch;
     this.store = new BlacklistStore(kv, this.options.now);
+  }
+
+  /** "Not available yet" is expected on a fresh cluster: logged on the first wait, then at most every 30 s. */
+  private logWait(error: Error): void {
+    const now = Date.now();
+    if (now - this.lastLogAt < 30_000) return;
+    this.lastLogAt = now;
+    this.options.logger.warn({ err: error, bucket: this.options.bucket }, 'blacklist bucket not available yet; retrying (admin stays unready)');
+  }
+
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.retryTimer = setTimeout(resolve, ms);
+      this.abort.signal.addEventListener('abort', () => resolve(), { once: true });
+    });
   }
 }

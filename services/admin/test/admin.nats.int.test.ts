@@ -2,6 +2,7 @@ import { createBus, type Bus, type BusMessage } from '@session-mesh/bus';
 import { blacklistKey, decodeId, Header, parseBlacklistEntry } from '@session-mesh/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNatsServer, type NatsServerHandle } from '../../../test/support/nats-server.js';
+import { BLACKLIST_HISTORY } from '../src/blacklist-bucket.js';
 import { admin, buildTestAdmin, copy, subjects, type TestAdmin } from './support/admin-harness.js';
 import { waitFor } from '../../../test/support/wait-for.js';
 
@@ -65,5 +66,27 @@ describe('admin API against a real nats-server', () => {
     const stats = await t.app.inject({ url: '/v1/stats', headers: admin });
     expect(stats.statusCode).toBe(503);
     expect(stats.json().error).toMatch(/^registry_/);
+  });
+
+  it('owns the blacklist bucket: creates it with MESH_KV_REPLICAS and history 1, refuses one with other settings (unready, no crash)', async () => {
+    const settings = await (await other.kv('mesh_blacklist', { create: false })).settings();
+    expect(settings).toEqual({ replicas: 1, history: BLACKLIST_HISTORY });
+
+    // A bucket someone else created with other settings: the admin says so and stays unready.
+    await other.kv('odd_blacklist', { history: 5, create: true });
+    const odd = await buildTestAdmin(bus, { blacklistBucket: 'odd_blacklist' }, { waitLoaded: false });
+    try {
+      const why = await waitFor(() => {
+        const r = odd.health.readiness();
+        return r.failing['blacklist']?.includes('history') ? r.failing['blacklist'] : undefined;
+      });
+      expect(why).toMatch(/odd_blacklist.*history 5 \(expected 1\)/);
+      expect(odd.logs.lines.some((l) => l['level'] === 50 && String(l['msg']).includes('other settings'))).toBe(true);
+      const list = await odd.app.inject({ url: '/v1/blacklist', headers: admin });
+      expect(list.statusCode).toBe(503);
+      expect(list.json()).toMatchObject({ error: 'kv_unavailable' });
+    } finally {
+      await odd.app.close();
+    }
   });
 });
