@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import {
   KvBucketMissingError,
   KvConflictError,
-  KvSettingsMismatchError,
   NoRespondersError,
   RequestTimeoutError,
   SubscriptionLimitError,
@@ -21,7 +20,17 @@ import {
   type SubscribeOptions,
 } from './bus.js';
 import { reportHandlerError, type BusLogger } from './logger.js';
-import { assertBucketName, assertHeaderName, assertHistory, assertKvKey, assertReplicas, normalizeHeaderValue } from './rules.js';
+import {
+  assertBucketName,
+  assertHeaderName,
+  assertHistory,
+  assertKvKey,
+  assertKvSettings,
+  assertReplicas,
+  kvSettingsExpected,
+  kvSettingsWanted,
+  normalizeHeaderValue,
+} from './rules.js';
 import { assertPublishSubject, assertQueueName, assertSubscribeSubject, patternMatches } from './subject.js';
 
 /**
@@ -346,31 +355,16 @@ class MemoryBus implements Bus {
     }
   }
 
-  /** The same rules as the NATS bus (KvOptions.create): the creator's settings stay; owners and expectations are checked. */
+  /** The same rules as the NATS bus (KvOptions.create): the creator's settings stay; owners and openers are checked. */
   private bucket(name: string, options: KvOptions | undefined): MemoryBucket {
-    const wanted: KvSettings = { replicas: options?.replicas ?? 1, history: options?.history ?? 1 };
     let b = this.broker.buckets.get(name);
     if (b === undefined) {
       if (options?.create === false) throw new KvBucketMissingError(name);
-      b = new MemoryBucket(wanted);
+      b = new MemoryBucket(kvSettingsWanted(options));
       this.broker.buckets.set(name, b);
       return b;
     }
-    let expected: Partial<KvSettings> | undefined;
-    if (options?.create === true) expected = wanted;
-    else if (options?.create === false) {
-      expected = {
-        ...(options.replicas === undefined ? {} : { replicas: options.replicas }),
-        ...(options.history === undefined ? {} : { history: options.history }),
-      };
-    }
-    if (
-      expected !== undefined &&
-      ((expected.replicas !== undefined && expected.replicas !== b.settings.replicas) ||
-        (expected.history !== undefined && expected.history !== b.settings.history))
-    ) {
-      throw new KvSettingsMismatchError(name, expected, b.settings);
-    }
+    assertKvSettings(name, kvSettingsExpected(options), b.settings);
     return b;
   }
 

@@ -2,6 +2,7 @@
  * Header and KV naming rules, checked the same way by both buses (the NATS ones, so that code
  * tested against the memory bus does not fail first in production).
  */
+import { KvSettingsMismatchError, type KvOptions, type KvSettings } from './bus.js';
 
 /** Header names: printable ASCII without ':' (as nats.js checks); case is kept and matched exactly. */
 export function assertHeaderName(name: string): void {
@@ -44,5 +45,33 @@ export function assertHistory(history: number): void {
 export function assertReplicas(replicas: number): void {
   if (!Number.isInteger(replicas) || replicas < 1) {
     throw new Error(`invalid KV replicas ${replicas}: an integer from 1`);
+  }
+}
+
+/** The settings a bucket is created with: what was asked for, else 1 replica and 1 revision per key. */
+export function kvSettingsWanted(options: KvOptions | undefined): KvSettings {
+  return { replicas: options?.replicas ?? 1, history: options?.history ?? 1 };
+}
+
+/**
+ * What an existing bucket must match (KvOptions.create): an owner everything it asked for,
+ * defaults included; an opener only what it named; the legacy create-or-open nothing.
+ */
+export function kvSettingsExpected(options: KvOptions | undefined): Partial<KvSettings> | undefined {
+  if (options?.create === true) return kvSettingsWanted(options);
+  if (options?.create !== false) return undefined;
+  return {
+    ...(options.replicas === undefined ? {} : { replicas: options.replicas }),
+    ...(options.history === undefined ? {} : { history: options.history }),
+  };
+}
+
+export function assertKvSettings(bucket: string, expected: Partial<KvSettings> | undefined, actual: KvSettings): void {
+  if (
+    expected !== undefined &&
+    ((expected.replicas !== undefined && expected.replicas !== actual.replicas) ||
+      (expected.history !== undefined && expected.history !== actual.history))
+  ) {
+    throw new KvSettingsMismatchError(bucket, expected, actual);
   }
 }

@@ -8,7 +8,6 @@ import { RequestError, TimeoutError } from '@nats-io/nats-core/internal';
 import {
   KvBucketMissingError,
   KvConflictError,
-  KvSettingsMismatchError,
   KvUnavailableError,
   type KvBucket,
   type KvEntry,
@@ -16,7 +15,7 @@ import {
   type KvSettings,
 } from '../bus.js';
 import { reportHandlerError, type BusLogger } from '../logger.js';
-import { assertBucketName, assertHistory, assertKvKey, assertReplicas } from '../rules.js';
+import { assertBucketName, assertHistory, assertKvKey, assertKvSettings, assertReplicas, kvSettingsExpected, kvSettingsWanted } from '../rules.js';
 import { copy, type NatsClient } from './client.js';
 
 /**
@@ -52,21 +51,12 @@ export function toKvError(err: unknown, bucket: string, missingIsAbsent: boolean
   return err;
 }
 
-function checkSettings(bucket: string, expected: Partial<KvSettings>, actual: KvSettings): void {
-  if (
-    (expected.replicas !== undefined && expected.replicas !== actual.replicas) ||
-    (expected.history !== undefined && expected.history !== actual.history)
-  ) {
-    throw new KvSettingsMismatchError(bucket, expected, actual);
-  }
-}
-
 /** Opens `bucket` as KvOptions.create says. One Kvm per bus (nats.js's KV manager). */
 export async function openNatsKv(client: NatsClient, kvm: Kvm, bucket: string, options: KvOptions | undefined): Promise<KvBucket> {
   assertBucketName(bucket);
   if (options?.history !== undefined) assertHistory(options.history);
   if (options?.replicas !== undefined) assertReplicas(options.replicas);
-  const wanted: KvSettings = { replicas: options?.replicas ?? 1, history: options?.history ?? 1 };
+  const wanted = kvSettingsWanted(options);
   if (options?.create === undefined) {
     // Legacy create-or-open: an existing bucket keeps its first creator's settings, unchecked.
     return new NatsKvStore(bucket, await kvm.create(bucket, { ...wanted }), client);
@@ -79,7 +69,7 @@ export async function openNatsKv(client: NatsClient, kvm: Kvm, bucket: string, o
       if (err instanceof JetStreamApiError && err.code === STREAM_NAME_EXISTS) {
         // Lost a creation race to an owner with other settings: name them.
         const other = new NatsKvStore(bucket, await kvm.open(bucket), client);
-        checkSettings(bucket, wanted, await other.settings());
+        assertKvSettings(bucket, wanted, await other.settings());
       }
       throw toKvError(err, bucket, false);
     }
@@ -88,16 +78,15 @@ export async function openNatsKv(client: NatsClient, kvm: Kvm, bucket: string, o
     const actual = await store.settings().catch((err: unknown) => {
       throw err instanceof KvBucketMissingError ? new KvUnavailableError(bucket, { cause: err.cause }) : err;
     });
-    checkSettings(bucket, wanted, actual);
+    assertKvSettings(bucket, wanted, actual);
     return store;
   }
-  // Open only: bind (no request), then read the stream's settings, which proves it exists.
-  const store = new NatsKvStore(bucket, await kvm.open(bucket), client);
-  const expected: Partial<KvSettings> = {
-    ...(options.replicas === undefined ? {} : { replicas: options.replicas }),
-    ...(options.history === undefined ? {} : { history: options.history }),
-  };
-  checkSettings(bucket, expected, await store.settings());
+  // Open only: bind (nats.js sends nothing), then read the stream's settings, which proves it exists.
+  const bound = await kvm.open(bucket).catch((err: unknown) => {
+    throw toKvError(err, bucket, true);
+  });
+  const store = new NatsKvStore(bucket, bound, client);
+  assertKvSettings(bucket, kvSettingsExpected(options), await store.settings());
   return store;
 }
 
