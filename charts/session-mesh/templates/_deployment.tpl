@@ -22,6 +22,11 @@ spec:
   replicas: {{ .replicas }}
   {{- end }}
   revisionHistoryLimit: 5
+  {{- with $v.minReadySeconds }}
+  # A new pod counts as available only after this long: a rollout moves on once the sockets it
+  # took over have settled, not the moment readiness first passes.
+  minReadySeconds: {{ . | int64 }}
+  {{- end }}
   strategy:
     type: RollingUpdate
     rollingUpdate:
