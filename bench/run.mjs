@@ -290,7 +290,7 @@ async function phasePushEdge(tmp) {
   await Promise.all([edgeA.proc.stop(), edgeB.proc.stop()]);
   await nats.proc.stop();
   const warnings = [...edgeWarnings(edgeA.proc), ...edgeWarnings(edgeB.proc)];
-  const deltaStats = (a, b) => ({ deliveries: (b.deliveries ?? NaN) - (a.deliveries ?? NaN), drops: (b.drops ?? NaN) - (a.drops ?? NaN) });
+  const deltaStats = (a, b) => ({ deliveries: (b.hub?.deliveries ?? NaN) - (a.hub?.deliveries ?? NaN), drops: (b.outbound?.drops ?? NaN) - (a.outbound?.drops ?? NaN) });
   return {
     usersPerEdge: cfg.pushUsersPerEdge,
     connect,

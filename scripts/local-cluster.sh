@@ -60,11 +60,12 @@ start() { # name, env...
 }
 start registry-1 MESH_NATS_URL=nats://127.0.0.1:4222 MESH_OPS_PORT=8090 MESH_REGISTRY_ID=registry-1
 start registry-2 MESH_NATS_URL=nats://127.0.0.1:4223 MESH_OPS_PORT=8091 MESH_REGISTRY_ID=registry-2
-start admin MESH_NATS_URL=nats://127.0.0.1:4224 MESH_ADMIN_PORT=8081 MESH_ADMIN_TOKENS="$ADMIN_TOKEN"
-start edge-a MESH_NATS_URL=nats://127.0.0.1:4222 MESH_EDGE_PORT=8080 MESH_EDGE_ID=edge-a
-start edge-b MESH_NATS_URL=nats://127.0.0.1:4223 MESH_EDGE_PORT=8082 MESH_EDGE_ID=edge-b
+start admin MESH_NATS_URL=nats://127.0.0.1:4224 MESH_ADMIN_PORT=8081 MESH_OPS_PORT=8092 MESH_ADMIN_TOKENS="$ADMIN_TOKEN"
+start edge-a MESH_NATS_URL=nats://127.0.0.1:4222 MESH_EDGE_PORT=8080 MESH_OPS_PORT=8093 MESH_EDGE_ID=edge-a
+start edge-b MESH_NATS_URL=nats://127.0.0.1:4223 MESH_EDGE_PORT=8082 MESH_OPS_PORT=8094 MESH_EDGE_ID=edge-b
 
-for url in http://127.0.0.1:8080/readyz http://127.0.0.1:8082/readyz http://127.0.0.1:8081/readyz http://127.0.0.1:8090/readyz http://127.0.0.1:8091/readyz; do
+# Probes live on each process's internal ops port (MESH_OPS_PORT).
+for url in http://127.0.0.1:8093/readyz http://127.0.0.1:8094/readyz http://127.0.0.1:8092/readyz http://127.0.0.1:8090/readyz http://127.0.0.1:8091/readyz; do
   for _ in $(seq 1 150); do curl -fs "$url" > /dev/null 2>&1 && break; sleep 0.2; done
   curl -fs "$url" > /dev/null || { echo "not ready: $url (logs in $RUN)"; exit 1; }
 done
@@ -73,6 +74,7 @@ cat <<INFO
 Session Mesh local cluster is up (logs in $RUN)
   edges      ws://127.0.0.1:8080  ws://127.0.0.1:8082
   admin API  http://127.0.0.1:8081   (admin token: $ADMIN_TOKEN)
+  ops ports  registry 8090 8091, admin 8092, edges 8093 8094 (/healthz /readyz /stats)
   NATS       nats://127.0.0.1:4222,nats://127.0.0.1:4223,nats://127.0.0.1:4224
 
   TOKEN=\$(npm run -s token -- --user alice)

@@ -91,8 +91,12 @@ export async function startEdge(procs, { root, natsUrl, secret, id, logLevel = '
   const main = process.env.BENCH_EDGE_MAIN || join(root, 'services/edge/dist/main.js');
   if (!existsSync(main)) throw new ProcessFailed(`the edge is not built: ${main} is missing (npx tsc -b services/edge)`);
   const port = await freePort();
+  const opsPort = await freePort();
   const env = {
     ...process.env,
+    MESH_OPS_PORT: String(opsPort),
+    MESH_OPS_HOST: '127.0.0.1',
+    MESH_DRAIN_DELAY_MS: '0',
     MESH_NATS_URL: natsUrl,
     MESH_JWT_SECRET: secret,
     MESH_EDGE_PORT: String(port),
@@ -105,7 +109,8 @@ export async function startEdge(procs, { root, natsUrl, secret, id, logLevel = '
   const inspectPort = inspect ? await freePort() : undefined;
   const nodeArgs = inspect ? [`--inspect=127.0.0.1:${inspectPort}`] : [];
   const proc = procs.start(id, process.execPath, [...nodeArgs, main], { env, cwd: root });
-  const base = `http://127.0.0.1:${port}`;
+  // /readyz and /stats live on the internal ops port.
+  const base = `http://127.0.0.1:${opsPort}`;
   let lastStatus = 'no answer';
   await until(
     async () => {

@@ -56,7 +56,7 @@ export async function startService(
   const name = options.name ?? service;
   const child = spawn(process.execPath, [`services/${service}/dist/main.js`], {
     cwd: repoRoot,
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', MESH_LOG_LEVEL: 'info', ...env, [portVariable[service]]: String(port), ...(onOpsPort.has(service) ? { MESH_OPS_PORT: String(opsPort) } : {}) },
+    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', MESH_LOG_LEVEL: 'info', MESH_DRAIN_DELAY_MS: '0', ...env, [portVariable[service]]: String(port), ...(onOpsPort.has(service) ? { MESH_OPS_PORT: String(opsPort) } : {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -15,7 +15,7 @@ export const serviceEnvShape = {
     .default(DEFAULT_SUBJECT_PREFIX),
   MESH_LOG_LEVEL: env.logLevel(),
   MESH_KV_REPLICAS: env.positiveInt(1).refine((v) => v <= 5, 'must be between 1 and 5'),
-  MESH_SHUTDOWN_TIMEOUT_MS: env.positiveInt(10_000),
+  MESH_SHUTDOWN_TIMEOUT_MS: env.positiveInt(30_000),
   /** The internal ops port (/healthz, /readyz, /stats, metrics): never the public port. */
   MESH_OPS_HOST: z.string().min(1).default('0.0.0.0'),
   MESH_OPS_PORT: env.port(9090),

@@ -93,6 +93,14 @@ const schema = z
   })
   .superRefine(refineJwtEnv((v) => v.MESH_ANONYMOUS))
   .superRefine((v, ctx) => {
+    // The shutdown watchdog must outlast the drain, or it kills the edge halfway through.
+    if (v.MESH_SHUTDOWN_TIMEOUT_MS <= v.MESH_DRAIN_DELAY_MS + v.MESH_DRAIN_SPREAD_MS + 2000) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['MESH_SHUTDOWN_TIMEOUT_MS'],
+        message: `must exceed MESH_DRAIN_DELAY_MS + MESH_DRAIN_SPREAD_MS + 2000 (${v.MESH_DRAIN_DELAY_MS + v.MESH_DRAIN_SPREAD_MS + 2000})`,
+      });
+    }
     const sources = v.MESH_TOKEN_SOURCES ?? DEFAULT_TOKEN_SOURCES;
     const origins = v.MESH_ALLOWED_ORIGINS ?? [];
     if (sources.includes('cookie') && (origins.length === 0 || origins.includes('*'))) {

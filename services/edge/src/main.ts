@@ -19,12 +19,16 @@ runMain('edge', async () => {
   if (config.anonymous) logger.warn('MESH_ANONYMOUS=true: connections are not authenticated');
   const health = new Health();
   const shutdown = new Shutdown(logger, config.shutdownTimeoutMs);
+  // Up first, for liveness during a slow start (JetStream forming); not ready until the edge is.
+  let started = false;
+  health.addCheck('startup', () => started || 'starting');
   const ops = await startOpsServer({ health, port: config.opsPort, host: config.opsHost, logger });
   shutdown.onShutdown('ops server', () => ops.close());
   const bus = await createBus({ natsUrl: config.natsUrl, name: `edge ${config.edgeId}`, logger });
   shutdown.onShutdown('bus', () => bus.close());
   const edge = await startEdge({ bus, logger, health, config, subjects: createSubjects(config.subjectPrefix) });
   ops.route('/stats', () => ({ status: 200, body: JSON.stringify(edge.stats()) }));
+  started = true;
   shutdown.onShutdown('edge', () => edge.drain());
   shutdown.installSignalHandlers();
   logger.info({ opsPort: ops.port }, 'ops endpoints (/healthz, /readyz, /stats) listening');

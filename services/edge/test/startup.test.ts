@@ -48,7 +48,7 @@ describe('loadEdgeConfig', () => {
       requestTimeoutMs: 5000,
       blacklistBucket: 'mesh_blacklist',
       kvReplicas: 1,
-      shutdownTimeoutMs: 10000,
+      shutdownTimeoutMs: 30000,
     });
     expect(c.edgeId).toMatch(/-[0-9a-f]{6}$/);
     expect(c.auth).toMatchObject({ key: { kind: 'secret' }, clockToleranceS: 5 });

@@ -17,7 +17,9 @@ runMain('session-mesh', async () => {
   if (devSecret) env['MESH_JWT_SECRET'] = devJwtSecret();
   const devAdmin = !env['MESH_ADMIN_TOKENS'];
   if (devAdmin) env['MESH_ADMIN_TOKENS'] = devAdminToken();
-  env['MESH_REGISTRY_HEALTH_PORT'] ??= '0';
+  // One machine, usually a developer's: a short drain window (upgrades and /readyz answer 503) then a quick stop.
+  env['MESH_DRAIN_DELAY_MS'] ??= '1000';
+  env['MESH_DRAIN_SPREAD_MS'] ??= '0';
 
   // Validate every role's configuration before starting anything.
   const edgeConfig = loadEdgeConfig(env);
@@ -29,6 +31,8 @@ runMain('session-mesh', async () => {
   shutdown.installSignalHandlers();
   const health = new Health();
   // One internal ops port for every role; each role's checks under its own name (edge.bus, admin.bus...).
+  let started = false;
+  health.addCheck('startup', () => started || 'starting');
   const ops = await startOpsServer({ health, port: edgeConfig.opsPort, host: edgeConfig.opsHost, logger });
   shutdown.onShutdown('ops server', () => ops.close());
   const subjects = createSubjects(edgeConfig.subjectPrefix);
@@ -48,6 +52,7 @@ runMain('session-mesh', async () => {
   // The edge starts last and drains first: clients are told to reconnect before anything else stops.
   const edge = await startEdge({ bus: await connect('edge'), logger, health: health.scope('edge'), config: edgeConfig, subjects });
   ops.route('/stats', () => ({ status: 200, body: JSON.stringify(edge.stats()) }));
+  started = true;
   // Draining keeps both ports open: upgrades and /readyz answer 503 during the drain window.
   shutdown.onShutdown('edge', () => edge.drain());
 

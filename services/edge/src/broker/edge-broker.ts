@@ -154,14 +154,25 @@ export class EdgeBroker {
     }
   }
 
-  /** A client MESSAGE to `<prefix>.in.<topic>` with identity headers set by the edge. */
-  publishInbound(topic: string, payload: Uint8Array, headers: HeaderValues): void {
-    this.bus.publish(this.subjects.inbound(topic), payload, headers);
+  /** A client MESSAGE to `<prefix>.in.<topic>` with identity headers set by the edge; false when the bus refused it. */
+  publishInbound(topic: string, payload: Uint8Array, headers: HeaderValues): boolean {
+    try {
+      this.bus.publish(this.subjects.inbound(topic), payload, headers);
+      return true;
+    } catch (err) {
+      this.logBusError('publish-inbound', { err, topic }, 'could not publish a client message');
+      return false;
+    }
   }
 
-  /** A client REQUEST; rejects with the bus's typed errors (no responders, timeout, ...). */
+  /** A client REQUEST; rejects (never throws) with the bus's typed errors (no responders, timeout, ...). */
   requestInbound(topic: string, payload: Uint8Array, headers: HeaderValues, timeoutMs: number): Promise<BusMessage> {
-    return this.bus.request(this.subjects.inbound(topic), payload, { timeoutMs, headers });
+    try {
+      return this.bus.request(this.subjects.inbound(topic), payload, { timeoutMs, headers });
+    } catch (err) {
+      // nats.js throws synchronously for some failures (payload over max_payload, closed connection).
+      return Promise.reject(err);
+    }
   }
 
   /**

@@ -115,7 +115,9 @@ export class Inbound {
     const payload = frame.payload.slice();
     if (frame.op === Opcode.MESSAGE) {
       this.stats.messages++;
-      broker.publishInbound(frame.topic, payload, this.identityHeaders(conn));
+      if (!broker.publishInbound(frame.topic, payload, this.identityHeaders(conn))) {
+        this.sendError(conn, ErrorCode.REQUEST_FAILED, 'the message could not be published');
+      }
       return;
     }
     this.stats.requests++;
