@@ -28,14 +28,6 @@ export function envInt(name, fallback) {
   return value;
 }
 
-/** @param {string} name @param {number} fallback */
-export function envNumber(name, fallback) {
-  const raw = env(name, String(fallback));
-  const value = Number(raw);
-  if (!Number.isFinite(value)) throw new Error(`${name} must be a number, got ${raw}`);
-  return value;
-}
-
 /**
  * A k6 duration ('500ms', '30s', '1m30s', '2h') in milliseconds, so scripts can time their own work
  * from the same DURATION the options use.
@@ -233,14 +225,22 @@ export function openSession({ token, edge, client, query, handlers = {} }) {
     if (bytes[0] === OP_PUSH) handlers.onPush?.(data.slice(1), Date.now());
     else handlers.onBinary?.(data, Date.now());
   });
+  let lastError = '';
+  // An error is always followed by a close event, which counts it; keep its text for the log line.
+  ws.addEventListener('error', (event) => {
+    lastError = String(/** @type {{ error?: string }} */ (event).error ?? '');
+  });
   ws.addEventListener('close', (event) => {
     const { code, reason } = /** @type {{ code?: number, reason?: string }} */ (/** @type {unknown} */ (event));
-    if (!welcomed) metrics.connectFailed.add(true);
-    else if (!closingOnPurpose) metrics.unexpectedClose.add(1);
+    if (!welcomed) {
+      metrics.connectFailed.add(true);
+      warnSometimes(`connect to ${base} failed before welcome: ${lastError || `close ${code ?? '-'} ${reason ?? ''}`}`);
+    } else if (!closingOnPurpose) {
+      metrics.unexpectedClose.add(1);
+      warnSometimes(`the server closed a session: ${code ?? '-'} ${reason ?? ''}`);
+    }
     handlers.onClose?.(code, reason ?? '');
   });
-  // Errors are followed by a close event, which records them; without a listener k6 logs nothing.
-  ws.addEventListener('error', () => {});
 
   return {
     ws,
@@ -250,6 +250,15 @@ export function openSession({ token, edge, client, query, handlers = {} }) {
       if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.close(code ?? 1000);
     },
   };
+}
+
+// A few lines per VU say why connections failed; more would flood the log when an edge dies.
+let warningsLeft = 3;
+/** @param {string} line */
+function warnSometimes(line) {
+  if (warningsLeft <= 0) return;
+  warningsLeft -= 1;
+  console.warn(warningsLeft === 0 ? `${line} (further failures of this VU are only counted)` : line);
 }
 
 /** Payload bytes as a string (the scripts' own payloads are ASCII JSON). @param {ArrayBuffer} buffer */

@@ -18,7 +18,7 @@ const sources = [
 /** Variables read through the helpers of lib/mesh.js, or named as a hold-and-push interval variable. */
 function variablesRead(): Map<string, string> {
   const found = new Map<string, string>();
-  const pattern = /(?:\benv(?:Int|Number|DurationMs)?\(|intervalVariable: )'([A-Z][A-Z0-9_]*)'/g;
+  const pattern = /(?:\benv(?:Int|DurationMs)?\(|intervalVariable: )'([A-Z][A-Z0-9_]*)'/g;
   for (const { path, text } of sources) for (const m of text.matchAll(pattern)) found.set(m[1]!, path);
   return found;
 }

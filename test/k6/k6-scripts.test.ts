@@ -195,6 +195,14 @@ describe('k6 scripts against a local topology', () => {
     expect(r.summary?.thresholds.find((t) => t.metric === 'presence_leftover')?.ok).toBe(true);
   });
 
+  it('fails the run when the edges refuse the tokens (a wrong secret), saying why', async () => {
+    const r = await runStandin('k6/churn.js', { ...env(), MESH_JWT_SECRET: 'not-the-secret-of-this-cluster-0123456789', VUS: '2', DURATION: '1s', CHURN_HOLD_MIN_MS: '10', CHURN_HOLD_MAX_MS: '20' });
+    expect(r.code, explain(r)).toBe(99);
+    expect(r.summary?.metrics['mesh_connect_failed']?.values['rate']).toBe(1);
+    expect(r.summary?.thresholds.find((t) => t.metric === 'mesh_connect_failed')?.ok).toBe(false);
+    expect(r.stdout + r.stderr).toContain('failed before welcome: websocket: bad handshake (HTTP 401)');
+  });
+
   it('broadcast: every receiver gets every broadcast of the run', async () => {
     const r = await runStandin('k6/broadcast.js', { ...env(), VUS: '3', CONNECTIONS_PER_VU: '10', BROADCAST_COUNT: '10', BROADCAST_INTERVAL_MS: '100', PUBLISH_DELAY: '2500ms' });
     expect(r.code, explain(r)).toBe(0);

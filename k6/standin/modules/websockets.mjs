@@ -107,7 +107,9 @@ export class WebSocket {
         this._dispatchError(this._lastError ?? new Error(`websocket: close ${code}: ${reason}`));
       }
     }
-    if (code !== 1005 && code !== 1006 && !this._handshakeError) {
+    // As in k6: the close event carries the code the connection ended with (also 1005 and 1006),
+    // except when the handshake failed.
+    if (!this._handshakeError) {
       this._closeCode ||= code;
       this._closeReason ||= reason;
     }
