@@ -28,6 +28,8 @@ export const CloseCode = {
   SERVER_OVERLOADED: 4010,
   /** The client answered no ping for the idle timeout (half-open network, frozen tab). */
   IDLE_TIMEOUT: 4011,
+  /** The token's session id is held by another user's connection on this edge (an issuer reused a jti). */
+  SESSION_CONFLICT: 4012,
 } as const;
 
 export type CloseCodeName = keyof typeof CloseCode;
@@ -51,6 +53,7 @@ export const closeCodeAdvice: Readonly<Record<CloseCodeName, CloseCodeAdvice>> =
   PROTOCOL_ERROR: { retry: false, refreshToken: false },
   SERVER_OVERLOADED: { retry: true, refreshToken: false },
   IDLE_TIMEOUT: { retry: true, refreshToken: false },
+  SESSION_CONFLICT: { retry: false, refreshToken: true },
 };
 
 const byNumber = new Map<number, CloseCodeName>(

@@ -21,6 +21,8 @@ export interface EdgeConfig extends ServiceConfig {
   readonly anonymous: boolean;
   /** Undefined exactly when anonymous. */
   readonly auth: TokenVerifierConfig | undefined;
+  /** Anonymous mode: the secret signing visitors' client ids (shared by every edge); undefined otherwise. */
+  readonly anonymousSecret: Buffer | undefined;
   /** Tried in this order; the first source that carries a token wins. */
   readonly tokenSources: readonly TokenSourceName[];
   readonly tokenQueryParam: string;
@@ -80,6 +82,7 @@ const schema = z
       .list()
       .refine((list) => list === undefined || list.every((o) => normaliseOrigin(o) !== undefined), 'must be a comma-separated list of origins like https://app.example.com'),
     MESH_ANONYMOUS: env.boolean(false),
+    MESH_ANONYMOUS_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
     MESH_HEARTBEAT_INTERVAL_MS: env.positiveInt(5000).refine((v) => v >= 100, 'must be at least 100'),
     MESH_MAX_MESSAGE_BYTES: env.positiveInt(65536).refine((v) => v >= 64 && v <= 16 * 1024 * 1024, 'must be between 64 and 16777216'),
     MESH_MAX_BACKPRESSURE_BYTES: env.positiveInt(1048576).refine((v) => v >= 1024, 'must be at least 1024'),
@@ -123,6 +126,8 @@ export function loadEdgeConfig(vars: NodeJS.ProcessEnv = process.env): EdgeConfi
     edgeId: v.MESH_EDGE_ID ?? defaultEdgeId(),
     anonymous: v.MESH_ANONYMOUS,
     auth: v.MESH_ANONYMOUS ? undefined : jwtConfigFromEnv(v),
+    // Without a configured secret, ids are valid on this edge only (a reconnect elsewhere gets a new identity).
+    anonymousSecret: !v.MESH_ANONYMOUS ? undefined : v.MESH_ANONYMOUS_SECRET !== undefined ? Buffer.from(v.MESH_ANONYMOUS_SECRET) : randomBytes(32),
     tokenSources: v.MESH_TOKEN_SOURCES ? [...new Set(v.MESH_TOKEN_SOURCES as TokenSourceName[])] : DEFAULT_TOKEN_SOURCES,
     tokenQueryParam: v.MESH_TOKEN_QUERY_PARAM,
     tokenCookie: v.MESH_TOKEN_COOKIE,

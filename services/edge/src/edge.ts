@@ -3,6 +3,7 @@ import type { Bus } from '@session-mesh/bus';
 import type { Subjects } from '@session-mesh/protocol';
 import type { Health, Logger } from '@session-mesh/runtime';
 import { Admission } from './admission/admission.js';
+import { AnonymousIds } from './admission/anonymous-ids.js';
 import { EdgeBroker } from './broker/edge-broker.js';
 import { CoarseClock } from './clock.js';
 import type { EdgeConfig } from './config.js';
@@ -54,7 +55,7 @@ export async function startEdge(deps: EdgeDeps): Promise<EdgeHandle> {
   const rateLimit = new InboundRateLimit(config.inboundRatePerS, config.inboundBurst);
   const inbound = new Inbound({ broker, ids, clock, verifier, blacklist, roles, rateLimit, requestTimeoutMs: config.requestTimeoutMs, maxMessageBytes: config.maxMessageBytes });
   const connections = new Connections({ hub, broker, ids, clock, listener: lifecycle, revocation: blacklist, inbound, backpressureLimit: config.maxBackpressureBytes, logger });
-  const admission = new Admission(config, verifier, blacklist, roles, connections);
+  const admission = new Admission(config, verifier, blacklist, roles, connections, config.anonymousSecret && new AnonymousIds(config.anonymousSecret));
   const sweeper = new Sweeper({ hub, clock, blacklist, clockToleranceS: config.auth?.clockToleranceS ?? 0, idleTimeoutS: config.idleTimeoutS });
   health.addCheck('bus', () => broker.readiness());
   health.addCheck('blacklist', () => blacklist.readiness());

@@ -17,6 +17,9 @@ runMain('edge', async () => {
   }
   const logger = createLogger({ name: 'edge', level: config.logLevel });
   if (config.anonymous) logger.warn('MESH_ANONYMOUS=true: connections are not authenticated');
+  if (config.anonymous && process.env['MESH_ANONYMOUS_SECRET'] === undefined) {
+    logger.warn('MESH_ANONYMOUS_SECRET is unset: anonymous client ids are valid on this edge only; set the same secret on every edge');
+  }
   const health = new Health();
   const shutdown = new Shutdown(logger, config.shutdownTimeoutMs);
   // Up first, for liveness during a slow start (JetStream forming); not ready until the edge is.

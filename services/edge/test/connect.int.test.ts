@@ -154,12 +154,31 @@ describe('anonymous mode', () => {
   });
   afterAll(() => t.stop());
 
-  it('makes each tab its own user and session, without a token', async () => {
-    const c = await t.connect({ client: 'anon-tab' });
-    expect(c.welcome).toMatchObject({ user: 'anon-tab', session: 'anon-tab', client: 'anon-tab', roles: [], expiresAt: null });
-    t.pushUser('anon-tab', 'hi');
+  it('makes each tab its own user and session, without a token, under a server-issued id', async () => {
+    const c = await t.connect({});
+    const id = c.welcome!.client;
+    expect(id).toMatch(/^a\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
+    expect(c.welcome).toMatchObject({ user: id, session: id, client: id, roles: [], expiresAt: null });
+    t.pushUser(id, 'hi');
     expect(Buffer.from(await c.nextPush()).toString()).toBe('hi');
     await c.close();
+    // The same tab reconnects with the id it was given and is the same visitor.
+    const again = await t.connect({ client: id });
+    expect(again.welcome).toMatchObject({ user: id });
+    await again.close();
+  });
+
+  // Finding: any tab presenting another visitor's ?client= id became that visitor and got their pushes.
+  it('refuses client ids it did not issue', async () => {
+    const victim = await t.connect({});
+    const id = victim.welcome!.client;
+    const tampered = `${id.slice(0, -2)}${id.endsWith('AA') ? 'BB' : 'AA'}`;
+    for (const forged of ['anon-tab', tampered, 'a.x.y']) {
+      const c = await t.connect({ client: forged });
+      expect(c.refused?.status, forged).toBe(400);
+      expect(JSON.parse(c.refused!.body)).toMatchObject({ error: 'BAD_CLIENT_ID' });
+    }
+    await victim.close();
   });
 });
 

@@ -53,7 +53,7 @@ describe('kills', () => {
 
   it('kills a session, narrowed by client', async () => {
     const x = await tabOf(t, 'k-s1', 'ks', 'x');
-    const y = await tabOf(t, 'k-s2', 'ks', 'y');
+    const y = await tabOf(t, 'k-s1', 'ks', 'y');
     const z = await tabOf(t, 'k-s1', 'other', 'z');
     kill(t.subjects.killSession('ks'), { [Header.Client]: encodeId('y') });
     expect((await y.waitForClose()).code).toBe(4005);
@@ -275,6 +275,21 @@ describe('client to backend', () => {
   });
 });
 
+describe('sessions belong to one user', () => {
+  // Finding: two users whose tokens carried the same jti received each other's session pushes.
+  it('refuses a second user presenting a session id another user holds, so session pushes stay with one user', async () => {
+    const t = await startTestEdge();
+    const owner = await tabOf(t, 'owner', 'shared-jti', 'a');
+    const intruder = await t.connect({ token: await mintToken({ sub: 'intruder', jti: 'shared-jti' }), client: 'b' });
+    expect((await intruder.waitForClose()).code).toBe(4012);
+    t.pushSession('shared-jti', 'for the owner');
+    expect(Buffer.from(await owner.nextPush()).toString()).toBe('for the owner');
+    expect(t.edge.stats().connectionEvents.sessionConflicts).toBe(1);
+    await owner.close();
+    await t.stop();
+  });
+});
+
 describe('overload and drain', () => {
   it('closes connections whose subscription the bus refused with SERVER_OVERLOADED and fails readiness', async () => {
     const t = await startTestEdge();
@@ -291,7 +306,7 @@ describe('overload and drain', () => {
 
   it('drains: closes every socket with SERVER_DRAINING, publishes disconnects, closes the listen socket', async () => {
     const t = await startTestEdge();
-    const clients = await Promise.all([1, 2, 3].map((i) => tabOf(t, `dr-${i}`, 's', 'c')));
+    const clients = await Promise.all([1, 2, 3].map((i) => tabOf(t, `dr-${i}`, `s-${i}`, 'c')));
     const conns = new Set(clients.map((c) => c.welcome!.conn));
     await t.edge.drain();
     for (const c of clients) expect((await c.waitForClose()).code).toBe(4008);

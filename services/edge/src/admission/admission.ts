@@ -3,6 +3,7 @@ import { CloseCode, type CloseCodeName } from '@session-mesh/protocol';
 import type { BlacklistView } from '../control/blacklist-view.js';
 import type { EdgeConfig } from '../config.js';
 import { anonymousIdentity, clientIdProblem, identityFromToken, randomClientId, type Identity, type RoleTable } from '../connection/identity.js';
+import type { AnonymousIds } from './anonymous-ids.js';
 import { findToken, originAllowed, queryParam, selectSubprotocol, type CapturedRequest } from './token-source.js';
 
 /** An upgrade refused over HTTP. `closeCode` names the close code the situation corresponds to. */
@@ -51,6 +52,8 @@ export class Admission {
     private readonly blacklist: BlacklistView,
     private readonly roles: RoleTable,
     private readonly drain: { readonly isDraining: boolean },
+    /** Anonymous mode only: issues and checks unforgeable client ids. */
+    private readonly anonymousIds: AnonymousIds | undefined,
   ) {}
 
   decide(req: CapturedRequest): Decision | Promise<Decision> {
@@ -62,7 +65,13 @@ export class Admission {
     }
     const requested = queryParam(req.query, CLIENT_QUERY_PARAM);
     let client: string;
-    if (requested === undefined) {
+    if (this.anonymousIds !== undefined) {
+      // The client id IS the anonymous identity: only ids this mesh issued are accepted back.
+      if (requested !== undefined && !this.anonymousIds.verify(requested)) {
+        return refusal(400, 'BAD_CLIENT_ID', `query parameter "${CLIENT_QUERY_PARAM}" must be an id issued by this mesh (the welcome frame's client), or absent`);
+      }
+      client = requested ?? this.anonymousIds.issue();
+    } else if (requested === undefined) {
       client = randomClientId();
     } else {
       const problem = clientIdProblem(requested);

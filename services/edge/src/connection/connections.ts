@@ -28,6 +28,7 @@ export interface MessageSink {
 export interface ConnectionsStats {
   kills: number;
   overloaded: number;
+  sessionConflicts: number;
 }
 
 /**
@@ -41,7 +42,7 @@ export interface ConnectionsStats {
  * the hub's connections.
  */
 export class Connections implements BrokerEventHandler, SocketEvents {
-  readonly stats: ConnectionsStats = { kills: 0, overloaded: 0 };
+  readonly stats: ConnectionsStats = { kills: 0, overloaded: 0, sessionConflicts: 0 };
   readonly shared: ConnectionShared;
   private draining = false;
 
@@ -89,6 +90,14 @@ export class Connections implements BrokerEventHandler, SocketEvents {
       return;
     }
     const { hub, broker } = this.deps;
+    // A session belongs to one user: a push or kill by session id must never reach another user.
+    const holder = hub.sessions.get(conn.session)?.conns[0];
+    if (holder !== undefined && holder.user !== conn.user) {
+      this.stats.sessionConflicts++;
+      this.deps.logger.warn({ session: conn.session.slice(0, 64) }, 'refused a connection: its session id is held by another user (the token issuer reuses jti values)');
+      conn.close(CloseCode.SESSION_CONFLICT, 'session id held by another user');
+      return;
+    }
     for (const group of hub.add(conn)) broker.subscribe(group);
     const wait = hub.readiness(conn);
     if (wait === undefined) {
