@@ -4,7 +4,7 @@
  * checks; and each file produces what it is there for.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ciValuesDir, ciValuesFiles, helmLint, helmTemplate, type Manifest, validateManifests } from './support/chart-tools.js';
+import { ciValuesDir, ciValuesFiles, helmLint, helmNotes, helmTemplate, type Manifest, validateManifests } from './support/chart-tools.js';
 import { policyViolations, secretValuesOf } from './support/policy.js';
 
 const cases: [string, string[]][] = [['default values', []], ...ciValuesFiles().map((f): [string, string[]] => [f, [`${ciValuesDir}/${f}`]])];
@@ -101,6 +101,16 @@ describe.each(cases)('chart with %s', (name, valuesFiles) => {
 
   it('passes every policy check', () => {
     expect(policyViolations(manifests, { secretValues: secretValuesOf(manifests) })).toEqual([]);
+  });
+
+  it('prints NOTES that tell how to connect, get a token and reach the admin API', () => {
+    const r = helmNotes(valuesFiles);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/Connect a WebSocket client/);
+    expect(r.stdout).toMatch(/Mint a token|no token is needed|Tokens come from your identity provider/);
+    expect(r.stdout).toContain('port-forward svc/mesh-session-mesh-admin 8081:8081');
+    expect(r.stdout).toContain('helm test mesh -n realtime');
+    if (name === 'bundled-nats.yaml') expect(r.stdout).toContain('for trying the chart out only');
   });
 
   it('renders what this values file is for', () => {

@@ -52,6 +52,15 @@ export function helmTemplate(valuesFiles: readonly string[] = [], sets: readonly
   return run(helmBin(), args);
 }
 
+/** The NOTES Helm prints after an install, rendered offline (`helm install --dry-run=client`). */
+export function helmNotes(valuesFiles: readonly string[] = [], release = 'mesh'): RunResult {
+  const args = ['install', release, chartDir, '--namespace', 'realtime', '--dry-run=client'];
+  for (const f of valuesFiles) args.push('--values', f);
+  const r = run(helmBin(), args);
+  const notes = r.stdout.includes('NOTES:') ? r.stdout.slice(r.stdout.indexOf('NOTES:')) : '';
+  return { ...r, stdout: notes };
+}
+
 export function helmLint(valuesFiles: readonly string[] = []): RunResult {
   const args = ['lint', '--strict', chartDir];
   for (const f of valuesFiles) args.push('--values', f);
