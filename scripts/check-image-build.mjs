@@ -27,7 +27,7 @@ function fail(message) {
 }
 
 /** Dockerfile -> [{ op, args, line }], continuation lines joined, comments and blanks dropped. */
-export function parseDockerfile(text) {
+function parseDockerfile(text) {
   const out = [];
   let pending = '';
   let startLine = 0;

@@ -75,6 +75,7 @@ describe('policy checks', () => {
       m.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'leaky' }, data: { settings: `key=${generated}` } });
     }, 'ConfigMap/leaky: key settings holds a secret'],
     ['a number printed as a float', (m: Manifest[]) => setEnv(container(m, '-edge'), 'MESH_MAX_BACKPRESSURE_BYTES', '1.048576e+06'), 'MESH_MAX_BACKPRESSURE_BYTES=1.048576e+06 is not a plain integer'],
+    ['a listen port the container does not declare', (m: Manifest[]) => setEnv(container(m, '-admin'), 'MESH_OPS_PORT', '9191'), 'MESH_OPS_PORT=9191 but container port ops is 9090'],
     ['a grace period shorter than the drain', (m: Manifest[]) => (pod(m, '-edge').terminationGracePeriodSeconds = 12), 'shorter than the drain'],
     ['a watchdog inside the drain', (m: Manifest[]) => setEnv(container(m, '-edge'), 'MESH_SHUTDOWN_TIMEOUT_MS', '14000'), 'does not outlast the drain'],
     ['a grace period shorter than the watchdog', (m: Manifest[]) => (pod(m, '-registry').terminationGracePeriodSeconds = 10), 'not longer than MESH_SHUTDOWN_TIMEOUT_MS'],

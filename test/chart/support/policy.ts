@@ -61,6 +61,13 @@ const DEFAULT_SHUTDOWN_TIMEOUT_MS = 10_000;
 /** Variables that carry credentials: only ever from a Secret (valueFrom) or a mounted file. */
 const SECRET_ENV = /(SECRET|PASSWORD|TOKENS?|CREDS|CREDENTIALS|PRIVATE_KEY|PUBLIC_KEY|JWKS_URL)$/;
 
+/** Variables naming a port a service listens on, and the container port name that must match. */
+const LISTEN_PORTS: readonly [string, string][] = [
+  ['MESH_OPS_PORT', 'ops'],
+  ['MESH_EDGE_PORT', 'ws'],
+  ['MESH_ADMIN_PORT', 'admin'],
+];
+
 const id = (m: Manifest): string => `${m.kind}/${m.metadata.name}`;
 const isHook = (m: Manifest): boolean => m.metadata.annotations?.['helm.sh/hook'] !== undefined;
 
@@ -145,6 +152,12 @@ export function configViolations(manifests: readonly Manifest[]): string[] {
     const pod = podTemplateOf(m);
     if (!pod) continue;
     for (const c of allContainers(pod.spec)) {
+      // The port a service listens on and the container port probes and Services use must agree.
+      for (const [variable, portName] of LISTEN_PORTS) {
+        const value = c.env?.find((e) => e.name === variable)?.value;
+        const declared = c.ports?.find((p) => p.name === portName)?.containerPort;
+        if (value !== undefined && String(declared) !== value) out.push(`${id(m)} container ${c.name}: ${variable}=${value} but container port ${portName} is ${declared ?? 'missing'}`);
+      }
       for (const e of c.env ?? []) {
         if (/^MESH_.*_(MS|S|BYTES|PORT|REPLICAS)$/.test(e.name) && e.value !== undefined && !/^\d+$/.test(e.value)) {
           out.push(`${id(m)} container ${c.name}: ${e.name}=${e.value} is not a plain integer`);
