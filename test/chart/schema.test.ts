@@ -28,6 +28,7 @@ describe('values.schema.json and template guards', () => {
     ['both PDB fields', ['registry.pdb.maxUnavailable=1'], "at '/registry/pdb'"],
     ['an HTTPRoute without a Gateway', ['gatewayApi.enabled=true'], "at '/gatewayApi/parentRefs': minItems"],
     ['an Ingress path without a slash', ['ingress.hosts[0].host=x', 'ingress.hosts[0].paths[0].path=ws', 'ingress.hosts[0].paths[0].pathType=Prefix'], "at '/ingress/hosts/0/paths/0/path'"],
+    ['a sysctl value that is not a string', ['podSecurityContext.sysctls[0].name=net.core.somaxconn', 'podSecurityContext.sysctls[0].value=4096'], "at '/podSecurityContext/sysctls/0/value': got number, want string"],
     ['a grace period inside the drain', ['edge.terminationGracePeriodSeconds=15'], "edge.terminationGracePeriodSeconds (15 s) must be longer than the edge's shutdown (drain delay + spread + flush = 20000 ms)"],
     ['a public key source without a key', ['auth.keySource=publicKey'], 'secrets.jwtPublicKey (a PEM public key) is required'],
     ['NATS credentials without a creds file', ['nats.credentials.enabled=true'], 'secrets.natsCreds (the creds file) is required'],
