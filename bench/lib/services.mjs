@@ -90,6 +90,7 @@ export async function startEdge(procs, { root, natsUrl, secret, id, logLevel = '
   // BENCH_EDGE_MAIN: another entry point speaking the same env and HTTP contract (harness tests).
   const main = process.env.BENCH_EDGE_MAIN || join(root, 'services/edge/dist/main.js');
   if (!existsSync(main)) throw new ProcessFailed(`the edge is not built: ${main} is missing (npx tsc -b services/edge)`);
+  await ensureBlacklistBucket(root, natsUrl);
   const port = await freePort();
   const opsPort = await freePort();
   const env = {
@@ -128,6 +129,17 @@ export async function startEdge(procs, { root, natsUrl, secret, id, logLevel = '
     throw err;
   });
   return { proc, port, base, url: `ws://127.0.0.1:${port}/`, inspectPort };
+}
+
+/** Edges only open the blacklist bucket; the admin service creates it. The bench runs no admin: play its part. */
+async function ensureBlacklistBucket(root, natsUrl) {
+  const { connectNatsBus } = await import(join(root, 'libs/bus/dist/index.js'));
+  const bus = await connectNatsBus({ servers: natsUrl, name: 'bench-blacklist-owner' });
+  try {
+    await bus.kv('mesh_blacklist', { create: true, replicas: 1, history: 1 });
+  } finally {
+    await bus.close();
+  }
 }
 
 /** The raw uWebSockets.js baseline (bench/raw-uws-server.mjs). */

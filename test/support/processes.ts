@@ -6,6 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { ensureBlacklistBucket } from './blacklist-bucket.js';
 import { waitFor } from './wait-for.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
@@ -51,6 +52,10 @@ export async function startService(
   env: Record<string, string>,
   options: { name?: string; readyTimeoutMs?: number; waitReady?: boolean } = {},
 ): Promise<ServiceProcess> {
+  // Edges wait for the admin to create the blacklist bucket; without an admin in the test, play its part.
+  if (service === 'edge' && env['MESH_NATS_URL'] !== undefined && options.waitReady !== false) {
+    await ensureBlacklistBucket(env['MESH_NATS_URL'].split(',')[0]!.trim(), Number(env['MESH_KV_REPLICAS'] ?? '1'));
+  }
   const port = env[portVariable[service]] !== undefined ? Number(env[portVariable[service]]) : await freePort();
   const opsPort = !onOpsPort.has(service) ? port : env['MESH_OPS_PORT'] !== undefined ? Number(env['MESH_OPS_PORT']) : await freePort();
   const name = options.name ?? service;

@@ -1,4 +1,4 @@
-import type { Bus, KvEntry } from '@session-mesh/bus';
+import { KvNotReadyError, openKvWhenReady, type Bus, type KvEntry } from '@session-mesh/bus';
 import {
   blacklistKey,
   blacklistRefuses,
@@ -21,6 +21,9 @@ export class BlacklistView {
   private readonly entries = new Map<string, BlacklistEntry>();
   private ready = false;
   private stopWatch: (() => void) | undefined;
+  private abort: AbortController | undefined;
+  /** Why the bucket is not open yet (readiness says it). */
+  private waiting: string | undefined;
   closed = 0;
 
   constructor(
@@ -28,29 +31,54 @@ export class BlacklistView {
     private readonly logger: Logger,
   ) {}
 
-  /** Opens the bucket and resolves once the initial values are loaded. */
-  async start(bus: Bus, bucket: string, replicas: number): Promise<void> {
-    const kv = await bus.kv(bucket, { replicas });
-    let markReady!: () => void;
-    const loaded = new Promise<void>((resolve) => (markReady = resolve));
-    this.stopWatch = await kv.watch(
-      (entry) => this.apply(entry),
-      () => {
-        this.ready = true;
-        this.logger.info({ bucket, entries: this.entries.size }, 'blacklist loaded');
-        markReady();
-      },
-    );
-    await loaded;
+  /**
+   * Opens the bucket and resolves once the initial values are loaded. The admin service owns the
+   * bucket (it creates it with the operator's replicas and history); the edge only opens it,
+   * waiting (unready, never crashing) while it does not exist yet or JetStream is still forming,
+   * and checks its settings.
+   */
+  async start(bus: Bus, bucket: string, expectedReplicas: number): Promise<void> {
+    const abort = (this.abort = new AbortController());
+    const onWait = ({ attempt, error }: { attempt: number; error: Error }) => {
+      this.waiting = `waiting for KV bucket ${bucket} (created by the admin service): ${error.message}`;
+      if (attempt === 1 || attempt % 10 === 0) this.logger.warn({ bucket, attempt, err: error }, 'blacklist bucket not available yet: staying unready');
+    };
+    for (;;) {
+      const kv = await openKvWhenReady(bus, bucket, { create: false }, { signal: abort.signal, onWait });
+      const settings = await kv.settings();
+      if (settings.replicas !== expectedReplicas) {
+        this.logger.warn({ bucket, replicas: settings.replicas, expected: expectedReplicas }, 'the blacklist bucket has other replicas than MESH_KV_REPLICAS (the admin service created it)');
+      }
+      let markReady!: () => void;
+      const loaded = new Promise<void>((resolve) => (markReady = resolve));
+      try {
+        this.stopWatch = await kv.watch(
+          (entry) => this.apply(entry),
+          () => {
+            this.ready = true;
+            this.waiting = undefined;
+            this.logger.info({ bucket, entries: this.entries.size }, 'blacklist loaded');
+            markReady();
+          },
+        );
+      } catch (err) {
+        if (!(err instanceof KvNotReadyError)) throw err;
+        onWait({ attempt: 1, error: err });
+        continue;
+      }
+      await Promise.race([loaded, new Promise((_, reject) => abort.signal.addEventListener('abort', () => reject(abort.signal.reason), { once: true }))]);
+      return;
+    }
   }
 
   stop(): void {
+    this.abort?.abort(new Error('edge stopping'));
     this.stopWatch?.();
     this.stopWatch = undefined;
   }
 
   readiness(): true | string {
-    return this.ready ? true : 'blacklist not loaded yet';
+    return this.ready ? true : (this.waiting ?? 'blacklist not loaded yet');
   }
 
   get size(): number {

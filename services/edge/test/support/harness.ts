@@ -2,6 +2,7 @@ import type { Bus, BusMessage, HeaderValues } from '@session-mesh/bus';
 import { startEdge, loadEdgeConfig, type EdgeConfig, type EdgeHandle } from '@session-mesh/edge';
 import { createSubjects, Header, encodeId, type Subjects } from '@session-mesh/protocol';
 import { createLogger, Health, startOpsServer, type Logger } from '@session-mesh/runtime';
+import { ensureBlacklistBucket } from '../../../../test/support/blacklist-bucket.js';
 import { TEST_JWT_SECRET } from '../../../../test/support/tokens.js';
 import { connectClient, waitFor, type ConnectOptions, type MeshClient } from '../../../../test/support/ws-client.js';
 import { createTestBus, type TestBus } from './test-bus.js';
@@ -67,6 +68,7 @@ export async function startTestEdge(options: TestEdgeOptions = {}): Promise<Test
     return bus.subscribe(pattern, (msg) => list.push({ subject: msg.subject, data: msg.data.slice(), headers: msg.headers }));
   });
   await bus.flush();
+  await ensureBlacklistBucket(bus, config.kvReplicas, config.blacklistBucket);
   const ops = await startOpsServer({ health, port: 0, host: '127.0.0.1' });
   const edge = await startEdge({ bus, logger, health, config, subjects });
   ops.route('/stats', () => ({ status: 200, body: JSON.stringify(edge.stats()) }));
