@@ -62,9 +62,14 @@ function dockerignore(text) {
       for (let i = 0; i < pattern.length; i++) {
         const c = pattern[i];
         if (c === '*' && pattern[i + 1] === '*') {
-          re += '.*';
-          i++;
-          if (pattern[i + 1] === '/') i++;
+          // "**/" is any number of directories (none included); a trailing "**" is anything.
+          if (pattern[i + 2] === '/') {
+            re += '(.*/)?';
+            i += 2;
+          } else {
+            re += '.*';
+            i++;
+          }
         } else if (c === '*') re += '[^/]*';
         else if (c === '?') re += '[^/]';
         else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
