@@ -187,7 +187,7 @@ function commonCases(nowS: number, signers: readonly Signer[], other: Signer): J
   add('payload not JSON (signed)', compact(h, b64('{"sub":"alice",'), primary), 'UNAUTHORIZED');
   add('payload a JSON list (signed)', compact(h, enc([claims(nowS)]), primary), 'UNAUTHORIZED');
   add('payload invalid UTF-8 (signed)', compact(h, b64(Buffer.concat([Buffer.from(JSON.stringify(claims(nowS)).slice(0, -1)), Buffer.from(',"x":"\xff\xfe"}', 'latin1')])), primary), 'UNAUTHORIZED');
-  add('payload with base64 padding (signed)', compact(h, `${p}${'='.repeat((4 - (p.length % 4)) % 4 || 4)}`, primary), 'UNAUTHORIZED');
+  add('payload with base64 padding "==" (signed; jose alone accepts it)', compact(h, `${paddable(nowS)}==`, primary), 'UNAUTHORIZED');
   add('payload in standard base64 (+ and /, signed)', compact(h, Buffer.from(JSON.stringify(claims(nowS, { sub: '>>>???' }))).toString('base64').replace(/=+$/, ''), primary), 'UNAUTHORIZED');
   add('payload with a space inside (signed)', compact(h, `${p.slice(0, 8)} ${p.slice(8)}`, primary), 'UNAUTHORIZED');
   add('payload of 4n+1 characters (signed)', compact(h, `${p}${'A'.repeat((((1 - p.length) % 4) + 4) % 4)}`, primary), 'UNAUTHORIZED');
@@ -201,6 +201,14 @@ function commonCases(nowS: number, signers: readonly Signer[], other: Signer): J
   add('crit an empty list', token(claims(nowS), headerOf(primary, { crit: [] })), 'UNAUTHORIZED');
   add('crit with an empty name', token(claims(nowS), headerOf(primary, { crit: [''] })), 'UNAUTHORIZED');
   return cases;
+}
+
+/** An encoded valid payload whose length needs "==" padding in standard base64 (length 4n+2). */
+function paddable(nowS: number): string {
+  for (let n = 0; ; n++) {
+    const body = enc(claims(nowS, { pad: 'x'.repeat(n) }));
+    if (body.length % 4 === 2) return body;
+  }
 }
 
 function oversized(nowS: number, signer: Signer): string {
