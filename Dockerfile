@@ -24,9 +24,8 @@ COPY services/edge/package.json services/edge/
 COPY services/registry/package.json services/registry/
 COPY services/admin/package.json services/admin/
 COPY services/mesh/package.json services/mesh/
-# `npm install`, not `npm ci`: see scripts/ensure-deps.sh (the lock lacks other platforms' optional
-# packages). It still honours the lock for every package it records.
-RUN npm install --loglevel=error
+# Exactly what the lock file says; fails when package.json and the lock disagree.
+RUN npm ci --loglevel=error
 COPY tsconfig.base.json tsconfig.json ./
 COPY libs/ libs/
 COPY services/ services/
