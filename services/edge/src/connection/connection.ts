@@ -93,7 +93,7 @@ export class Connection {
   strikes = 0;
   /** REQUESTs waiting for a backend reply. */
   pending = 0;
-  /** Inbound rate limit: tokens left and when they were last refilled (ms, monotonic). */
+  /** Inbound rate limit: thousandths of tokens left (-1: full bucket not given yet) and when last refilled (whole ms, monotonic). */
   tokens = -1;
   refilledAtMs = 0;
   /** Coarse clock (s) when any frame or pong last arrived: the idle sweep's measure. */
