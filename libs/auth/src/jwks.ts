@@ -47,8 +47,6 @@ export class JwksKeys {
   private lastError: string | undefined;
   private pending: Promise<void> | undefined;
   private readonly now: () => number;
-  /** Fetch attempts so far (for tests and stats). */
-  fetches = 0;
 
   constructor(private readonly options: JwksOptions) {
     this.now = options.now ?? Date.now;
@@ -71,7 +69,6 @@ export class JwksKeys {
     if (this.pending !== undefined) return this.pending;
     if (this.coolingDown()) return Promise.resolve();
     this.lastAttemptAt = this.now();
-    this.fetches++;
     const pending = this.fetchSet().then(
       (set) => {
         this.current = set;
