@@ -31,7 +31,19 @@ beforeEach(async () => {
 });
 afterEach(() => server.stop());
 
-const jwksSource = (extra: Partial<Extract<TokenKeySource, { kind: 'jwks' }>>): TokenKeySource => ({ kind: 'jwks', url: server.url, timeoutMs: 1000, ...extra });
+type JwksTimes = Partial<Extract<TokenKeySource, { kind: 'jwks' }>>;
+const jwksSource = (extra: JwksTimes): TokenKeySource => ({ kind: 'jwks', url: server.url, timeoutMs: 1000, ...extra });
+
+/** A verifier that fetched a set holding `known`; then the endpoint stops and `outageMs` pass. */
+async function afterOutage(known: { jwk: JWK; token: () => string }, times: JwksTimes, outageMs: number) {
+  server.keys = [known.jwk];
+  const verifier = await createTokenVerifier({ key: jwksSource({ cooldownMs: 0, ...times }) });
+  expect(accepted(await verifier.verify(known.token()))).toBe(true);
+  const fetchedAt = Date.now();
+  await server.stop();
+  await elapsed(fetchedAt, outageMs);
+  return verifier;
+}
 
 describe('JWKS endpoint failures', () => {
   it('does not fetch again for every unknown kid while the endpoint fails (cooldown after a failure)', async () => {
@@ -66,13 +78,7 @@ describe('JWKS endpoint failures', () => {
 
   it('keeps verifying known kids, on both paths, when an outage outlasts the cache age', async () => {
     const known = keyPair('k1');
-    server.keys = [known.jwk];
-    const verifier = await createTokenVerifier({ key: jwksSource({ cooldownMs: 0, cacheMaxAgeMs: 200, maxStaleMs: 60_000 }) });
-    expect(accepted(await verifier.verify(known.token()))).toBe(true);
-    const fetchedAt = Date.now();
-    await server.stop();
-    await elapsed(fetchedAt, 250);
-
+    const verifier = await afterOutage(known, { cacheMaxAgeMs: 200, maxStaleMs: 60_000 }, 250);
     expect(accepted(verifier.verifySync(known.token()))).toBe(true);
     expect(accepted(await verifier.verify(known.token()))).toBe(true);
     // An unknown kid is still refused, with the reason.
@@ -82,13 +88,7 @@ describe('JWKS endpoint failures', () => {
 
   it('refuses known kids once the stale bound has passed, saying the JWKS could not be loaded', async () => {
     const known = keyPair('k1');
-    server.keys = [known.jwk];
-    const verifier = await createTokenVerifier({ key: jwksSource({ cooldownMs: 0, cacheMaxAgeMs: 100, maxStaleMs: 200 }) });
-    expect(accepted(await verifier.verify(known.token()))).toBe(true);
-    const fetchedAt = Date.now();
-    await server.stop();
-    await elapsed(fetchedAt, 350);
-
+    const verifier = await afterOutage(known, { cacheMaxAgeMs: 100, maxStaleMs: 200 }, 350);
     expect(verifier.verifySync(known.token())).toBeUndefined();
     const r = await verifier.verify(known.token());
     expect(r).toMatchObject({ error: 'UNAUTHORIZED', message: expect.stringMatching(/^the JWKS could not be loaded: .*(ECONNREFUSED|fetch failed)/) });
@@ -97,12 +97,7 @@ describe('JWKS endpoint failures', () => {
   it('refreshes a stale set in the background and follows a rotation after the endpoint restarts', async () => {
     const first = keyPair('k1');
     const second = keyPair('k2');
-    server.keys = [first.jwk];
-    const verifier = await createTokenVerifier({ key: jwksSource({ cooldownMs: 0, cacheMaxAgeMs: 200, maxStaleMs: 60_000 }) });
-    expect(accepted(await verifier.verify(first.token()))).toBe(true);
-    const fetchedAt = Date.now();
-    await server.stop();
-    await elapsed(fetchedAt, 250);
+    const verifier = await afterOutage(first, { cacheMaxAgeMs: 200, maxStaleMs: 60_000 }, 250);
     expect(accepted(verifier.verifySync(first.token()))).toBe(true); // stale, served; the refresh it starts fails
 
     server.keys = [second.jwk];
