@@ -48,6 +48,8 @@ export interface Subjects {
   snapshotRequestAll(): string;
   /** Asks one edge to publish its snapshot. */
   snapshotRequestEdge(edgeId: string): string;
+  /** One edge's delivery canary: it publishes there and subscribes like a user, to prove its delivery path. */
+  edgeCanary(edgeId: string): string;
   /** A user came online or went offline, cluster-wide; published by the registry. */
   presence(userId: string): string;
   /** Every presence change: `<prefix>.presence.*`. */
@@ -89,6 +91,7 @@ export function createSubjects(prefix: string = DEFAULT_SUBJECT_PREFIX): Subject
     eventSnapshot: () => `${p}.events.snapshot`,
     snapshotRequestAll: () => `${p}.edges.snapshot`,
     snapshotRequestEdge: (edgeId) => `${p}.edge.${encodeId(edgeId)}.snapshot`,
+    edgeCanary: (edgeId) => `${p}.edge.${encodeId(edgeId)}.canary`,
     presence: (userId) => `${p}.presence.${encodeId(userId)}`,
     presenceAll: () => `${p}.presence.*`,
     registryUser: (userId) => `${p}.registry.user.${encodeId(userId)}`,

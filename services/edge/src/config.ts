@@ -43,6 +43,9 @@ export interface EdgeConfig extends ServiceConfig {
   /** Drain: how long readiness fails (upgrades 503) before sockets are closed, and over how long they are closed. */
   readonly drainDelayMs: number;
   readonly drainSpreadMs: number;
+  /** Delivery canary: one publish every interval; readiness fails after `misses` silent intervals. */
+  readonly canaryIntervalMs: number;
+  readonly canaryMisses: number;
 }
 
 export function defaultEdgeId(): string {
@@ -93,6 +96,8 @@ const schema = z
     MESH_INBOUND_BURST: env.positiveInt(200),
     MESH_DRAIN_DELAY_MS: env.nonNegativeInt(5000),
     MESH_DRAIN_SPREAD_MS: env.nonNegativeInt(10_000),
+    MESH_CANARY_INTERVAL_MS: env.positiveInt(5000).refine((v) => v >= 100, 'must be at least 100'),
+    MESH_CANARY_MISSES: env.positiveInt(3),
   })
   .superRefine(refineJwtEnv((v) => v.MESH_ANONYMOUS))
   .superRefine((v, ctx) => {
@@ -142,5 +147,7 @@ export function loadEdgeConfig(vars: NodeJS.ProcessEnv = process.env): EdgeConfi
     inboundBurst: v.MESH_INBOUND_BURST,
     drainDelayMs: v.MESH_DRAIN_DELAY_MS,
     drainSpreadMs: v.MESH_DRAIN_SPREAD_MS,
+    canaryIntervalMs: v.MESH_CANARY_INTERVAL_MS,
+    canaryMisses: v.MESH_CANARY_MISSES,
   };
 }

@@ -4,6 +4,7 @@ import type { Subjects } from '@session-mesh/protocol';
 import type { Health, Logger } from '@session-mesh/runtime';
 import { Admission } from './admission/admission.js';
 import { AnonymousIds } from './admission/anonymous-ids.js';
+import { DeliveryCanary } from './broker/canary.js';
 import { EdgeBroker } from './broker/edge-broker.js';
 import { CoarseClock } from './clock.js';
 import type { EdgeConfig } from './config.js';
@@ -57,14 +58,17 @@ export async function startEdge(deps: EdgeDeps): Promise<EdgeHandle> {
   const connections = new Connections({ hub, broker, ids, clock, listener: lifecycle, revocation: blacklist, inbound, backpressureLimit: config.maxBackpressureBytes, logger });
   const admission = new Admission(config, verifier, blacklist, roles, connections, config.anonymousSecret && new AnonymousIds(config.anonymousSecret));
   const sweeper = new Sweeper({ hub, clock, blacklist, clockToleranceS: config.auth?.clockToleranceS ?? 0, idleTimeoutS: config.idleTimeoutS });
+  const canary = new DeliveryCanary(bus, subjects, config.edgeId, config.canaryIntervalMs, config.canaryMisses, logger);
   health.addCheck('bus', () => broker.readiness());
+  health.addCheck('delivery', () => canary.readiness());
   health.addCheck('blacklist', () => blacklist.readiness());
 
   let transport: Transport | undefined;
-  const stopParts = () => [sweeper, stall, lifecycle, blacklist, broker].forEach((part) => part.stop());
+  const stopParts = () => [canary, sweeper, stall, lifecycle, blacklist, broker].forEach((part) => part.stop());
   try {
     transport = await startTransport(config, admission, connections, logger);
     broker.start(connections);
+    canary.start();
     lifecycle.start();
     // Upgrades get 503 until the initial blacklist is loaded.
     await blacklist.start(bus, config.blacklistBucket, config.kvReplicas);
@@ -81,7 +85,7 @@ export async function startEdge(deps: EdgeDeps): Promise<EdgeHandle> {
   const server = transport;
   logger.info({ host: config.host, port: server.port, bus: bus.kind, auth: verifier?.description ?? 'anonymous', tokenSources: config.anonymous ? [] : config.tokenSources, uws: binary.split(/[\\/]/).pop() }, 'edge accepting connections');
 
-  const stats = () => collectStats({ edgeId: config.edgeId, startedAtMs, hub, outbound: connections.shared.outbound, broker: broker.stats, connections: connections.stats, lifecycle, sweeper, blacklist, upgrades: () => server.upgrades, inbound: inbound.stats, roles, stall });
+  const stats = () => collectStats({ edgeId: config.edgeId, startedAtMs, hub, outbound: connections.shared.outbound, broker: broker.stats, canary: canary.stats, connections: connections.stats, lifecycle, sweeper, blacklist, upgrades: () => server.upgrades, inbound: inbound.stats, roles, stall });
   let drained: Promise<void> | undefined;
   const drain = (): Promise<void> =>
     (drained ??= (async () => {

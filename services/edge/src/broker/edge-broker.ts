@@ -1,5 +1,5 @@
 import type { Bus, BusEvent, BusMessage, BusSubscription, HeaderValues, MessageHandler } from '@session-mesh/bus';
-import { Header, parseKillSubject, tryDecodeId, type Subjects } from '@session-mesh/protocol';
+import { Header, tryDecodeId, type Subjects } from '@session-mesh/protocol';
 import { createRateLimitedLog, type Logger, type RateLimitedLog } from '@session-mesh/runtime';
 import type { Group, GroupKind, Hub } from '../hub/hub.js';
 
@@ -74,10 +74,10 @@ export class EdgeBroker {
   start(handler: BrokerEventHandler): void {
     this.handler = handler;
     this.offBusEvents = this.bus.onEvent(this.onBusEvent);
-    const prefix = this.subjects.prefix;
+    const subjects = this.subjects;
     this.edgeSubs.push(
-      this.bus.subscribe(this.subjects.killAll(), (msg) => {
-        const order = parseKill(prefix, msg);
+      this.bus.subscribe(subjects.killAll(), (msg) => {
+        const order = parseKill(subjects, msg);
         if (order === undefined) this.stats.badHeaders++;
         else handler.onKill(order);
       }),
@@ -243,14 +243,9 @@ export class EdgeBroker {
   }
 
   private groupOf(subject: string): Group | undefined {
-    // TODO(protocol): switch to the protocol's subject parser when it lands.
-    for (const kind of ['user', 'session'] as const) {
-      const sample = kind === 'user' ? this.subjects.pushUser('x') : this.subjects.pushSession('x');
-      const head = sample.slice(0, sample.lastIndexOf('.') + 1);
-      if (!subject.startsWith(head)) continue;
-      const id = tryDecodeId(subject.slice(head.length));
-      return id === undefined ? undefined : this.hub.group(kind, id);
-    }
+    const target = this.subjects.parse(subject);
+    if (target?.kind === 'push-user') return this.hub.group('user', target.user);
+    if (target?.kind === 'push-session') return this.hub.group('session', target.session);
     return undefined;
   }
 }
@@ -262,15 +257,18 @@ function narrowing(value: string): string | undefined {
 }
 
 /** `<prefix>.kill.<kind>.<id>` plus narrowing headers, or undefined when malformed. */
-export function parseKill(prefix: string, msg: BusMessage): KillOrder | undefined {
-  const target = parseKillSubject(prefix, msg.subject);
-  if (target === undefined) return undefined;
-  const id = tryDecodeId(target.token);
-  if (id === undefined) return undefined;
+export function parseKill(subjects: Subjects, msg: BusMessage): KillOrder | undefined {
+  const target = subjects.parse(msg.subject);
+  let kind: KillOrder['kind'];
+  let id: string;
+  if (target?.kind === 'kill-user') [kind, id] = ['user', target.user];
+  else if (target?.kind === 'kill-session') [kind, id] = ['session', target.session];
+  else if (target?.kind === 'kill-conn') [kind, id] = ['conn', target.conn];
+  else return undefined;
   const headers = msg.headers;
-  const session = target.kind === 'user' && headers !== undefined ? narrowing(headers.get(Header.Session)) : undefined;
-  const client = target.kind !== 'conn' && headers !== undefined ? narrowing(headers.get(Header.Client)) : undefined;
+  const session = kind === 'user' && headers !== undefined ? narrowing(headers.get(Header.Session)) : undefined;
+  const client = kind !== 'conn' && headers !== undefined ? narrowing(headers.get(Header.Client)) : undefined;
   if (session === NOBODY || client === NOBODY) return undefined;
   const reason = headers?.get(Header.Reason);
-  return { kind: target.kind, id, session, client, reason: reason === '' ? undefined : reason };
+  return { kind, id, session, client, reason: reason === '' ? undefined : reason };
 }

@@ -9,6 +9,7 @@ import {
   parseClientBinary,
   parseClientControl,
   REPLY_HEADER_BYTES,
+  requestIdOf,
   writeReplyHeader,
   type ErrorCodeName,
   type ErrorFrame,
@@ -215,10 +216,4 @@ export class Inbound {
 function encodedId(group: Group | undefined, id: string): string {
   if (group === undefined) return encodeId(id);
   return (group.encoded ??= encodeId(id));
-}
-
-/** The request id of a malformed REQUEST, so the client can match the error to its call. */
-function requestIdOf(bytes: Uint8Array): number | undefined {
-  if (bytes[0] !== Opcode.REQUEST || bytes.length < 5) return undefined;
-  return ((bytes[1]! << 24) >>> 0) + (bytes[2]! << 16) + (bytes[3]! << 8) + bytes[4]!;
 }

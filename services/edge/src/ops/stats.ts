@@ -1,3 +1,4 @@
+import type { CanaryStats } from '../broker/canary.js';
 import type { BrokerStats } from '../broker/edge-broker.js';
 import type { OutboundStats } from '../connection/connection.js';
 import type { ConnectionsStats } from '../connection/connections.js';
@@ -22,6 +23,7 @@ export interface EdgeStats {
   readonly hub: HubStats;
   readonly outbound: OutboundStats;
   readonly broker: BrokerStats;
+  readonly canary: CanaryStats;
   readonly connectionEvents: ConnectionsStats;
   readonly sweeps: SweepStats;
   readonly blacklistClosed: number;
@@ -46,6 +48,7 @@ export interface StatsSources {
   readonly hub: Hub;
   readonly outbound: OutboundStats;
   readonly broker: BrokerStats;
+  readonly canary: CanaryStats;
   readonly connections: ConnectionsStats;
   readonly lifecycle: LifecycleEvents;
   readonly sweeper: { readonly stats: SweepStats };
@@ -68,6 +71,7 @@ export function collectStats(s: StatsSources): EdgeStats {
     hub: { ...s.hub.stats },
     outbound: { ...s.outbound },
     broker: { ...s.broker },
+    canary: { ...s.canary },
     connectionEvents: { ...s.connections },
     sweeps: { ...s.sweeper.stats },
     blacklistClosed: s.blacklist.closed,

@@ -12,6 +12,8 @@ export interface TestBus {
   emit(event: BusEvent): void;
   /** Live subscriptions on exactly this subject, made through this bus. */
   subscriptionCount(subject: string): number;
+  /** Stops (or resumes) delivering to this bus's subscriptions, silently: the connection still looks fine. */
+  setDeaf(deaf: boolean): void;
   /** Another client of the same broker (a backend, another edge). */
   connect(name: string): Bus;
   close(): Promise<void>;
@@ -22,12 +24,13 @@ export async function createTestBus(broker = new MemoryBroker()): Promise<TestBu
   const listeners = new Set<(event: BusEvent) => void>();
   const counts = new Map<string, number>();
   const bump = (subject: string, by: number) => counts.set(subject, (counts.get(subject) ?? 0) + by);
+  let deaf = false;
 
   const bus: Bus = {
     kind: inner.kind,
     publish: (subject, data, headers) => inner.publish(subject, data, headers),
     subscribe(subject, handler, options) {
-      const sub = inner.subscribe(subject, handler, options);
+      const sub = inner.subscribe(subject, (msg) => deaf || handler(msg), options);
       bump(subject, 1);
       let live = true;
       return {
@@ -61,6 +64,9 @@ export async function createTestBus(broker = new MemoryBroker()): Promise<TestBu
       for (const listener of listeners) listener(event);
     },
     subscriptionCount: (subject) => counts.get(subject) ?? 0,
+    setDeaf: (value) => {
+      deaf = value;
+    },
     connect: (name) => broker.connect(name),
     close: () => inner.close(),
   };
