@@ -12,5 +12,6 @@ bash scripts/ensure-deps.sh >/dev/null
 NATS_SERVER_BIN="$(bash scripts/install-nats-server.sh | tail -n 1)"
 export NATS_SERVER_BIN
 npx tsc -b services/edge
-echo "edge fuzz: seed $seed for $seconds s"
-FUZZ_EDGE_SEED="$seed" FUZZ_EDGE_DURATION_S="$seconds" npx vitest run test/security/protocol-fuzz.test.ts --reporter=default
+report="${FUZZ_EDGE_REPORT:-${TMPDIR:-/tmp}/fuzz-edge-$seed.json}"
+echo "edge fuzz: seed $seed for $seconds s (every problem found goes to $report)"
+FUZZ_EDGE_REPORT="$report" FUZZ_EDGE_SEED="$seed" FUZZ_EDGE_DURATION_S="$seconds" npx vitest run test/security/protocol-fuzz.test.ts --reporter=default

@@ -1,9 +1,10 @@
 /**
  * The seeded black-box fuzzer (support/fuzz-edge.ts) against a live edge, short and with a fixed
  * seed in CI; `scripts/fuzz-edge.sh <seed> <seconds>` runs the same thing for longer through the
- * FUZZ_EDGE_SEED and FUZZ_EDGE_DURATION_S variables. Prints its counts; passes only with zero
- * crashes and zero wrong answers.
+ * FUZZ_EDGE_SEED and FUZZ_EDGE_DURATION_S variables (FUZZ_EDGE_REPORT names a file for the whole
+ * report). Prints its counts; passes only with zero crashes and zero wrong answers.
  */
+import { writeFileSync } from 'node:fs';
 import { expect, it } from 'vitest';
 import { formatReport, fuzzEdge } from './support/fuzz-edge.js';
 import { liveEdgePerFile } from './support/fuzz-live-edge.js';
@@ -26,6 +27,8 @@ it(
       log: (line) => process.stdout.write(`${line}\n`),
     });
     process.stdout.write(`${formatReport(report)}\n`);
+    const reportFile = process.env['FUZZ_EDGE_REPORT'];
+    if (reportFile !== undefined) writeFileSync(reportFile, JSON.stringify(report, null, 2));
     expect(report.cases).toBeGreaterThan(0);
     expect(report.crashes, formatReport(report)).toBe(0);
     expect(report.wrongAnswers, formatReport(report)).toBe(0);
