@@ -11,7 +11,18 @@ export class Readiness {
   private resolveReady!: () => void;
   private readonly readyPromise = new Promise<void>((resolve) => (this.resolveReady = resolve));
 
-  constructor(private readonly deps: { readonly settleMs: number; readonly startedAt: number; readonly sync: SnapshotSync }) {}
+  private startedAt: number | undefined;
+
+  constructor(private readonly deps: { readonly settleMs: number; readonly sync: SnapshotSync }) {}
+
+  /** The settle window starts with the first request for snapshots. */
+  start(t: number): void {
+    this.startedAt ??= t;
+  }
+
+  get settleMs(): number {
+    return this.deps.settleMs;
+  }
 
   isReady(): boolean {
     return this.ready;
@@ -24,8 +35,9 @@ export class Readiness {
   /** Why the replica is not ready at `t`, or undefined once it may be. */
   reason(t: number): string | undefined {
     if (this.ready) return undefined;
-    const { settleMs, startedAt, sync } = this.deps;
-    if (t - startedAt < settleMs) return `waiting for edge snapshots (settle window ${settleMs} ms)`;
+    const { settleMs, sync } = this.deps;
+    if (this.startedAt === undefined) return 'starting';
+    if (t - this.startedAt < settleMs) return `waiting for edge snapshots (settle window ${settleMs} ms)`;
     const outstanding = sync.outstanding(t);
     if (outstanding.length > 0) return `waiting for snapshots from ${outstanding.length} edge(s): ${outstanding.slice(0, 5).join(', ')}`;
     return undefined;

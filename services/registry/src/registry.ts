@@ -60,24 +60,22 @@ export async function startRegistry(deps: RegistryDeps): Promise<RegistryHandle>
   const base = deps.logger.child({ registry: id });
   const logger = base.child({ component: 'registry' });
   const publish = safePublish(bus, createRateLimitedLog(logger));
-  let readiness: Readiness | undefined;
-  let stopped = false;
-  health.addCheck('registry', () => {
-    if (stopped) return 'registry stopped';
-    if (readiness === undefined) return `waiting for the KV bucket ${REGISTRY_KV_BUCKET}`;
-    return readiness.isReady() ? true : (readiness.reason(now()) ?? 'settling');
-  });
-  health.addCheck('bus', () => (bus.isConnected() ? true : 'bus disconnected'));
-  const kv = await openBucket(bus, config.kvReplicas, logger);
-
   const store = new PresenceStore();
   const liveness = new EdgeLiveness(config.edgeLostAfterMs);
   const sync = new SnapshotSync({ assemblyTimeoutMs: 5_000, requestTimeoutMs: 1_000 });
   const requests = new SnapshotRequests({ sync, liveness, publish, subjects, logger: base, now });
-  const settleMs = config.settleMs ?? (bus.kind === 'memory' ? 250 : 5_000);
-  const startedAt = now();
-  readiness = new Readiness({ settleMs, startedAt, sync });
-  const ready = readiness;
+  const readiness = new Readiness({ settleMs: config.settleMs ?? (bus.kind === 'memory' ? 250 : 5_000), sync });
+  let waitingFor: string | undefined = `the KV bucket ${REGISTRY_KV_BUCKET}`;
+  let stopped = false;
+  health.addCheck('registry', () => {
+    if (stopped) return 'registry stopped';
+    if (waitingFor !== undefined) return `waiting for ${waitingFor}`;
+    return readiness.isReady() ? true : (readiness.reason(now()) ?? 'settling');
+  });
+  health.addCheck('bus', () => (bus.isConnected() ? true : 'bus disconnected'));
+  const kv = await openBucket(bus, config.kvReplicas, logger);
+  waitingFor = undefined;
+
   const lease = new LeaderLease({ kv, key: LEADER_LEASE_KEY, holder: id, ttlMs: config.leaseTtlMs, renewMs: config.leaseRenewMs, logger: base.child({ component: 'leader-lease' }), now });
   const ledger = new AnnouncedLedger({ kv, logger: base.child({ component: 'announced-ledger' }) });
   const announcer = new Announcer({ store, ledger, holdsLease: () => lease.isLeader(), publish, subjects, logger: base, now });
@@ -93,10 +91,11 @@ export async function startRegistry(deps: RegistryDeps): Promise<RegistryHandle>
       intake.purgeLostEdges(t);
       for (const edge of sync.expire(t)) logger.warn({ edge }, 'gave up gathering an incomplete snapshot');
       announcer.flush();
-      if (ready.settle(t)) {
+      if (readiness.settle(t)) {
         const s = store.stats();
         logger.info({ edges: liveness.list().length, users: s.users, connections: s.connections, ms: t - startedAt }, 'registry ready');
-        queries = startQueryResponder({ bus, subjects, logger: base, source: { connectionsOfUser: (u) => ({ connections: store.connectionsOfUser(u) }), connectionsOfSession: (s) => ({ connections: store.connectionsOfSession(s) }), stats } });
+        const source = { connectionsOfUser: (u: string) => ({ connections: store.connectionsOfUser(u) }), connectionsOfSession: (s: string) => ({ connections: store.connectionsOfSession(s) }), stats };
+        queries = startQueryResponder({ bus, subjects, logger: base, source });
         lease.start();
       }
     } catch (err) {
@@ -111,18 +110,20 @@ export async function startRegistry(deps: RegistryDeps): Promise<RegistryHandle>
   });
   // Subscriptions must be in place on the server before any edge answers.
   await bus.flush();
+  const startedAt = now();
+  readiness.start(startedAt);
   requests.all('registry start');
 
   const sweepMs = Math.max(20, Math.min(1_000, Math.floor(config.edgeLostAfterMs / 4)));
   const sweepTimer = setInterval(sweep, sweepMs);
-  const settleTimer = setTimeout(sweep, settleMs + 1);
-  logger.info({ settleMs, edgeLostAfterMs: config.edgeLostAfterMs, sweepMs, bus: bus.kind }, 'registry started');
+  const settleTimer = setTimeout(sweep, readiness.settleMs + 1);
+  logger.info({ settleMs: readiness.settleMs, edgeLostAfterMs: config.edgeLostAfterMs, sweepMs, bus: bus.kind }, 'registry started');
 
   return {
     id,
     store,
-    isReady: () => ready.isReady() && !stopped,
-    whenReady: () => ready.whenReady(),
+    isReady: () => readiness.isReady() && !stopped,
+    whenReady: () => readiness.whenReady(),
     isLeader: () => !stopped && announcer.isLeading(),
     stats,
     async stop() {
