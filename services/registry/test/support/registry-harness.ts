@@ -1,26 +1,21 @@
 import type { Bus, BusMessage } from '@session-mesh/bus';
 import { createSubjects, parseDisconnectEvent, parsePresenceEvent, type DisconnectEvent, type PresenceEvent } from '@session-mesh/protocol';
 import { createLogger, Health } from '@session-mesh/runtime';
-import type { RegistryConfig } from '../../src/config.js';
+import { loadRegistryConfig, type RegistryConfig } from '../../src/config.js';
 import { startRegistry, type RegistryHandle } from '../../src/registry.js';
 
 export const subjects = createSubjects('mesh');
 export const logger = createLogger({ name: 'registry-test', level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
 
 export function testConfig(overrides: Partial<RegistryConfig> = {}): RegistryConfig {
+  // From the real loader, so every field a service shares (bus, ops port, ...) has its real default.
   return {
-    natsUrl: undefined,
-    subjectPrefix: 'mesh',
-    logLevel: 'silent',
-    opsHost: '127.0.0.1',
-    opsPort: 0,
+    ...loadRegistryConfig({ MESH_LOG_LEVEL: 'silent', MESH_OPS_HOST: '127.0.0.1', MESH_OPS_PORT: '0', MESH_SHUTDOWN_TIMEOUT_MS: '1000' }),
     registryId: 'reg',
     edgeLostAfterMs: 300,
     settleMs: 50,
     leaseTtlMs: 2_000,
     leaseRenewMs: 100,
-    kvReplicas: 1,
-    shutdownTimeoutMs: 1_000,
     ...overrides,
   };
 }
