@@ -3,7 +3,7 @@ import type { RouteOptions } from 'fastify';
 import type { TSchema } from 'typebox';
 import { errors } from './schemas.js';
 
-export const ADMIN_API_VERSION = '0.1.0';
+export const ADMIN_API_VERSION = '0.2.0';
 
 /** Route schema key: the body may be left out (fastify-swagger marks every body required). */
 export const BODY_OPTIONAL = 'x-body-optional';
