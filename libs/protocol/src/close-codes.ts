@@ -30,6 +30,8 @@ export const CloseCode = {
   IDLE_TIMEOUT: 4011,
   /** The token's session id is held by another user's connection on this edge (an issuer reused a jti). */
   SESSION_CONFLICT: 4012,
+  /** The user has more connections than the operator allows (per edge or across the cluster). */
+  TOO_MANY_CONNECTIONS: 4013,
 } as const;
 
 export type CloseCodeName = keyof typeof CloseCode;
@@ -54,6 +56,7 @@ export const closeCodeAdvice: Readonly<Record<CloseCodeName, CloseCodeAdvice>> =
   SERVER_OVERLOADED: { retry: true, refreshToken: false },
   IDLE_TIMEOUT: { retry: true, refreshToken: false },
   SESSION_CONFLICT: { retry: false, refreshToken: true },
+  TOO_MANY_CONNECTIONS: { retry: false, refreshToken: false },
 };
 
 const byNumber = new Map<number, CloseCodeName>(

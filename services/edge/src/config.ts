@@ -7,6 +7,8 @@ import { bucketNameEnv, env, loadConfig, serviceConfigFrom, serviceEnvShape, z, 
 export const TOKEN_SOURCES = ['header', 'protocol', 'query', 'cookie'] as const;
 export type TokenSourceName = (typeof TOKEN_SOURCES)[number];
 /** The cookie source is opt-in: it is only safe with an origin allowlist (see docs/security.md). */
+export const USER_LIMIT_POLICIES = ['refuse-newest', 'close-oldest'] as const;
+export type UserLimitPolicy = (typeof USER_LIMIT_POLICIES)[number];
 export const DEFAULT_TOKEN_SOURCES: readonly TokenSourceName[] = ['header', 'protocol', 'query'];
 
 /** Longest edge id: connection ids are `<edge id>-<counter>` and travel in every event. */
@@ -43,6 +45,12 @@ export interface EdgeConfig extends ServiceConfig {
   /** Drain: how long readiness fails (upgrades 503) before sockets are closed, and over how long they are closed. */
   readonly drainDelayMs: number;
   readonly drainSpreadMs: number;
+  /** Limits (0: off): sockets on this edge, upgrades per second, connections per user on this edge. */
+  readonly maxConnections: number;
+  readonly maxConnectsPerS: number;
+  readonly maxConnectionsPerUser: number;
+  /** What happens to the connection past the per-user limit. */
+  readonly userLimitPolicy: UserLimitPolicy;
   /** Delivery canary: one publish every interval; readiness fails after `misses` silent intervals. */
   readonly canaryIntervalMs: number;
   readonly canaryMisses: number;
@@ -96,6 +104,10 @@ const schema = z
     MESH_INBOUND_BURST: env.positiveInt(200),
     MESH_DRAIN_DELAY_MS: env.nonNegativeInt(5000),
     MESH_DRAIN_SPREAD_MS: env.nonNegativeInt(10_000),
+    MESH_MAX_CONNECTIONS: env.nonNegativeInt(0),
+    MESH_MAX_CONNECTS_PER_S: env.nonNegativeInt(0),
+    MESH_MAX_CONNECTIONS_PER_USER: env.nonNegativeInt(0),
+    MESH_USER_LIMIT_POLICY: z.enum(USER_LIMIT_POLICIES, { message: `must be one of ${USER_LIMIT_POLICIES.join(', ')}` }).default('refuse-newest'),
     MESH_CANARY_INTERVAL_MS: env.positiveInt(5000).refine((v) => v >= 100, 'must be at least 100'),
     MESH_CANARY_MISSES: env.positiveInt(3),
   })
@@ -147,6 +159,10 @@ export function loadEdgeConfig(vars: NodeJS.ProcessEnv = process.env): EdgeConfi
     inboundBurst: v.MESH_INBOUND_BURST,
     drainDelayMs: v.MESH_DRAIN_DELAY_MS,
     drainSpreadMs: v.MESH_DRAIN_SPREAD_MS,
+    maxConnections: v.MESH_MAX_CONNECTIONS,
+    maxConnectsPerS: v.MESH_MAX_CONNECTS_PER_S,
+    maxConnectionsPerUser: v.MESH_MAX_CONNECTIONS_PER_USER,
+    userLimitPolicy: v.MESH_USER_LIMIT_POLICY,
     canaryIntervalMs: v.MESH_CANARY_INTERVAL_MS,
     canaryMisses: v.MESH_CANARY_MISSES,
   };

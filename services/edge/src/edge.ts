@@ -4,6 +4,7 @@ import type { Subjects } from '@session-mesh/protocol';
 import type { Health, Logger } from '@session-mesh/runtime';
 import { Admission } from './admission/admission.js';
 import { AnonymousIds } from './admission/anonymous-ids.js';
+import { ConnectionLimits } from './admission/limits.js';
 import { DeliveryCanary } from './broker/canary.js';
 import { EdgeBroker } from './broker/edge-broker.js';
 import { CoarseClock } from './clock.js';
@@ -55,8 +56,10 @@ export async function startEdge(deps: EdgeDeps): Promise<EdgeHandle> {
   const lifecycle = new LifecycleEvents(broker, subjects, hub, ids, config.heartbeatIntervalMs, logger);
   const rateLimit = new InboundRateLimit(config.inboundRatePerS, config.inboundBurst);
   const inbound = new Inbound({ broker, ids, clock, verifier, blacklist, roles, rateLimit, requestTimeoutMs: config.requestTimeoutMs, maxMessageBytes: config.maxMessageBytes });
-  const connections = new Connections({ hub, broker, ids, clock, listener: lifecycle, revocation: blacklist, inbound, backpressureLimit: config.maxBackpressureBytes, logger });
-  const admission = new Admission(config, verifier, blacklist, roles, connections, config.anonymousSecret && new AnonymousIds(config.anonymousSecret));
+  const closeOldestAbove = config.userLimitPolicy === 'close-oldest' ? config.maxConnectionsPerUser : 0;
+  const connections = new Connections({ hub, broker, ids, clock, listener: lifecycle, revocation: blacklist, inbound, backpressureLimit: config.maxBackpressureBytes, closeOldestAbove, logger });
+  const limits = new ConnectionLimits(config, connections);
+  const admission = new Admission(config, verifier, blacklist, roles, connections, config.anonymousSecret && new AnonymousIds(config.anonymousSecret), limits);
   const sweeper = new Sweeper({ hub, clock, blacklist, clockToleranceS: config.auth?.clockToleranceS ?? 0, idleTimeoutS: config.idleTimeoutS });
   const canary = new DeliveryCanary(bus, subjects, config.edgeId, config.canaryIntervalMs, config.canaryMisses, logger);
   health.addCheck('bus', () => broker.readiness());
@@ -85,7 +88,7 @@ export async function startEdge(deps: EdgeDeps): Promise<EdgeHandle> {
   const server = transport;
   logger.info({ host: config.host, port: server.port, bus: bus.kind, auth: verifier?.description ?? 'anonymous', tokenSources: config.anonymous ? [] : config.tokenSources, uws: binary.split(/[\\/]/).pop() }, 'edge accepting connections');
 
-  const stats = () => collectStats({ edgeId: config.edgeId, startedAtMs, hub, outbound: connections.shared.outbound, broker: broker.stats, canary: canary.stats, connections: connections.stats, lifecycle, sweeper, blacklist, upgrades: () => server.upgrades, inbound: inbound.stats, roles, stall });
+  const stats = () => collectStats({ edgeId: config.edgeId, startedAtMs, hub, outbound: connections.shared.outbound, broker: broker.stats, canary: canary.stats, limits: limits.stats, connections: connections.stats, lifecycle, sweeper, blacklist, upgrades: () => server.upgrades, inbound: inbound.stats, roles, stall });
   let drained: Promise<void> | undefined;
   const drain = (): Promise<void> =>
     (drained ??= (async () => {

@@ -116,3 +116,55 @@ describe('request failures', () => {
     await c.close();
   });
 });
+
+describe('connection limits', () => {
+  // Issue 10: each limit answers with its named status or close code.
+  it('refuses upgrades past MESH_MAX_CONNECTIONS with 503 SERVER_FULL', async () => {
+    const t = await startTestEdge({ env: { MESH_MAX_CONNECTIONS: '2' } });
+    const a = await t.connect({ token: await mintToken({ sub: 'full-a' }) });
+    const b = await t.connect({ token: await mintToken({ sub: 'full-b' }) });
+    const c = await t.connect({ token: await mintToken({ sub: 'full-c' }) });
+    expect(c.refused?.status).toBe(503);
+    expect(JSON.parse(c.refused!.body)).toMatchObject({ error: 'SERVER_FULL' });
+    expect(c.refused!.headers['retry-after']).toBe('1');
+    await Promise.all([a.close(), b.close()]);
+    await t.stop();
+  });
+
+  it('refuses a connect burst past MESH_MAX_CONNECTS_PER_S with 503 CONNECT_RATE_LIMITED', async () => {
+    const t = await startTestEdge({ env: { MESH_MAX_CONNECTS_PER_S: '3' } });
+    const token = await mintToken({ sub: 'storm' });
+    const attempts = await Promise.all(Array.from({ length: 8 }, (_, i) => t.connect({ token, client: `tab-${i}` })));
+    const refused = attempts.filter((c) => c.refused !== undefined);
+    expect(refused.length).toBeGreaterThanOrEqual(4);
+    for (const c of refused) expect(JSON.parse(c.refused!.body)).toMatchObject({ error: 'CONNECT_RATE_LIMITED' });
+    expect(t.edge.stats().limits.connectRate).toBe(refused.length);
+    await Promise.all(attempts.map((c) => c.close()));
+    await t.stop();
+  });
+
+  it('refuses the newest connection past MESH_MAX_CONNECTIONS_PER_USER with 429 TOO_MANY_CONNECTIONS', async () => {
+    const t = await startTestEdge({ env: { MESH_MAX_CONNECTIONS_PER_USER: '2' } });
+    const tabs = [];
+    for (let i = 0; i < 3; i++) tabs.push(await t.connect({ token: await mintToken({ sub: 'many', jti: 's' }), client: `t${i}` }));
+    expect(tabs.map((c) => c.refused?.status)).toEqual([undefined, undefined, 429]);
+    expect(JSON.parse(tabs[2]!.refused!.body)).toMatchObject({ error: 'TOO_MANY_CONNECTIONS', closeCode: 4013 });
+    // Another user is not affected.
+    const other = await t.connect({ token: await mintToken({ sub: 'other-user' }) });
+    expect(other.welcome).toBeDefined();
+    await Promise.all([...tabs, other].map((c) => c.close()));
+    await t.stop();
+  });
+
+  it('closes the oldest connection past the per-user cap with close-oldest (4013)', async () => {
+    const t = await startTestEdge({ env: { MESH_MAX_CONNECTIONS_PER_USER: '2', MESH_USER_LIMIT_POLICY: 'close-oldest' } });
+    const tabs = [];
+    for (let i = 0; i < 3; i++) tabs.push(await t.connect({ token: await mintToken({ sub: 'rotating', jti: 's' }), client: `t${i}` }));
+    expect((await tabs[0]!.waitForClose()).code).toBe(4013);
+    expect(tabs[1]!.closed).toBeUndefined();
+    expect(tabs[2]!.welcome).toBeDefined();
+    expect(t.edge.stats().connectionEvents.limitClosed).toBe(1);
+    await Promise.all(tabs.slice(1).map((c) => c.close()));
+    await t.stop();
+  });
+});

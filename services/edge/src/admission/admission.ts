@@ -4,14 +4,15 @@ import type { BlacklistView } from '../control/blacklist-view.js';
 import type { EdgeConfig } from '../config.js';
 import { anonymousIdentity, clientIdProblem, identityFromToken, randomClientId, type Identity, type RoleTable } from '../connection/identity.js';
 import type { AnonymousIds } from './anonymous-ids.js';
+import type { ConnectionLimits } from './limits.js';
 import { findToken, originAllowed, queryParam, selectSubprotocol, type CapturedRequest } from './token-source.js';
 
 /** An upgrade refused over HTTP. `closeCode` names the close code the situation corresponds to. */
 export interface Refusal {
   readonly refused: true;
-  readonly status: 400 | 401 | 403 | 426 | 431 | 500 | 503;
+  readonly status: 400 | 401 | 403 | 426 | 429 | 431 | 500 | 503;
   /** Machine-readable error, in the JSON body. */
-  readonly error: CloseCodeName | 'ORIGIN_NOT_ALLOWED' | 'BAD_CLIENT_ID' | 'NOT_READY' | 'INTERNAL' | 'BAD_HANDSHAKE';
+  readonly error: CloseCodeName | 'ORIGIN_NOT_ALLOWED' | 'BAD_CLIENT_ID' | 'NOT_READY' | 'INTERNAL' | 'BAD_HANDSHAKE' | 'SERVER_FULL' | 'CONNECT_RATE_LIMITED';
   readonly closeCode: number | undefined;
   readonly message: string;
 }
@@ -54,12 +55,15 @@ export class Admission {
     private readonly drain: { readonly isDraining: boolean },
     /** Anonymous mode only: issues and checks unforgeable client ids. */
     private readonly anonymousIds: AnonymousIds | undefined,
+    private readonly limits: ConnectionLimits,
   ) {}
 
   decide(req: CapturedRequest): Decision | Promise<Decision> {
     if (this.drain.isDraining) return refusal(503, 'SERVER_DRAINING', 'edge is draining, reconnect');
     const notReady = this.blacklist.readiness();
     if (notReady !== true) return refusal(503, 'NOT_READY', notReady);
+    const overLimit = this.limits.checkEdge();
+    if (overLimit !== undefined) return overLimit;
     if (!originAllowed(req.origin, this.config.allowedOrigins)) {
       return refusal(403, 'ORIGIN_NOT_ALLOWED', `origin ${JSON.stringify(req.origin.slice(0, 100))} is not allowed`);
     }
@@ -112,6 +116,8 @@ export class Admission {
   private finish(identity: Identity, subprotocol: string): Decision {
     const revoked = this.blacklist.revokedReason(identity);
     if (revoked !== undefined) return refusal(403, 'SESSION_BLACKLISTED', revoked);
+    const overLimit = this.limits.checkUser(identity);
+    if (overLimit !== undefined) return overLimit;
     return { refused: false, identity, subprotocol };
   }
 }

@@ -29,6 +29,8 @@ export interface ConnectionsStats {
   kills: number;
   overloaded: number;
   sessionConflicts: number;
+  /** Oldest connections closed by the per-user cap (close-oldest policy). */
+  limitClosed: number;
 }
 
 /**
@@ -42,7 +44,7 @@ export interface ConnectionsStats {
  * the hub's connections.
  */
 export class Connections implements BrokerEventHandler, SocketEvents {
-  readonly stats: ConnectionsStats = { kills: 0, overloaded: 0, sessionConflicts: 0 };
+  readonly stats: ConnectionsStats = { kills: 0, overloaded: 0, sessionConflicts: 0, limitClosed: 0 };
   readonly shared: ConnectionShared;
   private draining = false;
 
@@ -56,6 +58,8 @@ export class Connections implements BrokerEventHandler, SocketEvents {
       readonly revocation: RevocationCheck;
       readonly inbound: MessageSink;
       readonly backpressureLimit: number;
+      /** close-oldest policy: past this many connections of one user on this edge, the oldest goes (0: off). */
+      readonly closeOldestAbove: number;
       readonly logger: Logger;
     },
   ) {
@@ -64,6 +68,10 @@ export class Connections implements BrokerEventHandler, SocketEvents {
 
   get openCount(): number {
     return this.deps.hub.size;
+  }
+
+  userConnectionCount(user: string): number {
+    return this.deps.hub.users.get(user)?.conns.length ?? 0;
   }
 
   get isDraining(): boolean {
@@ -99,6 +107,7 @@ export class Connections implements BrokerEventHandler, SocketEvents {
       return;
     }
     for (const group of hub.add(conn)) broker.subscribe(group);
+    if (this.deps.closeOldestAbove > 0) this.closeOldestOf(conn);
     const wait = hub.readiness(conn);
     if (wait === undefined) {
       this.welcome(conn);
@@ -113,6 +122,16 @@ export class Connections implements BrokerEventHandler, SocketEvents {
         }
       },
     );
+  }
+
+  /** The per-user cap with the close-oldest policy: the newest stays, the oldest goes. */
+  private closeOldestOf(conn: Connection): void {
+    const conns = conn.userGroup?.conns;
+    if (conns === undefined || conns.length <= this.deps.closeOldestAbove) return;
+    const oldest = [...conns].sort((a, b) => a.seq - b.seq).slice(0, conns.length - this.deps.closeOldestAbove);
+    for (const victim of oldest) {
+      if (victim.close(CloseCode.TOO_MANY_CONNECTIONS, 'too many connections for this user: the oldest was closed')) this.stats.limitClosed++;
+    }
   }
 
   /** Subscriptions confirmed: the client learns who it is, then the cluster learns of it. */

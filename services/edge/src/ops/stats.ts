@@ -1,3 +1,4 @@
+import type { LimitStats } from '../admission/limits.js';
 import type { CanaryStats } from '../broker/canary.js';
 import type { BrokerStats } from '../broker/edge-broker.js';
 import type { OutboundStats } from '../connection/connection.js';
@@ -24,6 +25,7 @@ export interface EdgeStats {
   readonly outbound: OutboundStats;
   readonly broker: BrokerStats;
   readonly canary: CanaryStats;
+  readonly limits: LimitStats;
   readonly connectionEvents: ConnectionsStats;
   readonly sweeps: SweepStats;
   readonly blacklistClosed: number;
@@ -49,6 +51,7 @@ export interface StatsSources {
   readonly outbound: OutboundStats;
   readonly broker: BrokerStats;
   readonly canary: CanaryStats;
+  readonly limits: LimitStats;
   readonly connections: ConnectionsStats;
   readonly lifecycle: LifecycleEvents;
   readonly sweeper: { readonly stats: SweepStats };
@@ -72,6 +75,7 @@ export function collectStats(s: StatsSources): EdgeStats {
     outbound: { ...s.outbound },
     broker: { ...s.broker },
     canary: { ...s.canary },
+    limits: { ...s.limits },
     connectionEvents: { ...s.connections },
     sweeps: { ...s.sweeper.stats },
     blacklistClosed: s.blacklist.closed,

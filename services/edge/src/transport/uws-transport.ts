@@ -14,6 +14,7 @@ const STATUS_TEXT: Record<number, string> = {
   403: '403 Forbidden',
   404: '404 Not Found',
   426: '426 Upgrade Required',
+  429: '429 Too Many Requests',
   500: '500 Internal Server Error',
   503: '503 Service Unavailable',
 };
@@ -84,6 +85,7 @@ export async function startTransport(options: TransportOptions, gate: UpgradeGat
       res.writeStatus(STATUS_TEXT[why.status] ?? `${why.status} Error`).writeHeader('Content-Type', 'application/json');
       if (why.closeCode !== undefined) res.writeHeader('X-Mesh-Close-Code', String(why.closeCode));
       if (why.status === 426) res.writeHeader('Sec-WebSocket-Version', '13');
+      if (why.status === 503 || why.status === 429) res.writeHeader('Retry-After', '1');
       res.end(body, true);
     };
     if (corked) write();
