@@ -2,12 +2,20 @@ export * from './bus.js';
 export type { BusLogger } from './logger.js';
 export { MemoryBroker, type MemoryClientOptions } from './memory-bus.js';
 export { connectNatsBus, type NatsBusOptions } from './nats-bus.js';
+export {
+  NatsSettingsError,
+  type NatsAuth,
+  type NatsConnectionSettings,
+  type NatsTls,
+  type SecretSource,
+} from './nats/connection-settings.js';
 export { openKvWhenReady, type KvWaitOptions } from './kv-ready.js';
 
 import type { Bus } from './bus.js';
 import type { BusLogger } from './logger.js';
 import { MemoryBroker } from './memory-bus.js';
 import { connectNatsBus } from './nats-bus.js';
+import type { NatsConnectionSettings } from './nats/connection-settings.js';
 
 export interface CreateBusConfig {
   /** NATS server URL(s), comma-separated; unset or empty = the in-process bus. */
@@ -19,6 +27,8 @@ export interface CreateBusConfig {
   readonly lightSubscriptions?: boolean | undefined;
   /** See NatsBusOptions.maxSubscriptions and MemoryClientOptions.maxSubscriptions (default: none). */
   readonly maxSubscriptions?: number | undefined;
+  /** NATS only: authentication and TLS (ServiceConfig.nats carries them from the environment). */
+  readonly nats?: NatsConnectionSettings | undefined;
 }
 
 /**
@@ -35,6 +45,7 @@ export async function createBus(config: CreateBusConfig, broker?: MemoryBroker):
       logger: config.logger,
       lightSubscriptions: config.lightSubscriptions,
       maxSubscriptions: config.maxSubscriptions,
+      connection: config.nats,
     });
   }
   return (broker ?? new MemoryBroker()).connect(config.name, { logger: config.logger, maxSubscriptions: config.maxSubscriptions });

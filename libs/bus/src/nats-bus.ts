@@ -5,7 +5,8 @@
  *   own), the optional subscription budget;
  * - refusals.ts: naming the subscriptions a server refused past its `max_subs`;
  * - kv.ts: JetStream KV buckets (owner creates, others open and check) and their stores;
- * - internals.ts: the typed nats.js internals the light subscriptions and refusal detection use.
+ * - internals.ts: the typed nats.js internals the light subscriptions and refusal detection use;
+ * - connection-settings.ts: authentication and TLS.
  */
 import { Kvm } from '@nats-io/kv';
 import { connect } from '@nats-io/transport-node';
@@ -23,6 +24,7 @@ import type {
 } from './bus.js';
 import type { BusLogger } from './logger.js';
 import { NatsClient } from './nats/client.js';
+import { describeNatsConnection, natsConnectOptions, type NatsConnectionSettings } from './nats/connection-settings.js';
 import { lightProtocol } from './nats/internals.js';
 import { openNatsKv } from './nats/kv.js';
 import { RefusalDetector } from './nats/refusals.js';
@@ -48,6 +50,8 @@ export interface NatsBusOptions {
    * server never has to refuse (refusals.ts then has nothing to guess). Default: no budget.
    */
   readonly maxSubscriptions?: number | undefined;
+  /** Authentication and TLS (see src/nats/connection-settings.ts). Default: neither. */
+  readonly connection?: NatsConnectionSettings | undefined;
 }
 
 class NatsBus implements Bus {
@@ -117,13 +121,27 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<Bus> {
   if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) {
     throw new Error(`invalid maxSubscriptions ${limit}: an integer from 1`);
   }
+  const servers = typeof options.servers === 'string' ? [options.servers] : options.servers;
+  const security = natsConnectOptions(servers, options.connection, options.logger);
+  options.logger?.info({ servers: servers.length, ...describeNatsConnection(servers, options.connection) }, 'connecting to NATS');
   const nc = await connect({
-    servers: options.servers,
+    servers,
     ...(options.name === undefined ? {} : { name: options.name }),
+    ...security,
+    // nats.js waits 20 s by default for a connect to complete; a TLS handshake the server refused
+    // (a missing client certificate) shows up only as that timeout. nats.go waits 2 s.
+    timeout: 5000,
     maxReconnectAttempts: options.maxReconnectAttempts ?? -1,
     // nats.js waits 2 s between attempts on the same server by default; an edge's users are deaf
     // meanwhile, and the other cluster nodes are tried in between anyway.
     reconnectTimeWait: 500,
+    // Every edge and registry replica reconnects when a NATS node returns: spread them out.
+    reconnectJitter: 500,
+    reconnectJitterTLS: 1000,
+    // nats.js gives up after the same authentication error twice, even with attempts left; a
+    // server restarting with reloaded accounts, or a secret being rotated, must not end the
+    // connection for good (secrets are re-read on every attempt).
+    ignoreAuthErrorAbort: true,
   });
   try {
     const client = new NatsClient(nc, options.logger);

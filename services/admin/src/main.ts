@@ -23,7 +23,7 @@ runMain('admin', async () => {
   shutdown.onShutdown('ops server', () => ops.close());
   logger.info({ host: config.opsHost, port: ops.port }, 'ops server listening (/healthz, /readyz)');
 
-  const bus = await createBus({ natsUrl: config.natsUrl, name: 'admin', logger });
+  const bus = await createBus({ natsUrl: config.natsUrl, nats: config.nats, name: 'admin', logger });
   shutdown.onShutdown('bus', () => bus.close());
 
   const server = await startAdmin({ bus, logger, health, config, subjects: createSubjects(config.subjectPrefix) });

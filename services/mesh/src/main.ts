@@ -38,7 +38,7 @@ runMain('session-mesh', async () => {
   const subjects = createSubjects(edgeConfig.subjectPrefix);
   const broker = new MemoryBroker();
   const connect = async (name: string) => {
-    const bus = await createBus({ natsUrl: edgeConfig.natsUrl, name, logger }, broker);
+    const bus = await createBus({ natsUrl: edgeConfig.natsUrl, nats: edgeConfig.nats, name, logger }, broker);
     shutdown.onShutdown(`${name} bus`, () => bus.close());
     return bus;
   };

@@ -17,7 +17,7 @@ runMain('registry', async () => {
   shutdown.installSignalHandlers();
   const health = new Health();
 
-  const bus = await createBus({ natsUrl: config.natsUrl, name: `registry-${config.registryId}`, logger });
+  const bus = await createBus({ natsUrl: config.natsUrl, nats: config.nats, name: `registry-${config.registryId}`, logger });
   shutdown.onShutdown('bus', () => bus.close());
 
   const ops = await startOpsServer({ health, port: config.opsPort, host: config.opsHost, logger });
