@@ -179,7 +179,7 @@ describe('NATS connection settings from the environment', () => {
   it('a service started with a bad combination exits with the ConfigError naming the variable', async () => {
     const registry = await startService('registry', { MESH_NATS_URL: url, MESH_NATS_USER: 'mesh', MESH_NATS_TOKEN: 'tok-secret' }, { waitReady: false });
     const code = await registry.exited;
-    expect(code).not.toBe(0);
+    expect(code).toBe(2);
     expect(registry.output()).toMatch(/MESH_NATS_USER: needs MESH_NATS_PASSWORD_FILE or MESH_NATS_PASSWORD/);
     expect(registry.output()).not.toContain('tok-secret');
     await waitFor(() => registry.child.exitCode !== null);
