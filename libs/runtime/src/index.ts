@@ -7,3 +7,4 @@ export * from './shutdown.js';
 export * from './fatal.js';
 export { z } from 'zod';
 export * from './service-env.js';
+export * from './telemetry/index.js';
