@@ -1,8 +1,9 @@
 import { createBus } from '@session-mesh/bus';
 import { createSubjects } from '@session-mesh/protocol';
-import { ConfigError, createLogger, Health, runMain, Shutdown, startOpsServer } from '@session-mesh/runtime';
+import { ConfigError, createLogger, Health, registerBusMetrics, runMain, Shutdown, startOpsServer, startTelemetry } from '@session-mesh/runtime';
 import { startAdmin } from './admin.js';
 import { loadAdminConfig } from './config.js';
+import { registerAdminMetrics } from './metrics.js';
 
 // Composition root of a standalone admin API: config -> logger -> health and the ops port -> bus ->
 // admin (HTTP API and its background jobs); shutdown runs in reverse (API, bus, then ops port).
@@ -21,12 +22,15 @@ runMain('admin', async () => {
   health.addCheck('startup', () => started || 'starting');
   const ops = await startOpsServer({ health, port: config.opsPort, host: config.opsHost, logger });
   shutdown.onShutdown('ops server', () => ops.close());
-  logger.info({ host: config.opsHost, port: ops.port }, 'ops server listening (/healthz, /readyz)');
+  const telemetry = await startTelemetry({ serviceName: 'session-mesh-admin', ops, shutdown, logger });
+  logger.info({ host: config.opsHost, port: ops.port }, 'ops server listening (/healthz, /readyz, /metrics)');
 
   const bus = await createBus({ natsUrl: config.natsUrl, nats: config.nats, name: 'admin', logger });
   shutdown.onShutdown('bus', () => bus.close());
 
   const server = await startAdmin({ bus, logger, health, config, subjects: createSubjects(config.subjectPrefix) });
+  registerBusMetrics(telemetry.metrics, [{ connection: 'admin', bus }]);
+  registerAdminMetrics(telemetry.metrics, server.app);
   started = true;
   shutdown.onShutdown('admin API', async () => {
     health.startDraining();

@@ -1,8 +1,9 @@
 import { createBus } from '@session-mesh/bus';
 import { createSubjects } from '@session-mesh/protocol';
-import { ConfigError, createLogger, Health, runMain, Shutdown, startOpsServer } from '@session-mesh/runtime';
+import { ConfigError, createLogger, Health, registerBusMetrics, runMain, Shutdown, startOpsServer, startTelemetry } from '@session-mesh/runtime';
 import { loadEdgeConfig } from './config.js';
 import { startEdge } from './edge.js';
+import { registerEdgeMetrics } from './metrics.js';
 
 /**
  * Composition root of a standalone edge: configuration -> logger -> health -> bus -> edge -> ops
@@ -27,12 +28,15 @@ runMain('edge', async () => {
   health.addCheck('startup', () => started || 'starting');
   const ops = await startOpsServer({ health, port: config.opsPort, host: config.opsHost, logger });
   shutdown.onShutdown('ops server', () => ops.close());
+  const telemetry = await startTelemetry({ serviceName: 'session-mesh-edge', ops, shutdown, logger });
   const bus = await createBus({ natsUrl: config.natsUrl, nats: config.nats, name: `edge ${config.edgeId}`, logger });
   shutdown.onShutdown('bus', () => bus.close());
   const edge = await startEdge({ bus, logger, health, config, subjects: createSubjects(config.subjectPrefix) });
   ops.route('/stats', () => ({ status: 200, body: JSON.stringify(edge.stats()) }));
+  registerBusMetrics(telemetry.metrics, [{ connection: 'edge', bus }]);
+  registerEdgeMetrics(telemetry.metrics, () => edge.stats());
   started = true;
   shutdown.onShutdown('edge', () => edge.drain());
   shutdown.installSignalHandlers();
-  logger.info({ opsPort: ops.port }, 'ops endpoints (/healthz, /readyz, /stats) listening');
+  logger.info({ opsPort: ops.port }, 'ops endpoints (/healthz, /readyz, /stats, /metrics) listening');
 });

@@ -1,7 +1,8 @@
 import { createBus } from '@session-mesh/bus';
 import { createSubjects } from '@session-mesh/protocol';
-import { ConfigError, createLogger, Health, runMain, Shutdown, startOpsServer } from '@session-mesh/runtime';
+import { ConfigError, createLogger, Health, registerBusMetrics, runMain, Shutdown, startOpsServer, startTelemetry } from '@session-mesh/runtime';
 import { loadRegistryConfig } from './config.js';
+import { registerRegistryMetrics } from './metrics.js';
 import { startRegistry } from './registry.js';
 
 // Composition root of a standalone registry replica: config -> logger -> health -> bus -> ops
@@ -25,9 +26,12 @@ runMain('registry', async () => {
     health.startDraining();
     await ops.close();
   });
-  logger.info({ opsPort: ops.port }, 'registry ops server listening (/healthz, /readyz)');
+  const telemetry = await startTelemetry({ serviceName: 'session-mesh-registry', ops, shutdown, logger });
+  registerBusMetrics(telemetry.metrics, [{ connection: 'registry', bus }]);
+  logger.info({ opsPort: ops.port }, 'registry ops server listening (/healthz, /readyz, /metrics)');
 
   // Probes answer (unready) while the registry waits for JetStream and rebuilds its state.
   const registry = await startRegistry({ bus, logger, health, config, subjects: createSubjects(config.subjectPrefix) });
   shutdown.onShutdown('registry', () => registry.stop());
+  registerRegistryMetrics(telemetry.metrics, registry);
 });

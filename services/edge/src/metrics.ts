@@ -1,0 +1,64 @@
+import type { Metrics } from '@session-mesh/runtime';
+import type { EdgeStats } from './ops/stats.js';
+
+/**
+ * The edge's Prometheus metrics, all read from the plain-number counters behind /stats: one
+ * stats() snapshot per scrape, nothing on the message path. Names are the contract with
+ * deploy/monitoring (rules and dashboard) and docs/operations.md.
+ */
+export function registerEdgeMetrics(metrics: Metrics, stats: () => EdgeStats): void {
+  let s = stats();
+  metrics.onScrape(() => {
+    s = stats();
+  });
+  const gauge = (name: string, help: string, read: () => number) => metrics.gaugeFrom(name, help, read);
+  const counter = (name: string, help: string, read: () => number) => metrics.counterFrom(name, help, read);
+
+  gauge('mesh_edge_connections', 'Open WebSocket connections (welcomed or not).', () => s.connections);
+  gauge('mesh_edge_connections_welcomed', 'Connections announced to the registry (welcome sent).', () => s.welcomed);
+  gauge('mesh_edge_users', 'Distinct users with a connection on this edge.', () => s.users);
+  gauge('mesh_edge_sessions', 'Distinct sessions with a connection on this edge.', () => s.sessions);
+
+  metrics.counterFromLabelled('mesh_edge_upgrades_total', 'WebSocket upgrades by outcome: accepted, refused (auth, origin, blacklist, limits), aborted by the client.', ['outcome'], () => [
+    [{ outcome: 'accepted' }, s.upgrades.accepted],
+    [{ outcome: 'refused' }, s.upgrades.refused],
+    [{ outcome: 'aborted' }, s.upgrades.aborted],
+  ]);
+  metrics.counterFromLabelled('mesh_edge_closes_total', 'Connections the edge closed, by reason.', ['reason'], () => [
+    [{ reason: 'kill' }, s.connectionEvents.kills],
+    [{ reason: 'blacklist' }, s.blacklistClosed],
+    [{ reason: 'token_expired' }, s.sweeps.expired],
+    [{ reason: 'idle_timeout' }, s.sweeps.idleClosed],
+    [{ reason: 'slow_consumer' }, s.outbound.slowConsumers],
+    [{ reason: 'session_conflict' }, s.connectionEvents.sessionConflicts],
+    [{ reason: 'overloaded' }, s.connectionEvents.overloaded],
+  ]);
+
+  metrics.counterFromLabelled('mesh_edge_messages_out_total', 'Frames written to sockets, by kind: push (targeted and broadcast deliveries), other (welcome, replies, errors).', ['kind'], () => [
+    [{ kind: 'push' }, s.hub.deliveries],
+    [{ kind: 'other' }, Math.max(0, s.outbound.frames - s.hub.deliveries)],
+  ]);
+  counter('mesh_edge_broadcasts_total', 'Broadcast pushes (mesh.push.all) fanned out by this edge.', () => s.hub.broadcasts);
+  metrics.counterFromLabelled('mesh_edge_messages_in_total', 'Client frames accepted, by kind: message (one-way), request (awaits a reply), refresh (token refresh).', ['kind'], () => [
+    [{ kind: 'message' }, s.inbound.messages],
+    [{ kind: 'request' }, s.inbound.requests],
+    [{ kind: 'refresh' }, s.inbound.refreshes],
+  ]);
+  metrics.counterFromLabelled('mesh_edge_messages_in_rejected_total', 'Client frames refused, by reason.', ['reason'], () => [
+    [{ reason: 'bad_frame' }, s.inbound.badFrames],
+    [{ reason: 'rate_limited' }, s.inbound.rateLimited],
+    [{ reason: 'too_large' }, s.inbound.tooLarge],
+    [{ reason: 'before_welcome' }, s.inbound.premature],
+  ]);
+  counter('mesh_edge_backpressure_drops_total', 'Frames uWebSockets.js dropped at its backpressure limit.', () => s.outbound.drops);
+  counter('mesh_edge_slow_consumer_closes_total', 'Connections closed with SLOW_CONSUMER (send buffer full).', () => s.outbound.slowConsumers);
+  counter('mesh_edge_pings_total', 'Idle pings sent by the once-a-second sweep.', () => s.sweeps.pings);
+
+  counter('mesh_edge_bad_headers_total', 'Pushes or kills whose narrowing header is not a valid encoded id (delivered to nobody).', () => s.broker.badHeaders);
+  counter('mesh_edge_bus_errors_total', 'Bus errors seen by the edge broker (publish or subscribe failures).', () => s.broker.busErrors);
+  counter('mesh_edge_canary_sent_total', 'Delivery canaries published through the cluster.', () => s.canary.sent);
+  counter('mesh_edge_canary_received_total', 'Delivery canaries that came back through this edge’s subscriptions.', () => s.canary.received);
+  counter('mesh_edge_canary_failures_total', 'Times the delivery path was declared broken (readiness failed).', () => s.canary.failures);
+  gauge('mesh_edge_blacklist_entries', 'Blacklist entries this edge holds (its copy of the KV bucket).', () => s.blacklistEntries);
+  gauge('mesh_edge_event_loop_max_delay_seconds', 'Longest event-loop stall seen by the stall monitor in its last window.', () => s.eventLoopMaxDelayMs / 1000);
+}
