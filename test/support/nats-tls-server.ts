@@ -51,6 +51,8 @@ export interface NatsTlsServer {
   kill(): Promise<void>;
   /** Starts again on the same port with the same store. */
   start(): Promise<void>;
+  /** Replaces the server's auth block (nats-server config syntax) and reloads it (SIGHUP). */
+  reloadAuth(authConfig: string): Promise<void>;
   /** Stops the server and removes every file. */
   dispose(): Promise<void>;
 }
@@ -198,22 +200,24 @@ export async function startNatsTlsServer(opts: NatsTlsServerOptions): Promise<Na
   let child: ChildProcess | undefined;
   let exited: Promise<unknown> = Promise.resolve();
   let stderr = '';
+  let authConfig = auth.config;
+  let reloads = 0;
 
-  const config = (): string =>
+  const configText = (): string =>
     [
       `server_name: ${quote(`tls-${opts.auth}-${process.pid}`)}`,
       'host: "127.0.0.1"',
       `port: ${port ?? -1}`,
       `ports_file_dir: ${quote(dir)}`,
       `tls { cert_file: ${quote(certs.serverCert)}, key_file: ${quote(certs.serverKey)}, ca_file: ${quote(certs.caFile)}, verify: ${opts.verifyClients === true}, timeout: 2 }`,
-      auth.config,
+      authConfig,
       opts.jetstream ? `jetstream { store_dir: ${quote(join(dir, 'js'))} }` : '',
       '',
     ].join('\n');
 
   const start = async (): Promise<void> => {
     const conf = join(dir, 'server.conf');
-    writeFileSync(conf, config());
+    writeFileSync(conf, configText());
     for (const f of readdirSync(dir)) if (f.endsWith('.ports')) rmSync(join(dir, f), { force: true });
     stderr = '';
     const c = spawn(bin, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -227,6 +231,7 @@ export async function startNatsTlsServer(opts: NatsTlsServerOptions): Promise<Na
     c.stderr?.setEncoding('utf8');
     c.stderr?.on('data', (chunk: string) => {
       stderr = (stderr + chunk).slice(-8192);
+      reloads += chunk.split('Reloaded server configuration').length - 1;
     });
     const deadline = Date.now() + (opts.startTimeoutMs ?? 20_000);
     const fail = async (why: string): Promise<never> => {
@@ -266,6 +271,14 @@ export async function startNatsTlsServer(opts: NatsTlsServerOptions): Promise<Na
     clearTimeout(timer);
   };
 
+  const waitForLog = async (seen: () => boolean, what: string): Promise<void> => {
+    const deadline = Date.now() + 10_000;
+    while (!seen()) {
+      if (Date.now() > deadline) throw new Error(`nats-server: timed out waiting for ${what}\n--- server output ---\n${stderr}`);
+      await sleep(20);
+    }
+  };
+
   await start();
   const url = `tls://127.0.0.1:${port}`;
   const files: NatsTlsFiles = { caFile: certs.caFile, clientCertFile: certs.clientCertFile, clientKeyFile: certs.clientKeyFile };
@@ -282,6 +295,13 @@ export async function startNatsTlsServer(opts: NatsTlsServerOptions): Promise<Na
     wrongCredentialFile: auth.wrongFile,
     get pid() {
       return child?.pid;
+    },
+    reloadAuth: async (config: string) => {
+      authConfig = config;
+      writeFileSync(join(dir, 'server.conf'), configText());
+      const before = reloads;
+      child?.kill('SIGHUP');
+      await waitForLog(() => reloads > before, 'the configuration reload');
     },
     stop: () => signal('SIGTERM'),
     kill: () => signal('SIGKILL'),
