@@ -14,6 +14,9 @@ HELM_BIN="$(bash scripts/install-helm.sh | tail -n 1)"
 HADOLINT_BIN="$(bash scripts/install-hadolint.sh | tail -n 1)"
 K8S_VALIDATE_BIN="$(bash scripts/build-k8s-validate.sh | tail -n 1)"
 export HELM_BIN HADOLINT_BIN K8S_VALIDATE_BIN
+# deploy/monitoring checks (test/monitoring): promtool built from the Go module proxy, cached.
+PROMTOOL_BIN="$(bash scripts/install-promtool.sh | tail -n 1)"
+export PROMTOOL_BIN
 npm run -s build
 npx tsc -p tsconfig.test.json   # the tests are type-checked too
 report="$(mktemp)"
