@@ -147,12 +147,12 @@ describe('NATS connection settings from the environment', () => {
 
   it('maps each method and TLS onto createBus settings, secrets as files', () => {
     expect(configFrom({ MESH_NATS_URL: url, MESH_NATS_CREDS_FILE: file }).nats).toEqual({ auth: { method: 'creds', credsFile: file }, tls: undefined });
-    expect(configFrom({ MESH_NATS_URL: url, MESH_NATS_USER: 'u', MESH_NATS_PASSWORD: 'p' }).nats.auth).toEqual({ method: 'user-password', user: 'u', password: { value: 'p' } });
+    expect(configFrom({ MESH_NATS_URL: url, MESH_NATS_USER: 'u', MESH_NATS_PASSWORD: 'p' }).nats?.auth).toEqual({ method: 'user-password', user: 'u', password: { value: 'p' } });
     expect(configFrom({ MESH_NATS_URL: url, MESH_NATS_TOKEN_FILE: file, MESH_NATS_TLS_CA_FILE: file }).nats).toEqual({
       auth: { method: 'token', token: { file } },
       tls: { caFile: file, certFile: undefined, keyFile: undefined },
     });
-    expect(configFrom({ MESH_NATS_URL: url, MESH_NATS_NKEY_SEED_FILE: file }).nats.auth).toEqual({ method: 'nkey', seedFile: file });
+    expect(configFrom({ MESH_NATS_URL: url, MESH_NATS_NKEY_SEED_FILE: file }).nats?.auth).toEqual({ method: 'nkey', seedFile: file });
     expect(configFrom({ MESH_NATS_URL: 'nats://127.0.0.1:4222' }).nats).toEqual({ auth: undefined, tls: undefined });
   });
 

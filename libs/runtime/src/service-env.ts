@@ -26,8 +26,8 @@ export const serviceEnvShape = {
 export interface ServiceConfig {
   /** Unset: the in-process bus (only meaningful inside the single-process services/mesh). */
   readonly natsUrl: string | undefined;
-  /** Authentication and TLS of the NATS connection, for createBus's `nats`. */
-  readonly nats: NatsConnectionConfig;
+  /** Authentication and TLS of the NATS connection, for createBus's `nats` (absent: neither). */
+  readonly nats?: NatsConnectionConfig | undefined;
   readonly subjectPrefix: string;
   readonly logLevel: string;
   /** JetStream replicas of the key-value buckets this service creates. */
