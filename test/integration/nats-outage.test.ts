@@ -113,6 +113,9 @@ describe('NATS outage (TLS + creds)', () => {
       expect(r.refused?.status).toBe(403);
       expect(r.refused?.body).toMatch(/SESSION_BLACKLISTED/);
     }
+    // The admin API answers at once that the bus is away, rather than hanging.
+    const pushDuring = await adminFetch(`/v1/users/${userOf(0)}/push`, { method: 'POST', body: 'during' });
+    expect(pushDuring.status).toBe(503);
     // A control: an ordinary user is not refused as blacklisted; the edge cannot prove its
     // subscriptions to NATS now, so it closes with the retryable SERVER_OVERLOADED (4010).
     const during = await connectAs(0, 'newcomer');
