@@ -501,7 +501,7 @@ func (l *loop) connected(cn *conn, t *target) {
 	}
 	b = append(b, " HTTP/1.1\r\nHost: "...)
 	b = append(b, t.host...)
-	b = append(b, "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: c2Vzc2lvbi1tZXNoLWJlbmNo\r\nSec-WebSocket-Version: 13\r\n"...)
+	b = append(b, "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"...)
 	if cfg.subprotocol != "" {
 		b = append(b, "Sec-WebSocket-Protocol: "...)
 		b = append(b, cfg.subprotocol...)

@@ -1,0 +1,127 @@
+// Telemetry overhead: runs the memory-edge and push-edge phases of `npm run bench` (scripts/bench.sh,
+// bench/run.mjs unchanged) with telemetry OFF and ON, alternating rounds, and prints edge CPU per
+// delivery and memory per connection for each, and the ratio on/off.
+//
+//   off: MESH_METRICS=false and no OTEL_* exporter (no /metrics route, no process metrics, no SDK)
+//   on:  MESH_METRICS=true, every edge's /metrics scraped once a second (Prometheus usually scrapes
+//        every 15-30 s: this is the pessimistic case), and OpenTelemetry tracing on with an OTLP/HTTP
+//        exporter to a local sink this script runs (OTEL_TRACES_SAMPLER=parentbased_traceidratio,
+//        OTEL_TRACES_SAMPLER_ARG from BENCH_TRACE_RATIO, default 0.01).
+//
+// Environment: BENCH_TELEMETRY_ROUNDS (2 per mode); BENCH_LOADGEN with BENCH_NATS_SERVER runs
+// bench/run.mjs directly instead of scripts/bench.sh; and bench/run.mjs's own (BENCH_CONNS, ...;
+// defaults here are smaller than the full bench: 5000 connections, 2000 push users per edge, 10 s).
+// Usage: node bench/telemetry-overhead.mjs   (results: bench/results/telemetry-*.json, gitignored or not)
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const rounds = Number(process.env.BENCH_TELEMETRY_ROUNDS ?? 2);
+const outDir = join(ROOT, 'bench/results');
+mkdirSync(outDir, { recursive: true });
+const log = (msg) => process.stderr.write(`[telemetry-bench] ${msg}\n`);
+
+// A stand-in OTLP/HTTP collector: accepts and counts export requests.
+let exports = 0;
+const sink = http.createServer((req, res) => {
+  req.resume();
+  req.on('end', () => {
+    exports++;
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+  });
+});
+await new Promise((r) => sink.listen(0, '127.0.0.1', r));
+const sinkUrl = `http://127.0.0.1:${sink.address().port}`;
+
+/** Ops ports of the edges started by this run (found by the marker in their environment). */
+function edgeOpsPorts(marker) {
+  const ports = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    let environ;
+    try {
+      environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    if (!environ.includes(`BENCH_TELEMETRY_MARKER=${marker}`) || !environ.some((e) => e.startsWith('MESH_EDGE_ID='))) continue;
+    const port = environ.find((e) => e.startsWith('MESH_OPS_PORT='))?.slice('MESH_OPS_PORT='.length);
+    if (port) ports.push(port);
+  }
+  return ports;
+}
+
+async function runBench(mode, round) {
+  const marker = randomUUID();
+  const results = join(outDir, `telemetry-${mode}-${round}.json`);
+  const env = {
+    ...process.env,
+    BENCH_TELEMETRY_MARKER: marker,
+    BENCH_PHASES: 'memory-edge,push-edge',
+    BENCH_RENDER: '0',
+    BENCH_RESULTS: results,
+    BENCH_CONNS: process.env.BENCH_CONNS ?? '5000',
+    BENCH_PUSH_USERS_PER_EDGE: process.env.BENCH_PUSH_USERS_PER_EDGE ?? '2000',
+    BENCH_PUSH_SECONDS: process.env.BENCH_PUSH_SECONDS ?? '10',
+    MESH_METRICS: mode === 'on' ? 'true' : 'false',
+    ...(mode === 'on'
+      ? { OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: process.env.BENCH_TRACE_RATIO ?? '0.01' }
+      : { OTEL_SDK_DISABLED: 'true' }),
+  };
+  let scrapes = 0;
+  let scrapeBytes = 0;
+  const scraper =
+    mode === 'on'
+      ? setInterval(() => {
+          for (const port of edgeOpsPorts(marker)) {
+            fetch(`http://127.0.0.1:${port}/metrics`)
+              .then((r) => r.text())
+              .then((t) => {
+                scrapes++;
+                scrapeBytes += t.length;
+              })
+              .catch(() => undefined);
+          }
+        }, 1000)
+      : undefined;
+  // With BENCH_LOADGEN and BENCH_NATS_SERVER given, run the orchestrator directly (a load generator
+  // built elsewhere); otherwise scripts/bench.sh builds both and sweeps leftover processes.
+  const direct = process.env.BENCH_LOADGEN && process.env.BENCH_NATS_SERVER;
+  const child = direct
+    ? spawn(process.execPath, ['bench/run.mjs'], { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit'] })
+    : spawn('bash', ['scripts/bench.sh'], { cwd: ROOT, env, stdio: ['ignore', 'inherit', 'inherit'] });
+  const code = await new Promise((r) => child.on('exit', r));
+  if (scraper) clearInterval(scraper);
+  if (code !== 0) throw new Error(`scripts/bench.sh (${mode}, round ${round}) exited with ${code}`);
+  const r = JSON.parse(readFileSync(results, 'utf8'));
+  const row = {
+    mode,
+    round,
+    kibPerConnection: r.memory.edge.kibPerConnection,
+    kibPerConnectionLeftAlone: r.memory.edge.withoutForcedGc.kibPerConnection,
+    edgeUsPerDelivery: r.push.edge.edgeUsPerDelivery,
+    deliveriesPerSecond: r.push.edge.deliveriesPerSecond,
+    scrapes,
+    avgScrapeBytes: scrapes ? Math.round(scrapeBytes / scrapes) : 0,
+  };
+  log(JSON.stringify(row));
+  return row;
+}
+
+const rows = [];
+try {
+  for (let round = 0; round < rounds; round++) for (const mode of round % 2 === 0 ? ['off', 'on'] : ['on', 'off']) rows.push(await runBench(mode, round));
+} finally {
+  sink.close();
+}
+const mean = (mode, key) => rows.filter((r) => r.mode === mode).reduce((s, r) => s + r[key], 0) / rows.filter((r) => r.mode === mode).length;
+const summary = {};
+for (const key of ['edgeUsPerDelivery', 'kibPerConnection', 'kibPerConnectionLeftAlone', 'deliveriesPerSecond']) {
+  summary[key] = { off: mean('off', key), on: mean('on', key), ratio: mean('on', key) / mean('off', key) };
+}
+writeFileSync(join(outDir, 'telemetry-overhead.json'), JSON.stringify({ rows, summary, otlpExportRequests: exports }, null, 2) + '\n');
+process.stdout.write(`${JSON.stringify(rows, null, 1)}\n\n`);
+for (const [key, v] of Object.entries(summary)) process.stdout.write(`${key.padEnd(28)} off ${v.off.toFixed(3)}  on ${v.on.toFixed(3)}  on/off ${v.ratio.toFixed(3)}\n`);
