@@ -11,17 +11,19 @@
 // Environment: BENCH_TELEMETRY_ROUNDS (2 per mode); BENCH_LOADGEN with BENCH_NATS_SERVER runs
 // bench/run.mjs directly instead of scripts/bench.sh; and bench/run.mjs's own (BENCH_CONNS, ...;
 // defaults here are smaller than the full bench: 5000 connections, 2000 push users per edge, 10 s).
-// Usage: node bench/telemetry-overhead.mjs   (results: bench/results/telemetry-*.json, gitignored or not)
+// Usage: node bench/telemetry-overhead.mjs   (per-run results and telemetry-overhead.json go to
+// BENCH_TELEMETRY_OUT, default a fresh temporary folder, printed at the end)
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const rounds = Number(process.env.BENCH_TELEMETRY_ROUNDS ?? 2);
-const outDir = join(ROOT, 'bench/results');
+const outDir = process.env.BENCH_TELEMETRY_OUT ?? mkdtempSync(join(tmpdir(), 'session-mesh-telemetry-bench-'));
 mkdirSync(outDir, { recursive: true });
 const log = (msg) => process.stderr.write(`[telemetry-bench] ${msg}\n`);
 
@@ -124,4 +126,5 @@ for (const key of ['edgeUsPerDelivery', 'kibPerConnection', 'kibPerConnectionLef
 }
 writeFileSync(join(outDir, 'telemetry-overhead.json'), JSON.stringify({ rows, summary, otlpExportRequests: exports }, null, 2) + '\n');
 process.stdout.write(`${JSON.stringify(rows, null, 1)}\n\n`);
+process.stdout.write(`results in ${outDir}\n`);
 for (const [key, v] of Object.entries(summary)) process.stdout.write(`${key.padEnd(28)} off ${v.off.toFixed(3)}  on ${v.on.toFixed(3)}  on/off ${v.ratio.toFixed(3)}\n`);
