@@ -14,7 +14,6 @@ import net from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import WebSocket from 'ws';
 import { connectNatsBus } from '../libs/bus/dist/index.js';
 
@@ -48,12 +47,14 @@ async function until(check, what, timeoutMs = 20_000) {
   throw new Error(`timed out waiting for ${what}`);
 }
 
-// Flooders run in worker threads: the probe's own event loop must not be the thing that is slow.
-if (!isMainThread) {
-  const { url: wsUrl, name, index, framesEach, reading, secret } = workerData;
+// Flooders run in child processes at the lowest CPU priority: on a 2-core machine they would
+// otherwise starve the edge and the probe of CPU, and measure the load generator, not the edge.
+// (In production the flooders are on other machines.)
+if (process.env.FLOOD_CHILD) {
+  const { url: wsUrl, name, index, framesEach, reading, secret } = JSON.parse(process.env.FLOOD_CHILD);
   const counts = { framesSent: 0, closes: {}, reconnects: 0 };
   let running = true;
-  parentPort.on('message', () => (running = false));
+  process.on('SIGTERM', () => (running = false));
   while (running) {
     let ws;
     try {
@@ -73,7 +74,7 @@ if (!isMainThread) {
     counts.closes[code] = (counts.closes[code] ?? 0) + 1;
     if (code === 'open') ws.terminate();
   }
-  parentPort.postMessage(counts);
+  process.stdout.write(`${JSON.stringify(counts)}\n`);
   process.exit(0);
 }
 
@@ -138,7 +139,12 @@ function requestFrame(id) {
 
 async function runScenario(name, flooders, framesEach, reading) {
   const counts = { framesSent: 0, closes: {}, reconnects: 0 };
-  const workers = Array.from({ length: flooders }, (_, index) => new Worker(fileURLToPath(import.meta.url), { workerData: { url, name, index, framesEach, reading, secret: SECRET } }));
+  const workers = Array.from({ length: flooders }, (_, index) =>
+    spawn('nice', ['-n', '19', process.execPath, fileURLToPath(import.meta.url)], {
+      env: { ...process.env, FLOOD_CHILD: JSON.stringify({ url, name, index, framesEach, reading, secret: SECRET }) },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    }),
+  );
   const legit = await openClient(`legit-${name}`);
   const pushTimes = [];
   const healthTimes = [];
@@ -157,8 +163,10 @@ async function runScenario(name, flooders, framesEach, reading) {
   }
   const done = await Promise.all(
     workers.map((w) => {
-      const result = new Promise((r) => w.once('message', r));
-      w.postMessage('stop');
+      let out = '';
+      w.stdout.on('data', (d) => (out += d));
+      const result = new Promise((r) => w.once('exit', () => r(JSON.parse(out.trim().split('\n').pop() || '{"framesSent":0,"closes":{},"reconnects":0}'))));
+      w.kill('SIGTERM');
       return result;
     }),
   );
