@@ -18,3 +18,4 @@ export {
 } from './keys.js';
 export { DEFAULT_CLAIMS, readClaim, type ClaimNames } from './claims.js';
 export { jwtConfigFromEnv, jwtEnvShape, MIN_SECRET_BYTES, refineJwtEnv, type JwtEnv } from './env.js';
+export { parseBearer, type BearerLookup } from './bearer.js';

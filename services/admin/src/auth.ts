@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { readClaim, type VerifyResult } from '@session-mesh/auth';
+import { parseBearer, readClaim, type VerifyResult } from '@session-mesh/auth';
 import { isValidId, type BlacklistEntry } from '@session-mesh/protocol';
 
 /** The part of libs/auth's TokenVerifier the admin API uses. */
@@ -26,8 +26,6 @@ export interface AdminAuthenticator {
 export function tokenFingerprint(token: string): string {
   return `token:${createHash('sha256').update(token).digest('hex').slice(0, 8)}`;
 }
-
-const BEARER_RE = /^Bearer[ \t]+([^\s]+)[ \t]*$/i;
 
 /**
  * Static tokens are compared as SHA-256 digests with timingSafeEqual, against EVERY configured
@@ -56,9 +54,9 @@ export function createAdminAuthenticator(options: {
       if (authorization === undefined || authorization.length === 0) {
         return { ok: false, status: 401, message: 'missing Authorization header (expected "Bearer <token>")' };
       }
-      const match = BEARER_RE.exec(authorization);
-      if (match === null) return { ok: false, status: 401, message: 'Authorization header must be "Bearer <token>"' };
-      const token = match[1]!;
+      const bearer = parseBearer(authorization);
+      if (bearer.kind !== 'token') return { ok: false, status: 401, message: 'Authorization header must be "Bearer <token>"' };
+      const token = bearer.token;
       const presented = sha256(token);
       let actor: string | undefined;
       for (const d of digests) {

@@ -1,3 +1,4 @@
+import { parseBearer } from '@session-mesh/auth';
 import { BEARER_SUBPROTOCOL_PREFIX, SUBPROTOCOL } from '@session-mesh/protocol';
 import type { TokenSourceName } from '../config.js';
 
@@ -37,10 +38,10 @@ export function findToken(req: CapturedRequest, options: TokenSourceOptions): To
   for (const source of options.sources) {
     switch (source) {
       case 'header': {
-        if (req.authorization === '') break;
-        const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(req.authorization);
-        if (!match) return { kind: 'malformed', source, message: 'Authorization header must be "Bearer <token>"' };
-        return { kind: 'found', token: match[1]!, source };
+        const bearer = parseBearer(req.authorization);
+        if (bearer.kind === 'absent') break;
+        if (bearer.kind === 'malformed') return { kind: 'malformed', source, message: 'Authorization header must be "Bearer <token>"' };
+        return { kind: 'found', token: bearer.token, source };
       }
       case 'protocol': {
         const entry = splitProtocols(req.protocols).find((p) => p.startsWith(BEARER_SUBPROTOCOL_PREFIX));

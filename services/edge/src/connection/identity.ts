@@ -104,9 +104,17 @@ export function identityFromToken(token: VerifiedToken, client: string, roles: R
     session: token.sessionId,
     client,
     roles: roles.intern(token.roles),
-    iatS: token.issuedAtMs === null ? -1 : Math.floor(token.issuedAtMs / 1000),
-    expS: token.expiresAtMs === null ? 0 : Math.ceil(token.expiresAtMs / 1000),
+    iatS: iatS(token),
+    expS: expS(token),
   };
+}
+
+/** The token's ms times as the whole seconds a connection keeps (small integers in V8), and back. */
+export function iatS(token: VerifiedToken): number {
+  return token.issuedAtMs === null ? -1 : Math.floor(token.issuedAtMs / 1000);
+}
+export function expS(token: VerifiedToken): number {
+  return token.expiresAtMs === null ? 0 : Math.ceil(token.expiresAtMs / 1000);
 }
 
 /** Anonymous mode: each tab is a transient user of its own. */

@@ -18,7 +18,7 @@ import {
 import type { EdgeBroker } from '../broker/edge-broker.js';
 import type { CoarseClock } from '../clock.js';
 import { Mark, sanitiseReason, State, type Connection } from '../connection/connection.js';
-import { expMs, type ConnectionIds, type RoleTable } from '../connection/identity.js';
+import { expMs, expS, iatS, type ConnectionIds, type RoleTable } from '../connection/identity.js';
 import type { BlacklistView } from '../control/blacklist-view.js';
 import type { Group } from '../hub/hub.js';
 import type { InboundRateLimit } from './rate-limit.js';
@@ -191,8 +191,8 @@ export class Inbound {
       return;
     }
     // The session stays the connection's: its subscriptions were made for it.
-    conn.iatS = result.issuedAtMs === null ? -1 : Math.floor(result.issuedAtMs / 1000);
-    conn.expS = result.expiresAtMs === null ? 0 : Math.ceil(result.expiresAtMs / 1000);
+    conn.iatS = iatS(result);
+    conn.expS = expS(result);
     const reply: RefreshedFrame = { type: 'refreshed', expiresAt: expMs(conn.expS) };
     conn.send(JSON.stringify(reply), false);
   }
