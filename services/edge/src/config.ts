@@ -45,6 +45,8 @@ export interface EdgeConfig extends ServiceConfig {
   /** Drain: how long readiness fails (upgrades 503) before sockets are closed, and over how long they are closed. */
   readonly drainDelayMs: number;
   readonly drainSpreadMs: number;
+  /** Upper bound of the per-client reconnect delay hint in drain close reasons. */
+  readonly drainReconnectJitterMs: number;
   /** Limits (0: off): sockets on this edge, upgrades per second, connections per user on this edge. */
   readonly maxConnections: number;
   readonly maxConnectsPerS: number;
@@ -104,6 +106,7 @@ const schema = z
     MESH_INBOUND_BURST: env.positiveInt(200),
     MESH_DRAIN_DELAY_MS: env.nonNegativeInt(5000),
     MESH_DRAIN_SPREAD_MS: env.nonNegativeInt(10_000),
+    MESH_DRAIN_RECONNECT_JITTER_MS: env.nonNegativeInt(1000),
     MESH_MAX_CONNECTIONS: env.nonNegativeInt(0),
     MESH_MAX_CONNECTS_PER_S: env.nonNegativeInt(0),
     MESH_MAX_CONNECTIONS_PER_USER: env.nonNegativeInt(0),
@@ -159,6 +162,7 @@ export function loadEdgeConfig(vars: NodeJS.ProcessEnv = process.env): EdgeConfi
     inboundBurst: v.MESH_INBOUND_BURST,
     drainDelayMs: v.MESH_DRAIN_DELAY_MS,
     drainSpreadMs: v.MESH_DRAIN_SPREAD_MS,
+    drainReconnectJitterMs: v.MESH_DRAIN_RECONNECT_JITTER_MS,
     maxConnections: v.MESH_MAX_CONNECTIONS,
     maxConnectsPerS: v.MESH_MAX_CONNECTS_PER_S,
     maxConnectionsPerUser: v.MESH_MAX_CONNECTIONS_PER_USER,

@@ -92,7 +92,7 @@ export async function startEdge(deps: EdgeDeps): Promise<EdgeHandle> {
   let drained: Promise<void> | undefined;
   const drain = (): Promise<void> =>
     (drained ??= (async () => {
-      await drainConnections(connections, health, { delayMs: config.drainDelayMs, spreadMs: config.drainSpreadMs }, logger);
+      await drainConnections(connections, health, { delayMs: config.drainDelayMs, spreadMs: config.drainSpreadMs, reconnectJitterMs: config.drainReconnectJitterMs }, logger);
       stopParts();
       await bus.flush().catch((err: unknown) => logger.warn({ err }, 'flush during drain failed'));
       server.close();

@@ -178,14 +178,14 @@ export class Connections implements BrokerEventHandler, SocketEvents {
   }
 
   /** Closes up to `max` connections (drain closes in batches); returns how many remain. */
-  closeSome(max: number, code: number, reason: string): number {
+  closeSome(max: number, code: number, reason: string | (() => string)): number {
     const batch: Connection[] = [];
     for (const conn of this.deps.hub.bySeq.values()) {
       if (batch.length >= max) break;
       batch.push(conn);
     }
     // Closing edits the index: close after collecting.
-    for (const conn of batch) conn.close(code, reason);
+    for (const conn of batch) conn.close(code, typeof reason === 'string' ? reason : reason());
     return this.deps.hub.size;
   }
 
