@@ -38,7 +38,7 @@ export const commonEnv = (natsUrl: string): Record<string, string> => ({
   MESH_LOG_LEVEL: process.env['MESH_TEST_LOG_LEVEL'] ?? 'warn',
 });
 
-export async function startMeshCluster(options: { edges?: number; registries?: number; admin?: boolean } = {}): Promise<MeshCluster> {
+export async function startMeshCluster(options: { edges?: number; registries?: number; admin?: boolean; registryEnv?: Record<string, string> } = {}): Promise<MeshCluster> {
   const nats = await startNatsCluster({ size: 3, jetstream: true });
   const url = (node: number) => nats.urls[node % nats.urls.length]!;
   const edges: ServiceProcess[] = [];
@@ -66,7 +66,7 @@ export async function startMeshCluster(options: { edges?: number; registries?: n
       return edge;
     },
     startRegistry: async (i, node) => {
-      const registry = await startService('registry', { ...commonEnv(url(node)), MESH_REGISTRY_ID: `registry-${i}` }, { name: `registry-${i}` });
+      const registry = await startService('registry', { ...commonEnv(url(node)), MESH_REGISTRY_ID: `registry-${i}`, ...options.registryEnv }, { name: `registry-${i}` });
       registries[i] = registry;
       return registry;
     },

@@ -18,6 +18,8 @@ export const Header = {
   Roles: 'Mesh-Roles',
   /** On kill: a short human-readable reason (plain ASCII), passed to the client as the close reason. */
   Reason: 'Mesh-Reason',
+  /** On kill: the close code, `4005` (KILLED, the default) or `4013` (TOO_MANY_CONNECTIONS); any other value means 4005. */
+  CloseCode: 'Mesh-Close-Code',
 } as const;
 
 /** Identity headers an edge strips from nothing and sets itself: a client can never supply them. */

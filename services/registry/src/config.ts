@@ -9,6 +9,8 @@ const schema = z.object({
   MESH_EDGE_LOST_AFTER_MS: env.positiveInt(15_000),
   MESH_REGISTRY_SETTLE_MS: z.coerce.number({ message: 'must be a number' }).int('must be an integer').min(0, 'must be >= 0').optional(),
   MESH_REGISTRY_LEASE_TTL_MS: env.positiveInt(5_000).refine((v) => v >= 2_000, 'must be at least 2000 (twice the 1 s renew interval)'),
+  MESH_MAX_CONNECTIONS_PER_USER_CLUSTER: env.nonNegativeInt(0),
+  MESH_CLUSTER_USER_LIMIT_POLICY: z.enum(['close-newest', 'close-oldest'], { message: 'must be close-newest or close-oldest' }).default('close-newest'),
 });
 
 export interface RegistryConfig extends ServiceConfig {
@@ -23,6 +25,9 @@ export interface RegistryConfig extends ServiceConfig {
   readonly settleMs: number | undefined;
   readonly leaseTtlMs: number;
   readonly leaseRenewMs: number;
+  /** Cluster-wide cap on one user's connections, enforced by the leader (0: off), and which go. */
+  readonly maxConnectionsPerUser: number;
+  readonly userLimitPolicy: 'close-newest' | 'close-oldest';
 }
 
 export function loadRegistryConfig(environment: NodeJS.ProcessEnv = process.env): RegistryConfig {
@@ -34,6 +39,8 @@ export function loadRegistryConfig(environment: NodeJS.ProcessEnv = process.env)
     settleMs: c.MESH_REGISTRY_SETTLE_MS,
     leaseTtlMs: c.MESH_REGISTRY_LEASE_TTL_MS,
     leaseRenewMs: 1_000,
+    maxConnectionsPerUser: c.MESH_MAX_CONNECTIONS_PER_USER_CLUSTER,
+    userLimitPolicy: c.MESH_CLUSTER_USER_LIMIT_POLICY,
   };
 }
 

@@ -8,6 +8,7 @@ import { REGISTRY_KV_BUCKET, type RegistryConfig } from './config.js';
 import { startEventIntake } from './intake/event-intake.js';
 import { PresenceIntake } from './intake/presence-intake.js';
 import { LeaderLease } from './leader/leader-lease.js';
+import { UserCap } from './limits/user-cap.js';
 import { startQueryResponder } from './queries/query-responder.js';
 import { registryStats } from './queries/registry-stats.js';
 import { Readiness } from './readiness.js';
@@ -79,8 +80,12 @@ export async function startRegistry(deps: RegistryDeps): Promise<RegistryHandle>
   const lease = new LeaderLease({ kv, key: LEADER_LEASE_KEY, holder: id, ttlMs: config.leaseTtlMs, renewMs: config.leaseRenewMs, logger: base.child({ component: 'leader-lease' }), now });
   const ledger = new AnnouncedLedger({ kv, logger: base.child({ component: 'announced-ledger' }) });
   const announcer = new Announcer({ store, ledger, holdsLease: () => lease.isLeader(), publish, subjects, logger: base, now });
-  lease.onChange((leader) => announcer.leadershipChanged(leader));
-  const intake = new PresenceIntake({ store, liveness, sync, requests, sink: announcer, logger: base, now });
+  const userCap = new UserCap({ inner: announcer, store, max: config.maxConnectionsPerUser, policy: config.userLimitPolicy, isLeader: () => announcer.isLeading(), publish, subjects, logger: base.child({ component: 'user-cap' }) });
+  lease.onChange((leader) => {
+    announcer.leadershipChanged(leader);
+    userCap.enforceAll();
+  });
+  const intake = new PresenceIntake({ store, liveness, sync, requests, sink: userCap, logger: base, now });
   const stats = (): StatsReply => registryStats(store, liveness);
   let queries: { stop(): void } | undefined;
 

@@ -1,5 +1,5 @@
 import type { Bus, BusEvent, BusMessage, BusSubscription, HeaderValues, MessageHandler } from '@session-mesh/bus';
-import { Header, tryDecodeId, type Subjects } from '@session-mesh/protocol';
+import { CloseCode, Header, tryDecodeId, type Subjects } from '@session-mesh/protocol';
 import { createRateLimitedLog, type Logger, type RateLimitedLog } from '@session-mesh/runtime';
 import type { Group, GroupKind, Hub } from '../hub/hub.js';
 
@@ -14,6 +14,8 @@ export interface KillOrder {
   readonly session: string | undefined;
   readonly client: string | undefined;
   readonly reason: string | undefined;
+  /** KILLED (4005) unless the kill asked for TOO_MANY_CONNECTIONS (4013). */
+  readonly closeCode: number;
 }
 
 /** What the broker hands to the edge (Centrifuge's BrokerEventHandler). */
@@ -270,5 +272,6 @@ export function parseKill(subjects: Subjects, msg: BusMessage): KillOrder | unde
   const client = kind !== 'conn' && headers !== undefined ? narrowing(headers.get(Header.Client)) : undefined;
   if (session === NOBODY || client === NOBODY) return undefined;
   const reason = headers?.get(Header.Reason);
-  return { kind, id, session, client, reason: reason === '' ? undefined : reason };
+  const closeCode = headers?.get(Header.CloseCode) === String(CloseCode.TOO_MANY_CONNECTIONS) ? CloseCode.TOO_MANY_CONNECTIONS : CloseCode.KILLED;
+  return { kind, id, session, client, reason: reason === '' ? undefined : reason, closeCode };
 }

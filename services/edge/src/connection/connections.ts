@@ -211,7 +211,7 @@ export class Connections implements BrokerEventHandler, SocketEvents {
     }
     if (targets.length === 0) return;
     const reason = sanitiseReason(order.reason, 'killed');
-    for (const conn of targets) if (conn.close(CloseCode.KILLED, reason)) this.stats.kills++;
+    for (const conn of targets) if (conn.close(order.closeCode, reason)) this.stats.kills++;
   }
 
   onSnapshotRequest(): void {
