@@ -117,10 +117,11 @@ describe('NATS outage (TLS + creds)', () => {
     const pushDuring = await adminFetch(`/v1/users/${userOf(0)}/push`, { method: 'POST', body: 'during' });
     expect(pushDuring.status).toBe(503);
     // A control: an ordinary user is not refused as blacklisted; the edge cannot prove its
-    // subscriptions to NATS now, so it closes with the retryable SERVER_OVERLOADED (4010).
+    // subscriptions to NATS now, so it refuses the upgrade with 503 NOT_READY (issue 9, finding 8:
+    // it used to upgrade and then close with 4010).
     const during = await connectAs(0, 'newcomer');
-    expect(during.refused).toBeUndefined();
-    expect(during.closed?.code, JSON.stringify(during.welcome)).toBe(4010);
+    expect(during.refused?.status).toBe(503);
+    expect(during.refused?.body).toMatch(/NOT_READY/);
     // Hold the outage open (a deliberate duration, not a wait for a condition).
     const left = OUTAGE_MS - (Date.now() - downAt);
     if (left > 0) await new Promise((r) => setTimeout(r, left));

@@ -36,6 +36,8 @@ export interface NatsBusOptions {
   readonly logger?: BusLogger | undefined;
   /** -1 = forever (the default: an edge must come back rather than die). */
   readonly maxReconnectAttempts?: number | undefined;
+  /** Client-side pings to detect a dead or frozen server (default 5000 ms; 2 outstanding pings fail the connection). */
+  readonly pingIntervalMs?: number | undefined;
   /**
    * Register subscriptions with nats.js's protocol handler directly (about 210 B each instead of
    * about 1.4 KiB; see src/nats/internals.ts). Default true; false uses nats.js's public
@@ -142,6 +144,10 @@ export async function connectNatsBus(options: NatsBusOptions): Promise<Bus> {
     // server restarting with reloaded accounts, or a secret being rotated, must not end the
     // connection for good (secrets are re-read on every attempt).
     ignoreAuthErrorAbort: true,
+    // nats.js pings every 2 minutes by default: a frozen server (SIGSTOP, a stalled VM) would go
+    // unnoticed that long while pushes wait. 5 s x 2 outstanding pings declares it dead in ~10-15 s.
+    pingInterval: options.pingIntervalMs ?? 5000,
+    maxPingOut: 2,
   });
   try {
     const client = new NatsClient(nc, options.logger);

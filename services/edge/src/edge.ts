@@ -59,7 +59,7 @@ export async function startEdge(deps: EdgeDeps): Promise<EdgeHandle> {
   const closeOldestAbove = config.userLimitPolicy === 'close-oldest' ? config.maxConnectionsPerUser : 0;
   const connections = new Connections({ hub, broker, ids, clock, listener: lifecycle, revocation: blacklist, inbound, backpressureLimit: config.maxBackpressureBytes, closeOldestAbove, logger });
   const limits = new ConnectionLimits(config, connections);
-  const admission = new Admission(config, verifier, blacklist, roles, connections, config.anonymousSecret && new AnonymousIds(config.anonymousSecret), limits);
+  const admission = new Admission(config, verifier, blacklist, roles, connections, config.anonymousSecret && new AnonymousIds(config.anonymousSecret), limits, broker);
   const sweeper = new Sweeper({ hub, clock, blacklist, clockToleranceS: config.auth?.clockToleranceS ?? 0, idleTimeoutS: config.idleTimeoutS });
   const canary = new DeliveryCanary(bus, subjects, config.edgeId, config.canaryIntervalMs, config.canaryMisses, logger);
   health.addCheck('bus', () => broker.readiness());

@@ -56,6 +56,7 @@ export class Admission {
     /** Anonymous mode only: issues and checks unforgeable client ids. */
     private readonly anonymousIds: AnonymousIds | undefined,
     private readonly limits: ConnectionLimits,
+    private readonly bus: { connectivity(): true | string },
   ) {}
 
   decide(req: CapturedRequest): Decision | Promise<Decision> {
@@ -118,6 +119,10 @@ export class Admission {
     if (revoked !== undefined) return refusal(403, 'SESSION_BLACKLISTED', revoked);
     const overLimit = this.limits.checkUser(identity);
     if (overLimit !== undefined) return overLimit;
+    // During a NATS outage the subscriptions cannot be confirmed: say so before the upgrade
+    // (after the blacklist, which still holds from the edge's last copy).
+    const busDown = this.bus.connectivity();
+    if (busDown !== true) return refusal(503, 'NOT_READY', busDown);
     return { refused: false, identity, subprotocol };
   }
 }

@@ -97,8 +97,14 @@ export class EdgeBroker {
 
   /** Readiness: true, or why not. */
   readiness(): true | string {
-    if (!this.bus.isConnected()) return 'bus disconnected';
+    const connected = this.connectivity();
+    if (connected !== true) return connected;
     return this.edgeFailure ?? this.failure ?? true;
+  }
+
+  /** Whether the bus is connected now (new connections cannot be confirmed otherwise). */
+  connectivity(): true | string {
+    return this.bus.isConnected() ? true : 'bus disconnected';
   }
 
   /** One flush for everything subscribed before it starts. */
@@ -218,6 +224,8 @@ export class EdgeBroker {
     }
     if (event.type !== 'subscription-error') {
       this.logger.warn({ event: event.type }, `bus ${event.type}`);
+      // Events published while disconnected may be lost: a snapshot reconciles the registry.
+      if (event.type === 'reconnected') this.handler?.onSnapshotRequest();
       return;
     }
     this.errors++;
