@@ -8,7 +8,8 @@
 //        exporter to a local sink this script runs (OTEL_TRACES_SAMPLER=parentbased_traceidratio,
 //        OTEL_TRACES_SAMPLER_ARG from BENCH_TRACE_RATIO, default 0.01).
 //
-// Environment: BENCH_TELEMETRY_ROUNDS (2 per mode); BENCH_LOADGEN with BENCH_NATS_SERVER runs
+// Environment: BENCH_TELEMETRY_ROUNDS (2 per mode); BENCH_TELEMETRY_SCRAPE_MS (1000; 0 = no scrapes);
+// BENCH_PHASES (memory-edge,push-edge); BENCH_LOADGEN with BENCH_NATS_SERVER runs
 // bench/run.mjs directly instead of scripts/bench.sh; and bench/run.mjs's own (BENCH_CONNS, ...;
 // defaults here are smaller than the full bench: 5000 connections, 2000 push users per edge, 10 s).
 // Usage: node bench/telemetry-overhead.mjs   (per-run results and telemetry-overhead.json go to
@@ -23,6 +24,8 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const rounds = Number(process.env.BENCH_TELEMETRY_ROUNDS ?? 2);
+// How often "on" scrapes /metrics (0: never, to tell the scrapes' cost from the rest).
+const scrapeMs = Number(process.env.BENCH_TELEMETRY_SCRAPE_MS ?? 1000);
 const outDir = process.env.BENCH_TELEMETRY_OUT ?? mkdtempSync(join(tmpdir(), 'session-mesh-telemetry-bench-'));
 mkdirSync(outDir, { recursive: true });
 const log = (msg) => process.stderr.write(`[telemetry-bench] ${msg}\n`);
@@ -62,7 +65,7 @@ async function runBench(mode, round) {
   const env = {
     ...process.env,
     BENCH_TELEMETRY_MARKER: marker,
-    BENCH_PHASES: 'memory-edge,push-edge',
+    BENCH_PHASES: process.env.BENCH_PHASES ?? 'memory-edge,push-edge',
     BENCH_RENDER: '0',
     BENCH_RESULTS: results,
     BENCH_CONNS: process.env.BENCH_CONNS ?? '5000',
@@ -76,7 +79,7 @@ async function runBench(mode, round) {
   let scrapes = 0;
   let scrapeBytes = 0;
   const scraper =
-    mode === 'on'
+    mode === 'on' && scrapeMs > 0
       ? setInterval(() => {
           for (const port of edgeOpsPorts(marker)) {
             fetch(`http://127.0.0.1:${port}/metrics`)
@@ -87,7 +90,7 @@ async function runBench(mode, round) {
               })
               .catch(() => undefined);
           }
-        }, 1000)
+        }, scrapeMs)
       : undefined;
   // With BENCH_LOADGEN and BENCH_NATS_SERVER given, run the orchestrator directly (a load generator
   // built elsewhere); otherwise scripts/bench.sh builds both and sweeps leftover processes.
@@ -102,10 +105,10 @@ async function runBench(mode, round) {
   const row = {
     mode,
     round,
-    kibPerConnection: r.memory.edge.kibPerConnection,
-    kibPerConnectionLeftAlone: r.memory.edge.withoutForcedGc.kibPerConnection,
-    edgeUsPerDelivery: r.push.edge.edgeUsPerDelivery,
-    deliveriesPerSecond: r.push.edge.deliveriesPerSecond,
+    kibPerConnection: r.memory?.edge?.kibPerConnection ?? NaN,
+    kibPerConnectionLeftAlone: r.memory?.edge?.withoutForcedGc?.kibPerConnection ?? NaN,
+    edgeUsPerDelivery: r.push?.edge?.edgeUsPerDelivery ?? NaN,
+    deliveriesPerSecond: r.push?.edge?.deliveriesPerSecond ?? NaN,
     scrapes,
     avgScrapeBytes: scrapes ? Math.round(scrapeBytes / scrapes) : 0,
   };
