@@ -232,3 +232,19 @@ describe('JWKS keys', () => {
     }
   });
 });
+
+describe('refusal logging', () => {
+  // Finding 12: every refused upgrade wrote an unthrottled log line (a cheap way to fill disks).
+  it('logs refused upgrades at most once per cause per interval, counting the rest', async () => {
+    const lines: string[] = [];
+    const t = await startTestEdge({ logLines: lines });
+    for (let i = 0; i < 50; i++) {
+      const c = await t.connect({});
+      expect(c.refused?.status).toBe(401);
+    }
+    const refusals = lines.filter((l) => l.includes('upgrade refused'));
+    expect(refusals).toHaveLength(1);
+    expect(t.edge.stats().upgrades.refused).toBe(50);
+    await t.stop();
+  });
+});

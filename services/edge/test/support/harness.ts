@@ -1,3 +1,4 @@
+import { Writable } from 'node:stream';
 import type { Bus, BusMessage, HeaderValues } from '@session-mesh/bus';
 import { startEdge, loadEdgeConfig, type EdgeConfig, type EdgeHandle } from '@session-mesh/edge';
 import { createSubjects, Header, encodeId, type Subjects } from '@session-mesh/protocol';
@@ -39,6 +40,8 @@ export interface TestEdgeOptions {
   /** Run on this bus instead (e.g. a NATS bus); the caller closes it. */
   readonly bus?: Bus;
   readonly record?: readonly string[];
+  /** Collects the edge's log lines (JSON) at info level, instead of the silent default. */
+  readonly logLines?: string[];
 }
 
 function bytes(payload: Uint8Array | string): Uint8Array {
@@ -58,7 +61,11 @@ export async function startTestEdge(options: TestEdgeOptions = {}): Promise<Test
     MESH_DRAIN_SPREAD_MS: '0',
     ...options.env,
   });
-  const logger: Logger = createLogger({ name: 'edge-test', level: process.env['EDGE_TEST_LOG'] ?? 'silent' });
+  const lines = options.logLines;
+  const logger: Logger =
+    lines === undefined
+      ? createLogger({ name: 'edge-test', level: process.env['EDGE_TEST_LOG'] ?? 'silent' })
+      : createLogger({ name: 'edge-test', level: 'info', destination: new Writable({ write: (chunk, _enc, cb) => (lines.push(String(chunk)), cb()) }) });
   const health = new Health();
   const subjects = createSubjects(config.subjectPrefix);
   const recorded = new Map<string, BusMessage[]>();
