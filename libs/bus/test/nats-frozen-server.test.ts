@@ -21,9 +21,9 @@ it('notices a frozen server within a few ping intervals and reports it disconnec
   bus.onEvent((e) => events.push(e.type));
   const frozenAt = Date.now();
   process.kill(server.pid!, 'SIGSTOP');
-  await waitFor(() => (events.includes('disconnected') ? true : undefined), 5000, 'the bus to report the frozen server');
+  await waitFor(() => (events.includes('disconnected') ? true : undefined), { timeoutMs: 5000, what: 'the bus to report the frozen server' });
   console.log(`frozen server noticed after ${Date.now() - frozenAt} ms (ping interval 300 ms, 2 outstanding)`);
   expect(bus.isConnected()).toBe(false);
   process.kill(server.pid!, 'SIGCONT');
-  await waitFor(() => (bus!.isConnected() ? true : undefined), 10_000, 'the bus to reconnect');
+  await waitFor(() => (bus!.isConnected() ? true : undefined), { timeoutMs: 10_000, what: 'the bus to reconnect' });
 });
