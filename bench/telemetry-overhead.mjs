@@ -26,6 +26,8 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const rounds = Number(process.env.BENCH_TELEMETRY_ROUNDS ?? 2);
 // How often "on" scrapes /metrics (0: never, to tell the scrapes' cost from the rest).
 const scrapeMs = Number(process.env.BENCH_TELEMETRY_SCRAPE_MS ?? 1000);
+// BENCH_TELEMETRY_TRACING=0: "on" keeps tracing off (metrics alone).
+const tracingOn = process.env.BENCH_TELEMETRY_TRACING !== '0';
 const outDir = process.env.BENCH_TELEMETRY_OUT ?? mkdtempSync(join(tmpdir(), 'session-mesh-telemetry-bench-'));
 mkdirSync(outDir, { recursive: true });
 const log = (msg) => process.stderr.write(`[telemetry-bench] ${msg}\n`);
@@ -72,7 +74,7 @@ async function runBench(mode, round) {
     BENCH_PUSH_USERS_PER_EDGE: process.env.BENCH_PUSH_USERS_PER_EDGE ?? '2000',
     BENCH_PUSH_SECONDS: process.env.BENCH_PUSH_SECONDS ?? '10',
     MESH_METRICS: mode === 'on' ? 'true' : 'false',
-    ...(mode === 'on'
+    ...(mode === 'on' && tracingOn
       ? { OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: process.env.BENCH_TRACE_RATIO ?? '0.01' }
       : { OTEL_SDK_DISABLED: 'true' }),
   };

@@ -20,7 +20,11 @@ export class Metrics {
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     // process_* and nodejs_* (CPU, RSS, heap, GC, event-loop lag): a few timers, nothing per message.
-    if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    if (options.defaultMetrics !== false) {
+      collectDefaultMetrics({ register: this.registry });
+      // It lists /proc/self/fd on every scrape: one string per socket, 200k on a full edge.
+      this.registry.removeSingleMetric('process_open_fds');
+    }
   }
 
   /** Runs before every scrape, in registration order. */
