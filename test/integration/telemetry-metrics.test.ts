@@ -53,6 +53,7 @@ describe('Prometheus scrape of real services', () => {
     expect(edge.value('mesh_edge_messages_out_total', { kind: 'push' })).toBe(2);
     // welcome, at least
     expect(edge.value('mesh_edge_messages_out_total', { kind: 'other' })).toBeGreaterThanOrEqual(1);
+    expect(edge.value('mesh_edge_limit_refusals_total', { limit: 'edge_full' })).toBe(0);
     expect(edge.value('mesh_edge_backpressure_drops_total')).toBe(0);
     expect(edge.value('mesh_edge_slow_consumer_closes_total')).toBe(0);
     expect(edge.value('mesh_bus_connected', { connection: 'edge', kind: 'nats' })).toBe(1);

@@ -24,6 +24,11 @@ export function registerEdgeMetrics(metrics: Metrics, stats: () => EdgeStats): v
     [{ outcome: 'refused' }, s.upgrades.refused],
     [{ outcome: 'aborted' }, s.upgrades.aborted],
   ]);
+  metrics.counterFromLabelled('mesh_edge_limit_refusals_total', 'Upgrades refused by a connection limit: edge_full (503), connect_rate (503), per_user (429).', ['limit'], () => [
+    [{ limit: 'edge_full' }, s.limits.full],
+    [{ limit: 'connect_rate' }, s.limits.connectRate],
+    [{ limit: 'per_user' }, s.limits.perUser],
+  ]);
   metrics.counterFromLabelled('mesh_edge_closes_total', 'Connections the edge closed, by reason.', ['reason'], () => [
     [{ reason: 'kill' }, s.connectionEvents.kills],
     [{ reason: 'blacklist' }, s.blacklistClosed],

@@ -45,9 +45,8 @@ export class Metrics {
       registers: [this.registry],
       collect() {
         this.reset();
-        for (const [labels, value] of read()) if (value > 0) this.inc(labels, value);
-        // A counter with no labels still shows 0, so rate() and absent() work from the first scrape.
-        if (labelNames.length === 0) this.inc(0);
+        // Every reading is shown, zeros included, so rate() and absent() work from the first scrape.
+        for (const [labels, value] of read()) this.inc(labels, value);
       },
     });
   }
