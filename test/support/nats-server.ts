@@ -182,7 +182,8 @@ export function reservePort(): Promise<{ port: number; release(): Promise<void> 
   });
 }
 
-function tcpProbe(port: number): Promise<boolean> {
+/** Whether something accepts TCP connections on 127.0.0.1:port (shared by the NATS fixtures). */
+export function tcpProbe(port: number): Promise<boolean> {
   return new Promise((r) => {
     const socket = createConnection({ host: '127.0.0.1', port });
     const done = (ok: boolean): void => {

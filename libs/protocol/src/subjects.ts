@@ -208,29 +208,3 @@ function idTarget(kind: IdSubjectKind, id: string): SubjectTarget {
       return { kind, conn: id };
   }
 }
-
-/**
- * What a kill subject addresses, parsed back on the edge.
- * @deprecated use `parseSubject` / `Subjects.parse` (kinds `kill-user`, `kill-session`, `kill-conn`, ids decoded).
- */
-export type KillTarget =
-  | { readonly kind: 'user'; readonly token: string }
-  | { readonly kind: 'session'; readonly token: string }
-  | { readonly kind: 'conn'; readonly token: string };
-
-/**
- * Parses `<prefix>.kill.<kind>.<token>`; undefined for anything else. Tokens stay encoded.
- * @deprecated use `parseSubject` / `Subjects.parse`, which also decode the id.
- */
-export function parseKillSubject(prefix: string, subject: string): KillTarget | undefined {
-  const head = `${prefix}.kill.`;
-  if (!subject.startsWith(head)) return undefined;
-  const rest = subject.slice(head.length);
-  const dot = rest.indexOf('.');
-  if (dot <= 0 || rest.indexOf('.', dot + 1) !== -1) return undefined;
-  const kind = rest.slice(0, dot);
-  const token = rest.slice(dot + 1);
-  if (token.length === 0) return undefined;
-  if (kind === 'user' || kind === 'session' || kind === 'conn') return { kind, token };
-  return undefined;
-}

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { createSubjects, decodeId, encodeId, idProblem, InvalidIdError, parseKillSubject, tryDecodeId } from '@session-mesh/protocol';
+import { createSubjects, decodeId, encodeId, idProblem, InvalidIdError, parseSubject, tryDecodeId } from '@session-mesh/protocol';
 
 interface Vectors {
   valid: { id: string; utf8Hex: string; token: string; pushUserSubject: string }[];
@@ -84,12 +84,12 @@ describe('subjects', () => {
   });
 
   it('parses kill subjects back, and nothing else', () => {
-    expect(parseKillSubject('acme.mesh', s.killUser('u'))).toEqual({ kind: 'user', token: encodeId('u') });
-    expect(parseKillSubject('acme.mesh', s.killSession('s'))).toEqual({ kind: 'session', token: encodeId('s') });
-    expect(parseKillSubject('acme.mesh', s.killConnection('c-1'))).toEqual({ kind: 'conn', token: encodeId('c-1') });
-    expect(parseKillSubject('acme.mesh', 'acme.mesh.kill.user')).toBeUndefined();
-    expect(parseKillSubject('acme.mesh', 'acme.mesh.kill.user.a.b')).toBeUndefined();
-    expect(parseKillSubject('acme.mesh', 'acme.mesh.kill.planet.x')).toBeUndefined();
-    expect(parseKillSubject('acme.mesh', 'other.kill.user.x')).toBeUndefined();
+    expect(parseSubject('acme.mesh', s.killUser('u'))).toEqual({ kind: 'kill-user', user: 'u' });
+    expect(parseSubject('acme.mesh', s.killSession('s'))).toEqual({ kind: 'kill-session', session: 's' });
+    expect(parseSubject('acme.mesh', s.killConnection('c-1'))).toEqual({ kind: 'kill-conn', conn: 'c-1' });
+    expect(parseSubject('acme.mesh', 'acme.mesh.kill.user')).toBeUndefined();
+    expect(parseSubject('acme.mesh', 'acme.mesh.kill.user.a.b')).toBeUndefined();
+    expect(parseSubject('acme.mesh', 'acme.mesh.kill.planet.x')).toBeUndefined();
+    expect(parseSubject('acme.mesh', 'other.kill.user.x')).toBeUndefined();
   });
 });

@@ -330,7 +330,6 @@ describe('admin API on the memory bus', () => {
             MESH_REGISTRY_SETTLE_MS: '0',
             MESH_REGISTRY_LEASE_TTL_MS: '2000',
             MESH_EDGE_LOST_AFTER_MS: '10000',
-            MESH_REGISTRY_HEALTH_PORT: '0',
             MESH_OPS_PORT: '0',
           }),
         });
