@@ -65,3 +65,42 @@ export function parseBlacklistEntry(data: Uint8Array | string): BlacklistEntry |
     return undefined;
   }
 }
+
+/**
+ * `<prefix>.blacklist.sync`: the admin API sends each entry it stored to every edge directly, so
+ * enforcement does not wait for the edges' KV watches; every edge applies it and answers on `ack`
+ * with a BlacklistAck. `revision` is the entry's KV revision (a later watch update wins).
+ */
+export interface BlacklistSync {
+  readonly entry: BlacklistEntry;
+  readonly revision: number;
+  readonly ack: string;
+}
+
+export interface BlacklistAck {
+  readonly edge: string;
+  readonly revision: number;
+  /** Live connections the entry closed on this edge. */
+  readonly closed: number;
+}
+
+export function parseBlacklistSync(data: Uint8Array): BlacklistSync | undefined {
+  try {
+    const o = JSON.parse(new TextDecoder().decode(data)) as Record<string, unknown>;
+    const entry = parseBlacklistEntry(JSON.stringify(o['entry']));
+    if (entry === undefined || !Number.isSafeInteger(o['revision']) || typeof o['ack'] !== 'string') return undefined;
+    return { entry, revision: o['revision'] as number, ack: o['ack'] };
+  } catch {
+    return undefined;
+  }
+}
+
+export function parseBlacklistAck(data: Uint8Array): BlacklistAck | undefined {
+  try {
+    const o = JSON.parse(new TextDecoder().decode(data)) as Record<string, unknown>;
+    if (typeof o['edge'] !== 'string' || !Number.isSafeInteger(o['revision']) || !Number.isSafeInteger(o['closed'])) return undefined;
+    return { edge: o['edge'], revision: o['revision'] as number, closed: o['closed'] as number };
+  } catch {
+    return undefined;
+  }
+}

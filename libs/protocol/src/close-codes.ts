@@ -32,6 +32,8 @@ export const CloseCode = {
   SESSION_CONFLICT: 4012,
   /** The user has more connections than the operator allows (per edge or across the cluster). */
   TOO_MANY_CONNECTIONS: 4013,
+  /** The edge may have missed durable pushes for this connection: reconnect at once with the last position. */
+  RESUME_REQUIRED: 4014,
 } as const;
 
 export type CloseCodeName = keyof typeof CloseCode;
@@ -57,6 +59,7 @@ export const closeCodeAdvice: Readonly<Record<CloseCodeName, CloseCodeAdvice>> =
   IDLE_TIMEOUT: { retry: true, refreshToken: false },
   SESSION_CONFLICT: { retry: false, refreshToken: true },
   TOO_MANY_CONNECTIONS: { retry: false, refreshToken: false },
+  RESUME_REQUIRED: { retry: true, refreshToken: false },
 };
 
 const byNumber = new Map<number, CloseCodeName>(

@@ -24,6 +24,8 @@ export interface ConnectEvent {
   readonly edge: string;
   readonly at: number;
   readonly connection: ConnectionRecord;
+  /** True when the client came back with a durable position (the same tab resuming). */
+  readonly resumed?: boolean;
 }
 
 export interface DisconnectEvent {
@@ -168,6 +170,7 @@ export const parseConnectEvent = (data: Uint8Array | string): Parsed<ConnectEven
     edge: id(o['edge'], 'edge'),
     at: num(o['at'], 'at'),
     connection: connectionRecord(o['connection'], 'connection'),
+    ...(o['resumed'] === true ? { resumed: true } : {}),
   }));
 
 export const parseDisconnectEvent = (data: Uint8Array | string): Parsed<DisconnectEvent> =>

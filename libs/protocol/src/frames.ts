@@ -24,10 +24,13 @@ export const Opcode = {
   REQUEST: 0x03,
   /** server -> client: [0x04][request id: u32 BE][payload] */
   REPLY: 0x04,
+  /** server -> client: [0x05][position: u64 BE][payload] (a durable push and its stream position) */
+  DURABLE_PUSH: 0x05,
 } as const;
 
 export const PUSH_HEADER_BYTES = 1;
 export const REPLY_HEADER_BYTES = 5;
+export const DURABLE_PUSH_HEADER_BYTES = 9;
 
 /** Server -> client control frames. */
 export interface WelcomeFrame {
@@ -41,6 +44,18 @@ export interface WelcomeFrame {
   readonly roles: readonly string[];
   /** Token expiry in ms since the epoch, or null for tokens without `exp` (and anonymous connections). */
   readonly expiresAt: number | null;
+  /** Durable pushes on: the stream's incarnation (compare for equality only). */
+  readonly epoch?: string;
+  /** Durable pushes on: recovered -> the client's own position; else where the client starts now. */
+  readonly position?: number;
+  /** Durable pushes on: true when the missed durable pushes follow (the replay), then a position frame. */
+  readonly recovered?: boolean;
+}
+
+/** After a replay: the client has every durable push up to `position`. */
+export interface PositionFrame {
+  readonly type: 'position';
+  readonly position: number;
 }
 
 /** Error codes carried by error frames (not close codes: the connection stays open). */
@@ -69,7 +84,7 @@ export interface RefreshedFrame {
   readonly expiresAt: number | null;
 }
 
-export type ServerControlFrame = WelcomeFrame | ErrorFrame | RefreshedFrame;
+export type ServerControlFrame = WelcomeFrame | ErrorFrame | RefreshedFrame | PositionFrame;
 
 /** Client -> server control frames. */
 export interface RefreshFrame {
@@ -149,12 +164,33 @@ export function writeReplyHeader(target: Uint8Array, id: number): void {
   writeU32BE(target, 1, id);
 }
 
+/**
+ * Writes a DURABLE_PUSH header into `target` at 0 (the payload follows at DURABLE_PUSH_HEADER_BYTES).
+ * Positions are JetStream sequences: integers below 2^53, written as a u64 big-endian.
+ */
+export function writeDurablePushHeader(target: Uint8Array, position: number): void {
+  target[0] = Opcode.DURABLE_PUSH;
+  writeU32BE(target, 1, Math.floor(position / 0x1_0000_0000));
+  writeU32BE(target, 5, position % 0x1_0000_0000);
+}
+
 /** Parses a server binary frame (clients and tests). */
 export function parseServerBinary(
   bytes: Uint8Array,
-): { op: typeof Opcode.PUSH; payload: Uint8Array } | { op: typeof Opcode.REPLY; id: number; payload: Uint8Array } | string {
+):
+  | { op: typeof Opcode.PUSH; payload: Uint8Array }
+  | { op: typeof Opcode.REPLY; id: number; payload: Uint8Array }
+  | { op: typeof Opcode.DURABLE_PUSH; position: number; payload: Uint8Array }
+  | string {
   if (bytes.length === 0) return 'empty frame';
   if (bytes[0] === Opcode.PUSH) return { op: Opcode.PUSH, payload: bytes.subarray(1) };
+  if (bytes[0] === Opcode.DURABLE_PUSH) {
+    if (bytes.length < DURABLE_PUSH_HEADER_BYTES) return 'truncated durable push';
+    const high = readU32BE(bytes, 1);
+    if (high >= 0x20_0000) return 'position beyond 2^53';
+    const position = high * 0x1_0000_0000 + readU32BE(bytes, 5);
+    return { op: Opcode.DURABLE_PUSH, position, payload: bytes.subarray(DURABLE_PUSH_HEADER_BYTES) };
+  }
   if (bytes[0] === Opcode.REPLY) {
     if (bytes.length < REPLY_HEADER_BYTES) return 'truncated reply';
     const id = readU32BE(bytes, 1);
@@ -193,4 +229,32 @@ function topicBytes(topic: string): Uint8Array {
 export function requestIdOf(bytes: Uint8Array): number | undefined {
   if (bytes[0] !== Opcode.REQUEST || bytes.length < 5) return undefined;
   return readU32BE(bytes, 1);
+}
+
+/** What a resuming client sends on the upgrade URL (`?position=<n>&epoch=<e>`). */
+export interface ResumePoint {
+  readonly position: number;
+  readonly epoch: string;
+}
+
+const EPOCH_RE = /^[A-Za-z0-9_-]{1,64}$/;
+const POSITION_RE = /^(0|[1-9][0-9]{0,15})$/;
+
+export function isValidEpoch(epoch: string): boolean {
+  return EPOCH_RE.test(epoch);
+}
+
+/**
+ * The resume point from the upgrade's query values: undefined when neither is given, a problem
+ * string when malformed (only one of them, a position that is not a decimal integer below 2^53,
+ * an epoch outside 1-64 characters of [A-Za-z0-9_-]).
+ */
+export function parseResumePoint(position: string | undefined, epoch: string | undefined): ResumePoint | undefined | string {
+  if (position === undefined && epoch === undefined) return undefined;
+  if (position === undefined || epoch === undefined) return 'position and epoch go together';
+  if (!POSITION_RE.test(position)) return 'position must be a decimal integer';
+  const n = Number(position);
+  if (!Number.isSafeInteger(n)) return 'position must be below 2^53';
+  if (!isValidEpoch(epoch)) return 'epoch must be 1-64 characters of [A-Za-z0-9_-]';
+  return { position: n, epoch };
 }

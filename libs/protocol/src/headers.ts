@@ -24,3 +24,20 @@ export const Header = {
 
 /** Identity headers an edge strips from nothing and sets itself: a client can never supply them. */
 export const IDENTITY_HEADERS = [Header.User, Header.Session, Header.Client, Header.Connection, Header.Edge, Header.Roles] as const;
+
+/**
+ * Headers JetStream sets (on a stream's republished messages and direct gets) and the one
+ * publishers set for idempotence. The edge reads them on durable pushes only.
+ */
+export const JsHeader = {
+  /** The stream that stored the message: marks a republished durable push. */
+  Stream: 'Nats-Stream',
+  /** The message's sequence in the stream: the durable push's position. */
+  Sequence: 'Nats-Sequence',
+  /** On a republish: the previous sequence stored on the same subject (0 for the first). */
+  LastSequence: 'Nats-Last-Sequence',
+  /** The subject the message was stored under. */
+  Subject: 'Nats-Subject',
+  /** Set by publishers: stored once within the stream's duplicate window. */
+  MsgId: 'Nats-Msg-Id',
+} as const;

@@ -27,6 +27,14 @@ export interface Subjects {
   pushSession(sessionId: string): string;
   /** Push to every connection on every edge. */
   pushBroadcast(): string;
+  /** Durable push to a user (stored in the push stream, republished onto pushUser with its position). */
+  durableUser(userId: string): string;
+  /** Durable push to a session (stored, republished onto pushSession). */
+  durableSession(sessionId: string): string;
+  /** What the push stream stores: `<prefix>.durable.*.*`. */
+  durableAll(): string;
+  /** Where the push stream republishes: `<prefix>.push.{{wildcard(1)}}.{{wildcard(2)}}` (a JetStream subject transform). */
+  durableRepublish(): string;
   /** Close every connection of a user with KILLED. Headers Mesh-Session / Mesh-Client narrow it. */
   killUser(userId: string): string;
   /** Close every connection of a session with KILLED. Header Mesh-Client narrows it. */
@@ -60,6 +68,13 @@ export interface Subjects {
   registryStats(): string;
   /** Everything the registry answers: `<prefix>.registry.>`. */
   registryAll(): string;
+  /**
+   * A blacklist entry the admin API just stored, sent to every edge directly (faster than their KV
+   * watch, which can stall on a dead NATS node); the body names the ack subject. See docs/reliability.md.
+   */
+  blacklistSync(): string;
+  /** Where edges acknowledge one blacklistSync message (`nonce` chosen by the admin API). */
+  blacklistAck(nonce: string): string;
   /** What a subject of this scheme addresses (see {@link parseSubject}). */
   parse(subject: string): SubjectTarget | undefined;
   /** The text before the id token of a subject kind that ends in one (see {@link subjectHead}). */
@@ -76,6 +91,10 @@ export function createSubjects(prefix: string = DEFAULT_SUBJECT_PREFIX): Subject
     pushUser: (userId) => `${p}.push.user.${encodeId(userId)}`,
     pushSession: (sessionId) => `${p}.push.session.${encodeId(sessionId)}`,
     pushBroadcast: () => `${p}.push.all`,
+    durableUser: (userId) => `${p}.durable.user.${encodeId(userId)}`,
+    durableSession: (sessionId) => `${p}.durable.session.${encodeId(sessionId)}`,
+    durableAll: () => `${p}.durable.*.*`,
+    durableRepublish: () => `${p}.push.{{wildcard(1)}}.{{wildcard(2)}}`,
     killUser: (userId) => `${p}.kill.user.${encodeId(userId)}`,
     killSession: (sessionId) => `${p}.kill.session.${encodeId(sessionId)}`,
     killConnection: (connectionId) => `${p}.kill.conn.${encodeId(connectionId)}`,
@@ -98,6 +117,8 @@ export function createSubjects(prefix: string = DEFAULT_SUBJECT_PREFIX): Subject
     registrySession: (sessionId) => `${p}.registry.session.${encodeId(sessionId)}`,
     registryStats: () => `${p}.registry.stats`,
     registryAll: () => `${p}.registry.>`,
+    blacklistSync: () => `${p}.blacklist.sync`,
+    blacklistAck: (nonce) => `${p}.blacklist.ack.${encodeId(nonce)}`,
     parse: createSubjectParser(prefix),
     head: (kind) => subjectHead(prefix, kind),
   };
@@ -112,6 +133,8 @@ export type SubjectTarget =
   | { readonly kind: 'push-user'; readonly user: string }
   | { readonly kind: 'push-session'; readonly session: string }
   | { readonly kind: 'push-all' }
+  | { readonly kind: 'durable-user'; readonly user: string }
+  | { readonly kind: 'durable-session'; readonly session: string }
   | { readonly kind: 'kill-user'; readonly user: string }
   | { readonly kind: 'kill-session'; readonly session: string }
   | { readonly kind: 'kill-conn'; readonly conn: string }
@@ -130,11 +153,13 @@ export type SubjectTarget =
 export type SubjectKind = SubjectTarget['kind'];
 
 /** Subject kinds of the form `<head><id token>` (the snapshot request to one edge has a tail, not a head). */
-export type IdSubjectKind = 'push-user' | 'push-session' | 'kill-user' | 'kill-session' | 'kill-conn' | 'presence' | 'registry-user' | 'registry-session';
+export type IdSubjectKind = 'push-user' | 'push-session' | 'durable-user' | 'durable-session' | 'kill-user' | 'kill-session' | 'kill-conn' | 'presence' | 'registry-user' | 'registry-session';
 
 const HEADS: Readonly<Record<IdSubjectKind, string>> = {
   'push-user': 'push.user.',
   'push-session': 'push.session.',
+  'durable-user': 'durable.user.',
+  'durable-session': 'durable.session.',
   'kill-user': 'kill.user.',
   'kill-session': 'kill.session.',
   'kill-conn': 'kill.conn.',
@@ -196,11 +221,13 @@ export function parseSubject(prefix: string, subject: string): SubjectTarget | u
 function idTarget(kind: IdSubjectKind, id: string): SubjectTarget {
   switch (kind) {
     case 'push-user':
+    case 'durable-user':
     case 'kill-user':
     case 'presence':
     case 'registry-user':
       return { kind, user: id };
     case 'push-session':
+    case 'durable-session':
     case 'kill-session':
     case 'registry-session':
       return { kind, session: id };
