@@ -4,6 +4,7 @@
  * admin requests), contains the metrics docs/operations.md lists, with the values that traffic implies.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PUBLISHED_AT_HEADER } from '@session-mesh/runtime';
 import { ADMIN_TOKEN, bytes, subjects, text } from '../support/mesh-cluster.js';
 import { eventually } from '../support/processes.js';
 import { mintToken } from '../support/tokens.js';
@@ -36,7 +37,8 @@ describe('Prometheus scrape of real services', () => {
     expect(pushed.status).toBe(202);
     const denied = await fetch(`${topo.adminUrl()}/v1/users/alice/push`, { method: 'POST', headers: { authorization: 'Bearer not-a-token' }, body: 'x' });
     expect(denied.status).toBe(401);
-    topo.backend.publish(subjects.pushUser('alice'), bytes('from backend'));
+    // A backend may set Mesh-Published-At too (docs/subjects.md): 50 ms ago, so the latency is at least that.
+    topo.backend.publish(subjects.pushUser('alice'), bytes('from backend'), { [PUBLISHED_AT_HEADER]: String(Date.now() - 50) });
     await eventually(() => alice.pushes.length === 2, 'both pushes arrive');
     expect(alice.pushes.map(text).sort()).toEqual(['from admin', 'from backend']);
     alice.sendMessage('chat', 'hello');
@@ -61,6 +63,23 @@ describe('Prometheus scrape of real services', () => {
     expect(edge.families.get('mesh_edge_upgrades_total')).toBe('counter');
     expect(edge.families.get('mesh_edge_connections')).toBe('gauge');
     expect(edge.value('process_resident_memory_bytes')).toBeGreaterThan(10 * 1024 * 1024);
+    // Auth failures by reason; connect and push latency histograms.
+    expect(edge.value('mesh_edge_upgrades_refused_total', { error: 'UNAUTHORIZED' })).toBe(1);
+    expect(edge.families.get('mesh_edge_connect_latency_seconds')).toBe('histogram');
+    expect(edge.value('mesh_edge_connect_latency_seconds_count')).toBe(1);
+    expect(edge.value('mesh_edge_connect_latency_seconds_sum')).toBeGreaterThan(0);
+    expect(edge.value('mesh_edge_connect_latency_seconds_sum')).toBeLessThan(5);
+    expect(edge.value('mesh_edge_connect_latency_seconds_bucket', { le: '+Inf' })).toBe(1);
+    // The admin push (header set by the admin API) and the backend's: both timed.
+    expect(edge.value('mesh_edge_push_latency_seconds_count')).toBe(2);
+    expect(edge.value('mesh_edge_push_latency_seconds_sum')).toBeGreaterThanOrEqual(0.05);
+    expect(edge.value('mesh_edge_push_latency_seconds_sum')).toBeLessThan(10);
+    expect(edge.value('mesh_edge_push_latency_seconds_bucket', { le: '5' })).toBe(2);
+    // NATS traffic of the edge's connection: the two pushes (and canaries, snapshots) came in.
+    expect(edge.value('mesh_bus_messages_total', { connection: 'edge', direction: 'in' })).toBeGreaterThanOrEqual(2);
+    expect(edge.value('mesh_bus_bytes_total', { connection: 'edge', direction: 'out' })).toBeGreaterThan(0);
+    expect(edge.value('mesh_bus_pending_bytes', { connection: 'edge' })).toBeGreaterThanOrEqual(0);
+    expect(edge.value('mesh_bus_pending_bytes', { connection: 'edge' })).toBeLessThan(1024 * 1024);
 
     const registry = await topo.scrape(topo.registry);
     expect(registry.value('mesh_registry_users')).toBe(1);
@@ -76,6 +95,12 @@ describe('Prometheus scrape of real services', () => {
     expect(admin.samples.some((s) => Object.values(s.labels).some((v) => v.includes('alice')))).toBe(false);
 
     await alice.close();
-    await eventually(async () => (await topo.scrape(topo.edge)).value('mesh_edge_connections') === 0, 'the edge counts the close');
+    const closed = await eventually(async () => {
+      const s = await topo.scrape(topo.edge);
+      return s.value('mesh_edge_connections') === 0 ? s : undefined;
+    }, 'the edge counts the close');
+    // Disconnects by close code: alice's normal close; the refused upgrade never was a socket.
+    expect(closed.value('mesh_edge_disconnects_total', { code: '1000' })).toBe(1);
+    expect(closed.samples.filter((x) => x.name === 'mesh_edge_disconnects_total').reduce((n, x) => n + x.value, 0)).toBe(1);
   });
 });

@@ -25,7 +25,7 @@ import type {
 import type { BusLogger } from './logger.js';
 import { NatsClient } from './nats/client.js';
 import { describeNatsConnection, natsConnectOptions, type NatsConnectionSettings } from './nats/connection-settings.js';
-import { lightProtocol } from './nats/internals.js';
+import { lightProtocol, pendingBytes } from './nats/internals.js';
 import { openNatsKv } from './nats/kv.js';
 import { RefusalDetector } from './nats/refusals.js';
 import { NatsSubscriptions } from './nats/subscriptions.js';
@@ -111,6 +111,12 @@ class NatsBus implements Bus {
 
   isConnected(): boolean {
     return this.client.isConnected();
+  }
+
+  /** Traffic counters, read at scrape time (runtime's registerBusMetrics picks this method up). */
+  stats(): { inMsgs: number; outMsgs: number; inBytes: number; outBytes: number; pendingBytes: number } {
+    const s = this.client.nc.stats();
+    return { inMsgs: s.inMsgs, outMsgs: s.outMsgs, inBytes: s.inBytes, outBytes: s.outBytes, pendingBytes: pendingBytes(this.client.nc) };
   }
 
   close(): Promise<void> {

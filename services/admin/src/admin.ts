@@ -1,6 +1,6 @@
 import type { Bus } from '@session-mesh/bus';
 import type { Subjects } from '@session-mesh/protocol';
-import type { Health, Logger } from '@session-mesh/runtime';
+import type { Health, Logger, Tracing } from '@session-mesh/runtime';
 import type { FastifyInstance } from 'fastify';
 import { buildAdmin } from './app.js';
 import type { AdminTokenVerifier } from './auth.js';
@@ -19,6 +19,8 @@ export interface AdminDeps {
   readonly verifier?: AdminTokenVerifier;
   /** Wall clock (ms since the epoch) for blacklist expiry; tests may replace it. */
   readonly now?: () => number;
+  /** Request spans and push publish spans (traceparent into NATS headers); default off. */
+  readonly tracing?: Tracing;
 }
 
 /** The admin role, built but not listening: the HTTP app and its background jobs. */

@@ -3,7 +3,7 @@ import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/typ
 import { createTokenVerifier } from '@session-mesh/auth';
 import type { Bus } from '@session-mesh/bus';
 import { idProblem, type Subjects } from '@session-mesh/protocol';
-import type { Logger } from '@session-mesh/runtime';
+import { tracingOff, type Logger, type Tracing } from '@session-mesh/runtime';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Socket } from 'node:net';
 import { createAdminAuthenticator, type AdminRevocations, type AdminTokenVerifier } from './auth.js';
@@ -17,6 +17,7 @@ import { blacklistRoutes } from './routes/blacklist.js';
 import { killRoutes } from './routes/kill.js';
 import { presenceRoutes } from './routes/presence.js';
 import { pushRoutes } from './routes/push.js';
+import { installRequestSpans } from './request-spans.js';
 import { sharedSchemas } from './schemas.js';
 
 /** Room for a bearer token of MAX_TOKEN_CHARS (16,384) plus the usual headers; past it: 431. */
@@ -33,6 +34,8 @@ export interface AdminAppDeps {
   readonly verifier?: AdminTokenVerifier;
   /** Wall clock (ms since the epoch) for blacklist entries; tests may replace it. */
   readonly now?: () => number;
+  /** Request and publish spans; default off. */
+  readonly tracing?: Tracing;
 }
 
 /**
@@ -55,7 +58,8 @@ export async function buildAdmin(deps: AdminAppDeps): Promise<FastifyInstance> {
     revocations: blacklist,
     sessionClaim: config.jwtSessionClaim,
   });
-  const ctx: RouteContext = { bus, subjects, config, audit: createAudit(deps.logger), blacklist, now };
+  const tracing = deps.tracing ?? tracingOff();
+  const ctx: RouteContext = { bus, subjects, config, audit: createAudit(deps.logger), blacklist, now, tracing };
 
   const app = Fastify({
     loggerInstance: deps.logger.child({ component: 'admin-http' }) as FastifyBaseLogger,
@@ -73,6 +77,7 @@ export async function buildAdmin(deps: AdminAppDeps): Promise<FastifyInstance> {
   app.addHook('onResponse', async (request, reply) => {
     logger.debug({ method: request.method, route: request.routeOptions.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
+  installRequestSpans(app as unknown as FastifyInstance, tracing);
   app.addHook('onRoute', documentServerAnswers);
   installMethodNotAllowed(app);
   app.setValidatorCompiler(TypeBoxValidatorCompiler);

@@ -1,5 +1,6 @@
 import type { Bus } from '@session-mesh/bus';
 import { idProblem, type Subjects } from '@session-mesh/protocol';
+import type { Tracing } from '@session-mesh/runtime';
 import type { Audit } from './audit.js';
 import type { BlacklistStore } from './blacklist-store.js';
 import type { AdminConfig } from './config.js';
@@ -14,6 +15,8 @@ export interface RouteContext {
   /** The blacklist store once its bucket is open; throws a 503 HttpError before. */
   readonly blacklist: { requireStore(): BlacklistStore };
   readonly now: () => number;
+  /** Publish spans of pushes (request.span is their parent). */
+  readonly tracing: Tracing;
 }
 
 declare module 'fastify' {

@@ -6,3 +6,4 @@ export { createAdminAuthenticator, tokenFingerprint, type AdminAuthenticator, ty
 export { BlacklistBucket, BLACKLIST_HISTORY } from './blacklist-bucket.js';
 export { BlacklistIndex } from './blacklist-index.js';
 export { BlacklistStore } from './blacklist-store.js';
+export { registerAdminMetrics } from './metrics.js';

@@ -1,6 +1,6 @@
 import { createBus } from '@session-mesh/bus';
 import { createSubjects } from '@session-mesh/protocol';
-import { ConfigError, createLogger, Health, registerBusMetrics, runMain, Shutdown, startOpsServer, startTelemetry } from '@session-mesh/runtime';
+import { ConfigError, createLogger, Health, registerBusMetrics, runMain, Shutdown, startOpsServer, startTelemetry, tracingRequested } from '@session-mesh/runtime';
 import { startAdmin } from './admin.js';
 import { loadAdminConfig } from './config.js';
 import { registerAdminMetrics } from './metrics.js';
@@ -13,7 +13,7 @@ runMain('admin', async () => {
     // The memory bus only connects components inside one process (services/mesh).
     throw new ConfigError(['MESH_NATS_URL: required by a standalone admin API (the in-process bus is for services/mesh)']);
   }
-  const logger = createLogger({ name: 'admin', level: config.logLevel });
+  const logger = createLogger({ name: 'admin', level: config.logLevel, traceIds: tracingRequested(process.env) });
   const shutdown = new Shutdown(logger, config.shutdownTimeoutMs);
   shutdown.installSignalHandlers();
   const health = new Health();
@@ -28,7 +28,7 @@ runMain('admin', async () => {
   const bus = await createBus({ natsUrl: config.natsUrl, nats: config.nats, name: 'admin', logger });
   shutdown.onShutdown('bus', () => bus.close());
 
-  const server = await startAdmin({ bus, logger, health, config, subjects: createSubjects(config.subjectPrefix) });
+  const server = await startAdmin({ bus, logger, health, config, subjects: createSubjects(config.subjectPrefix), tracing: telemetry.tracing });
   registerBusMetrics(telemetry.metrics, [{ connection: 'admin', bus }]);
   registerAdminMetrics(telemetry.metrics, server.app);
   started = true;

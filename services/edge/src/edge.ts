@@ -1,7 +1,7 @@
 import { createTokenVerifier } from '@session-mesh/auth';
 import type { Bus } from '@session-mesh/bus';
 import type { Subjects } from '@session-mesh/protocol';
-import type { Health, Logger } from '@session-mesh/runtime';
+import type { Health, Logger, PlainHistogram, Tracing } from '@session-mesh/runtime';
 import { Admission } from './admission/admission.js';
 import { AnonymousIds } from './admission/anonymous-ids.js';
 import { ConnectionLimits } from './admission/limits.js';
@@ -31,6 +31,8 @@ export interface EdgeDeps {
   readonly health: Health;
   readonly config: EdgeConfig;
   readonly subjects: Subjects;
+  /** Delivery spans for pushes that carry a traceparent; default off. */
+  readonly tracing?: Tracing;
 }
 
 export interface EdgeHandle {
@@ -40,6 +42,8 @@ export interface EdgeHandle {
   /** Graceful stop (see drain.ts), then subscriptions dropped, bus flushed, listen socket closed. Idempotent; the bus stays open (the caller owns it). */
   drain(): Promise<void>;
   stats(): EdgeStats;
+  /** Histograms observed on the hot path in plain numbers (metrics.ts exposes them). */
+  readonly latency: { readonly push: PlainHistogram; readonly connect: PlainHistogram };
 }
 
 /** Wiring only: builds the edge's parts from explicit dependencies and starts them in order. */
@@ -51,7 +55,7 @@ export async function startEdge(deps: EdgeDeps): Promise<EdgeHandle> {
   const startedAtMs = Date.now();
   const ids = new ConnectionIds(config.edgeId);
   const [roles, clock, hub, stall] = [new RoleTable(), new CoarseClock(), new Hub(), new StallMonitor(logger)];
-  const broker = new EdgeBroker(bus, subjects, hub, config.edgeId, logger);
+  const broker = new EdgeBroker(bus, subjects, hub, config.edgeId, logger, deps.tracing);
   const blacklist = new BlacklistView(hub, logger);
   const lifecycle = new LifecycleEvents(broker, subjects, hub, ids, config.heartbeatIntervalMs, logger);
   const rateLimit = new InboundRateLimit(config.inboundRatePerS, config.inboundBurst);
@@ -98,5 +102,5 @@ export async function startEdge(deps: EdgeDeps): Promise<EdgeHandle> {
       server.close();
       logger.info('drained');
     })());
-  return { edgeId: config.edgeId, port: server.port, drain, stats };
+  return { edgeId: config.edgeId, port: server.port, drain, stats, latency: { push: broker.pushLatency, connect: connections.connectLatency } };
 }

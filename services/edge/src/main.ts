@@ -1,6 +1,6 @@
 import { createBus } from '@session-mesh/bus';
 import { createSubjects } from '@session-mesh/protocol';
-import { ConfigError, createLogger, Health, registerBusMetrics, runMain, Shutdown, startOpsServer, startTelemetry } from '@session-mesh/runtime';
+import { ConfigError, createLogger, Health, registerBusMetrics, runMain, Shutdown, startOpsServer, startTelemetry, tracingRequested } from '@session-mesh/runtime';
 import { loadEdgeConfig } from './config.js';
 import { startEdge } from './edge.js';
 import { registerEdgeMetrics } from './metrics.js';
@@ -16,7 +16,7 @@ runMain('edge', async () => {
     // An edge on a private in-process bus is reachable by no backend: only services/mesh may use one.
     throw new ConfigError(['MESH_NATS_URL: required by a standalone edge (the in-process bus is only for services/mesh)']);
   }
-  const logger = createLogger({ name: 'edge', level: config.logLevel });
+  const logger = createLogger({ name: 'edge', level: config.logLevel, traceIds: tracingRequested(process.env) });
   if (config.anonymous) logger.warn('MESH_ANONYMOUS=true: connections are not authenticated');
   if (config.anonymous && process.env['MESH_ANONYMOUS_SECRET'] === undefined) {
     logger.warn('MESH_ANONYMOUS_SECRET is unset: anonymous client ids are valid on this edge only; set the same secret on every edge');
@@ -31,10 +31,10 @@ runMain('edge', async () => {
   const telemetry = await startTelemetry({ serviceName: 'session-mesh-edge', ops, shutdown, logger });
   const bus = await createBus({ natsUrl: config.natsUrl, nats: config.nats, name: `edge ${config.edgeId}`, logger });
   shutdown.onShutdown('bus', () => bus.close());
-  const edge = await startEdge({ bus, logger, health, config, subjects: createSubjects(config.subjectPrefix) });
+  const edge = await startEdge({ bus, logger, health, config, subjects: createSubjects(config.subjectPrefix), tracing: telemetry.tracing });
   ops.route('/stats', () => ({ status: 200, body: JSON.stringify(edge.stats()) }));
   registerBusMetrics(telemetry.metrics, [{ connection: 'edge', bus }]);
-  registerEdgeMetrics(telemetry.metrics, () => edge.stats());
+  registerEdgeMetrics(telemetry.metrics, edge);
   started = true;
   shutdown.onShutdown('edge', () => edge.drain());
   shutdown.installSignalHandlers();

@@ -1,15 +1,15 @@
 import type { Metrics } from '@session-mesh/runtime';
-import type { EdgeStats } from './ops/stats.js';
+import type { EdgeHandle } from './edge.js';
 
 /**
- * The edge's Prometheus metrics, all read from the plain-number counters behind /stats: one
- * stats() snapshot per scrape, nothing on the message path. Names are the contract with
- * deploy/monitoring (rules and dashboard) and docs/operations.md.
+ * The edge's Prometheus metrics, all read from the plain-number counters behind /stats (one
+ * stats() snapshot per scrape) and the edge's plain histograms: nothing on the message path. Names
+ * are the contract with deploy/monitoring (rules and dashboard) and docs/operations.md.
  */
-export function registerEdgeMetrics(metrics: Metrics, stats: () => EdgeStats): void {
-  let s = stats();
+export function registerEdgeMetrics(metrics: Metrics, edge: Pick<EdgeHandle, 'stats' | 'latency'>): void {
+  let s = edge.stats();
   metrics.onScrape(() => {
-    s = stats();
+    s = edge.stats();
   });
   const gauge = (name: string, help: string, read: () => number) => metrics.gaugeFrom(name, help, read);
   const counter = (name: string, help: string, read: () => number) => metrics.counterFrom(name, help, read);
@@ -24,6 +24,14 @@ export function registerEdgeMetrics(metrics: Metrics, stats: () => EdgeStats): v
     [{ outcome: 'refused' }, s.upgrades.refused],
     [{ outcome: 'aborted' }, s.upgrades.aborted],
   ]);
+  metrics.counterFromLabelled('mesh_edge_upgrades_refused_total', 'Refused upgrades by error code: auth failures (UNAUTHORIZED, TOKEN_EXPIRED, SESSION_BLACKLISTED), ORIGIN_NOT_ALLOWED, BAD_HANDSHAKE, limits (SERVER_FULL, CONNECT_RATE_LIMITED, TOO_MANY_CONNECTIONS), NOT_READY, SERVER_DRAINING...', ['error'], () =>
+    Object.entries(s.upgrades.refusedBy).map(([error, n]) => [{ error }, n] as const),
+  );
+  metrics.counterFromLabelled('mesh_edge_disconnects_total', 'Closed sockets by WebSocket close code (1000-1015, 4000-4099; other codes as "other").', ['code'], () =>
+    Object.entries(s.connectionEvents.closedByCode).map(([code, n]) => [{ code: code === '0' ? 'other' : code }, n] as const),
+  );
+  metrics.histogramFrom('mesh_edge_connect_latency_seconds', 'Upgrade accepted to welcome sent (subscriptions confirmed by NATS).', edge.latency.connect);
+  metrics.histogramFrom('mesh_edge_push_latency_seconds', 'Push end-to-end latency: its Mesh-Published-At header to the socket write (pushes with the header only).', edge.latency.push);
   metrics.counterFromLabelled('mesh_edge_limit_refusals_total', 'Upgrades refused by a connection limit: edge_full (503), connect_rate (503), per_user (429).', ['limit'], () => [
     [{ limit: 'edge_full' }, s.limits.full],
     [{ limit: 'connect_rate' }, s.limits.connectRate],

@@ -1,9 +1,9 @@
-import { createBus, MemoryBroker } from '@session-mesh/bus';
-import { loadAdminConfig, startAdmin } from '@session-mesh/admin';
-import { loadEdgeConfig, startEdge } from '@session-mesh/edge';
+import { createBus, MemoryBroker, type Bus } from '@session-mesh/bus';
+import { loadAdminConfig, registerAdminMetrics, startAdmin } from '@session-mesh/admin';
+import { loadEdgeConfig, registerEdgeMetrics, startEdge } from '@session-mesh/edge';
 import { createSubjects } from '@session-mesh/protocol';
-import { loadRegistryConfig, startRegistry } from '@session-mesh/registry';
-import { createLogger, Health, parseBooleanEnv, runMain, Shutdown, startOpsServer } from '@session-mesh/runtime';
+import { loadRegistryConfig, registerRegistryMetrics, startRegistry } from '@session-mesh/registry';
+import { createLogger, Health, parseBooleanEnv, registerBusMetrics, runMain, Shutdown, startOpsServer, startTelemetry, tracingRequested } from '@session-mesh/runtime';
 import { devAdminToken, devJwtSecret } from './dev-secrets.js';
 import { quickStartBanner } from './banner.js';
 
@@ -26,7 +26,7 @@ runMain('session-mesh', async () => {
   const registryConfig = loadRegistryConfig(env);
   const adminConfig = loadAdminConfig(env);
 
-  const logger = createLogger({ name: 'session-mesh', level: edgeConfig.logLevel });
+  const logger = createLogger({ name: 'session-mesh', level: edgeConfig.logLevel, traceIds: tracingRequested(env) });
   const shutdown = new Shutdown(logger, edgeConfig.shutdownTimeoutMs);
   shutdown.installSignalHandlers();
   const health = new Health();
@@ -35,23 +35,31 @@ runMain('session-mesh', async () => {
   health.addCheck('startup', () => started || 'starting');
   const ops = await startOpsServer({ health, port: edgeConfig.opsPort, host: edgeConfig.opsHost, logger });
   shutdown.onShutdown('ops server', () => ops.close());
+  // One registry and one /metrics for the three roles; bus metrics per role's connection.
+  const telemetry = await startTelemetry({ serviceName: 'session-mesh', ops, shutdown, logger, env });
+  const buses: Array<{ connection: string; bus: Bus }> = [];
   const subjects = createSubjects(edgeConfig.subjectPrefix);
   const broker = new MemoryBroker();
   const connect = async (name: string) => {
     const bus = await createBus({ natsUrl: edgeConfig.natsUrl, nats: edgeConfig.nats, name, logger }, broker);
     shutdown.onShutdown(`${name} bus`, () => bus.close());
+    buses.push({ connection: name, bus });
     return bus;
   };
 
   const registry = await startRegistry({ bus: await connect('registry'), logger, health: health.scope('registry'), config: registryConfig, subjects });
   shutdown.onShutdown('registry', () => registry.stop());
 
-  const admin = await startAdmin({ bus: await connect('admin'), logger, health: health.scope('admin'), config: adminConfig, subjects });
+  const admin = await startAdmin({ bus: await connect('admin'), logger, health: health.scope('admin'), config: adminConfig, subjects, tracing: telemetry.tracing });
   shutdown.onShutdown('admin API', () => admin.close());
 
   // The edge starts last and drains first: clients are told to reconnect before anything else stops.
-  const edge = await startEdge({ bus: await connect('edge'), logger, health: health.scope('edge'), config: edgeConfig, subjects });
+  const edge = await startEdge({ bus: await connect('edge'), logger, health: health.scope('edge'), config: edgeConfig, subjects, tracing: telemetry.tracing });
   ops.route('/stats', () => ({ status: 200, body: JSON.stringify(edge.stats()) }));
+  registerBusMetrics(telemetry.metrics, buses);
+  registerRegistryMetrics(telemetry.metrics, registry);
+  registerAdminMetrics(telemetry.metrics, admin.app);
+  registerEdgeMetrics(telemetry.metrics, edge);
   started = true;
   // Draining keeps both ports open: upgrades and /readyz answer 503 during the drain window.
   shutdown.onShutdown('edge', () => edge.drain());

@@ -4,3 +4,4 @@ export { REGISTRY_QUEUE_GROUP, parseQuerySubject, type RegistryQuery } from './q
 export { PresenceStore, type PresenceTransition, type PresenceView, type PresenceStats, type StoreChange } from './state/presence-store.js';
 export { decideLease, isLeaseExpired, parseLease, encodeLease, LeaderLease, type LeaseDecision, type LeaseRecord, type ObservedLease } from './leader/leader-lease.js';
 export { ANNOUNCED_KEY_PREFIX } from './announce/announced-ledger.js';
+export { registerRegistryMetrics } from './metrics.js';

@@ -96,6 +96,17 @@ export function lightProtocol(nc: NatsConnection): LightProtocol {
 }
 
 /**
+ * Bytes published but not yet on the wire: nats.js's outbound buffer (it grows while disconnected)
+ * plus the socket's write queue (it grows while the server reads slowly). nats.js 3.4 has no public
+ * figure for either (nc.stats() counts what was sent); `transport.socket` is transport-node's.
+ */
+export function pendingBytes(nc: NatsConnection): number {
+  if (!(nc instanceof NatsConnectionImpl)) return 0;
+  const socket = (nc.protocol.transport as { socket?: { writableLength?: number } } | undefined)?.socket;
+  return nc.protocol.outbound.size() + (socket?.writableLength ?? 0);
+}
+
+/**
  * How many status items nats.js has pushed to this iterator so far (handed out, plus queued).
  * nc.status() returns a QueuedIteratorImpl typed as a plain AsyncIterable.
  */

@@ -2,6 +2,8 @@ import { context, propagation, SpanKind, SpanStatusCode, trace, type Attributes,
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import type { Logger } from 'pino';
 
+export type { Span as TraceSpan } from '@opentelemetry/api';
+
 /** W3C trace context headers, as they travel in NATS message headers. */
 export const TRACEPARENT_HEADER = 'traceparent';
 export const TRACESTATE_HEADER = 'tracestate';
@@ -34,6 +36,8 @@ export interface Tracing {
    * there is one (a root span otherwise). End it when the message is handled.
    */
   startReceive(name: string, headers: HeaderReader | undefined, attributes?: Attributes): Span;
+  /** A SERVER span for an HTTP request, the child of the caller's traceparent when it sent one. */
+  startServer(name: string, headers: HeaderReader, attributes?: Attributes): Span;
   /** Runs fn with span as the active span (so nested spans and log lines see it). */
   withSpan<T>(span: Span, fn: () => T): T;
   /** Trace context of the active span for other headers (a reply, a forwarded message), or undefined. */
@@ -94,6 +98,10 @@ function tracingOn(tracer: Tracer, shutdown: () => Promise<void>): Tracing {
       const parent: Context = headers === undefined ? context.active() : propagation.extract(context.active(), headers, headerGetter);
       return tracer.startSpan(name, { kind: SpanKind.CONSUMER, ...(attributes ? { attributes } : {}) }, parent);
     },
+    startServer(name, headers, attributes) {
+      const parent = propagation.extract(context.active(), headers, headerGetter);
+      return tracer.startSpan(name, { kind: SpanKind.SERVER, ...(attributes ? { attributes } : {}) }, parent);
+    },
     withSpan: (span, fn) => context.with(trace.setSpan(context.active(), span), fn),
     activeHeaders() {
       if (trace.getSpan(context.active()) === undefined) return undefined;
@@ -113,6 +121,7 @@ export function tracingOff(): Tracing {
     tracer,
     startPublish: (_name, _attributes, headers = {}) => ({ span: noSpan, headers }),
     startReceive: () => noSpan,
+    startServer: () => noSpan,
     withSpan: (_span, fn) => fn(),
     activeHeaders: () => undefined,
     shutdown: async () => {},

@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { HeaderValues } from '@session-mesh/bus';
 import { encodeId, Header } from '@session-mesh/protocol';
-import type { FastifySchemaCompiler } from 'fastify';
+import { failSpan, PUBLISHED_AT_HEADER, type TraceSpan } from '@session-mesh/runtime';
+import type { FastifyRequest, FastifySchemaCompiler } from 'fastify';
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
 import type { TSchema } from 'typebox';
 import type { AuditTarget } from '../audit.js';
@@ -23,16 +24,33 @@ const validatorCompiler: FastifySchemaCompiler<TSchema> = (route) => (route.http
  * routes keep fastify's JSON parser.
  */
 export const pushRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, { ctx }) => {
-  const { bus, subjects, audit, config } = ctx;
+  const { bus, subjects, audit, config, tracing } = ctx;
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: config.maxPushBytes }, (_request, body, done) => done(null, body));
 
-  function push(actor: string, subject: string, body: unknown, contentType: string | undefined, target: AuditTarget, headers?: HeaderValues) {
+  /** Publishes with the publish time (the edges' push latency histogram) and, when traced, a traceparent. */
+  function publish(subject: string, bytes: Buffer, narrowing: HeaderValues | undefined, parent: TraceSpan | undefined) {
+    const headers: Record<string, string> = { ...narrowing, [PUBLISHED_AT_HEADER]: String(Date.now()) };
+    if (!tracing.enabled || parent === undefined) return bus.publish(subject, bytes, headers);
+    const attributes = { 'messaging.system': 'nats', 'messaging.operation.type': 'publish', 'messaging.destination.name': subject, 'messaging.message.body.size': bytes.length };
+    const { span } = tracing.withSpan(parent, () => tracing.startPublish('mesh.push publish', attributes, headers));
+    try {
+      bus.publish(subject, bytes, headers);
+    } catch (err) {
+      failSpan(span, err);
+      throw err;
+    } finally {
+      span.end();
+    }
+  }
+
+  function push(request: FastifyRequest, subject: string, target: AuditTarget, headers?: HeaderValues) {
     requireBus(bus);
-    const bytes = Buffer.isBuffer(body) ? body : Buffer.alloc(0);
-    bus.publish(subject, bytes, headers);
-    audit(actor, 'push', target, { bytes: bytes.length, ...(contentType !== undefined ? { contentType } : {}) });
+    const bytes = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    const contentType = request.headers['content-type'];
+    publish(subject, bytes, headers, request.span);
+    audit(request.actor, 'push', target, { bytes: bytes.length, ...(contentType !== undefined ? { contentType } : {}) });
     return { status: 'accepted' as const, subject };
   }
 
@@ -63,14 +81,12 @@ export const pushRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = asyn
       headers = { [Header.Session]: encodeId(sessionId) };
       target = { kind: 'user', id: userId, sessionId };
     }
-    return reply.code(202).send(push(request.actor, subjects.pushUser(userId), request.body, request.headers['content-type'], target, headers));
+    return reply.code(202).send(push(request, subjects.pushUser(userId), target, headers));
   });
 
   app.post('/sessions/:sessionId/push', routeOptions('Push to every connection of a session', SessionParams, EmptyQuery), async (request, reply) => {
     const { sessionId } = request.params as { sessionId: string };
-    return reply
-      .code(202)
-      .send(push(request.actor, subjects.pushSession(sessionId), request.body, request.headers['content-type'], { kind: 'session', id: sessionId }));
+    return reply.code(202).send(push(request, subjects.pushSession(sessionId), { kind: 'session', id: sessionId }));
   });
 
   app.post(
@@ -78,15 +94,11 @@ export const pushRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = asyn
     routeOptions("Push to the connections of one of a user's clients (e.g. a browser tab)", ClientParams, EmptyQuery),
     async (request, reply) => {
       const { userId, clientId } = request.params as { userId: string; clientId: string };
-      return reply
-        .code(202)
-        .send(
-          push(request.actor, subjects.pushUser(userId), request.body, request.headers['content-type'], { kind: 'client', userId, clientId }, { [Header.Client]: encodeId(clientId) }),
-        );
+      return reply.code(202).send(push(request, subjects.pushUser(userId), { kind: 'client', userId, clientId }, { [Header.Client]: encodeId(clientId) }));
     },
   );
 
   app.post('/broadcast', routeOptions('Push to every connection on every edge', undefined, EmptyQuery), async (request, reply) => {
-    return reply.code(202).send(push(request.actor, subjects.pushBroadcast(), request.body, request.headers['content-type'], { kind: 'broadcast' }));
+    return reply.code(202).send(push(request, subjects.pushBroadcast(), { kind: 'broadcast' }));
   });
 };

@@ -1,6 +1,17 @@
 import type { Bus, BusEvent, BusMessage, BusSubscription, HeaderValues, MessageHandler } from '@session-mesh/bus';
 import { CloseCode, Header, tryDecodeId, type Subjects } from '@session-mesh/protocol';
-import { createRateLimitedLog, type Logger, type RateLimitedLog } from '@session-mesh/runtime';
+import {
+  createRateLimitedLog,
+  PlainHistogram,
+  PUBLISHED_AT_HEADER,
+  PUSH_LATENCY_BUCKETS,
+  publishedAtAgeMs,
+  TRACEPARENT_HEADER,
+  tracingOff,
+  type Logger,
+  type RateLimitedLog,
+  type Tracing,
+} from '@session-mesh/runtime';
 import type { Group, GroupKind, Hub } from '../hub/hub.js';
 
 export class SubscriptionRefusedError extends Error {
@@ -49,6 +60,8 @@ const NOBODY = '\u0000';
  */
 export class EdgeBroker {
   readonly stats: BrokerStats = { badHeaders: 0, busErrors: 0 };
+  /** Mesh-Published-At to socket write, for pushes that carry the header (publish-time.ts). */
+  readonly pushLatency = new PlainHistogram(PUSH_LATENCY_BUCKETS);
   private handler: BrokerEventHandler | undefined;
   private pendingFlush: Promise<void> | undefined;
   /** Subscription errors seen so far; a flush with no new error since its subscribe proves recovery. */
@@ -67,6 +80,7 @@ export class EdgeBroker {
     private readonly hub: Hub,
     private readonly edgeId: string,
     private readonly logger: Logger,
+    private readonly tracing: Tracing = tracingOff(),
   ) {
     // Server errors come in bursts (one per refused subscription): one line per 10 s at most.
     this.logBusError = createRateLimitedLog(logger, { level: 'error' });
@@ -83,7 +97,10 @@ export class EdgeBroker {
         if (order === undefined) this.stats.badHeaders++;
         else handler.onKill(order);
       }),
-      this.bus.subscribe(this.subjects.pushBroadcast(), (msg) => handler.onBroadcast(msg.data)),
+      this.bus.subscribe(this.subjects.pushBroadcast(), (msg) => {
+        if (msg.headers === undefined) handler.onBroadcast(msg.data);
+        else this.deliver(msg, undefined, undefined, undefined);
+      }),
       this.bus.subscribe(this.subjects.snapshotRequestAll(), () => handler.onSnapshotRequest()),
       this.bus.subscribe(this.subjects.snapshotRequestEdge(this.edgeId), () => handler.onSnapshotRequest()),
     );
@@ -201,7 +218,7 @@ export class EdgeBroker {
       this.stats.badHeaders++;
       return;
     }
-    this.handler!.onPush(group, msg.data, session, client);
+    this.deliver(msg, group, session, client);
   }
 
   private onSessionPush(group: Group, msg: BusMessage): void {
@@ -212,7 +229,35 @@ export class EdgeBroker {
       this.stats.badHeaders++;
       return;
     }
-    this.handler!.onPush(group, msg.data, undefined, client);
+    this.deliver(msg, group, undefined, client);
+  }
+
+  /**
+   * A push with headers (the header-less path above costs nothing more): a delivery span when it
+   * carries a traceparent and tracing is on, and its end-to-end latency when it carries
+   * Mesh-Published-At. `group` undefined: a broadcast.
+   */
+  private deliver(msg: BusMessage, group: Group | undefined, session: string | undefined, client: string | undefined): void {
+    const headers = msg.headers!;
+    if (this.tracing.enabled && headers.get(TRACEPARENT_HEADER) !== '') {
+      const span = this.tracing.startReceive('mesh.push deliver', headers, { 'messaging.system': 'nats', 'messaging.destination.name': msg.subject });
+      try {
+        this.tracing.withSpan(span, () => this.handOver(msg, group, session, client));
+      } finally {
+        span.end();
+      }
+    } else this.handOver(msg, group, session, client);
+    // After the hand-over the frames sit in uWS's socket buffers: that is the socket write.
+    const at = headers.get(PUBLISHED_AT_HEADER);
+    if (at !== '') {
+      const age = publishedAtAgeMs(at, Date.now());
+      if (age !== undefined) this.pushLatency.observe(age / 1000);
+    }
+  }
+
+  private handOver(msg: BusMessage, group: Group | undefined, session: string | undefined, client: string | undefined): void {
+    if (group === undefined) this.handler!.onBroadcast(msg.data);
+    else this.handler!.onPush(group, msg.data, session, client);
   }
 
   /** Bus events: a refused subscription closes the connections that depend on it. */

@@ -1,5 +1,5 @@
 import { CloseCode, PROTOCOL_VERSION, type WelcomeFrame } from '@session-mesh/protocol';
-import type { Logger } from '@session-mesh/runtime';
+import { PlainHistogram, type Logger } from '@session-mesh/runtime';
 import type { BrokerEventHandler, EdgeBroker, KillOrder } from '../broker/edge-broker.js';
 import type { CoarseClock } from '../clock.js';
 import type { Group, Hub } from '../hub/hub.js';
@@ -31,7 +31,15 @@ export interface ConnectionsStats {
   sessionConflicts: number;
   /** Oldest connections closed by the per-user cap (close-oldest policy). */
   limitClosed: number;
+  /**
+   * Closed sockets by WebSocket close code (whoever closed: the client, the edge, uWS). Codes a
+   * client may pick freely (3000-3999, 4100+) count under 0 ("other"): bounded label values.
+   */
+  readonly closedByCode: Record<number, number>;
 }
+
+/** Upgrade accepted to welcome sent, in seconds: mostly the NATS round trip confirming subscriptions. */
+export const CONNECT_LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5] as const;
 
 /**
  * The connect, push and close flows of this edge, in one place (Centrifuge's node/client flow):
@@ -44,7 +52,8 @@ export interface ConnectionsStats {
  * the hub's connections.
  */
 export class Connections implements BrokerEventHandler, SocketEvents {
-  readonly stats: ConnectionsStats = { kills: 0, overloaded: 0, sessionConflicts: 0, limitClosed: 0 };
+  readonly stats: ConnectionsStats = { kills: 0, overloaded: 0, sessionConflicts: 0, limitClosed: 0, closedByCode: {} };
+  readonly connectLatency = new PlainHistogram(CONNECT_LATENCY_BUCKETS);
   readonly shared: ConnectionShared;
   private draining = false;
 
@@ -150,11 +159,14 @@ export class Connections implements BrokerEventHandler, SocketEvents {
     };
     conn.state = State.WELCOMED;
     conn.send(JSON.stringify(frame), false);
+    this.connectLatency.observe((Date.now() - conn.connectedAtMs) / 1000);
     this.deps.listener.welcomed(conn);
   }
 
   /** uWS ran the close handler: the socket is gone. */
   closed(conn: Connection, code: number, reason: string): void {
+    const counted = (code >= 1000 && code <= 1015) || (code >= 4000 && code <= 4099) ? code : 0;
+    this.stats.closedByCode[counted] = (this.stats.closedByCode[counted] ?? 0) + 1;
     const announced = conn.state === State.WELCOMED;
     conn.state = State.CLOSED;
     conn.ws = undefined;

@@ -49,6 +49,8 @@ export interface UpgradeStats {
   accepted: number;
   refused: number;
   aborted: number;
+  /** Refusals by error code (UNAUTHORIZED, TOKEN_EXPIRED, FORBIDDEN_ORIGIN, EDGE_FULL...): a fixed set. */
+  readonly refusedBy: Record<string, number>;
 }
 
 export interface Transport {
@@ -71,12 +73,13 @@ export interface TransportOptions {
  * uWS: an exception in a uWS callback would take the process down.
  */
 export async function startTransport(options: TransportOptions, gate: UpgradeGate, events: SocketEvents, logger: Logger): Promise<Transport> {
-  const upgrades: UpgradeStats = { accepted: 0, refused: 0, aborted: 0 };
+  const upgrades: UpgradeStats = { accepted: 0, refused: 0, aborted: 0, refusedBy: {} };
   // Refusals are cheap to provoke: a summary line per cause every 10 s, details at debug level.
   const logRefusal = createRateLimitedLog(logger, { level: 'info' });
 
   const refuse = (res: HttpResponse, req: CapturedRequest | undefined, remote: string, why: Refusal, corked: boolean) => {
     upgrades.refused++;
+    upgrades.refusedBy[why.error] = (upgrades.refusedBy[why.error] ?? 0) + 1;
     const fields = { status: why.status, error: why.error, reason: why.message, remote, origin: req?.origin || undefined };
     logger.debug(fields, 'upgrade refused');
     logRefusal(why.error, fields, 'upgrade refused (one line per cause per 10 s; `suppressed` counts the rest)');
