@@ -183,6 +183,9 @@ export type BusEvent =
   /** A subscription the server refused: its subscriber will receive nothing. */
   | { readonly type: 'subscription-error'; readonly subject: string; readonly error: Error };
 
+import type { BusStream, StreamConfig, StreamPublishAck, StreamPublishOptions } from './stream.js';
+export * from './stream.js';
+
 export interface Bus {
   /** 'nats' or 'memory', for logs and health. */
   readonly kind: 'nats' | 'memory';
@@ -203,6 +206,17 @@ export interface Bus {
   flush(): Promise<void>;
   /** See KvOptions.create for who creates a bucket and who only opens it; openKvWhenReady retries. */
   kv(bucket: string, options?: KvOptions): Promise<KvBucket>;
+  /**
+   * A stream of stored messages. With `config` (its owner): creates it, or updates an existing one
+   * to `config`. Without: opens an existing one. Rejects with StreamUnavailableError while it does
+   * not exist or JetStream cannot answer yet (retry), StreamConfigError for a refused configuration.
+   */
+  stream(name: string, config?: StreamConfig): Promise<BusStream>;
+  /**
+   * Publishes to a subject a stream stores and waits for the stream's acknowledgement (for NATS: a
+   * JetStream publish). Rejects with NoStreamError when no stream stores the subject.
+   */
+  publishStored(subject: string, data: Uint8Array, options?: StreamPublishOptions): Promise<StreamPublishAck>;
   /** Asynchronous events: connection loss, refused subscriptions. */
   onEvent(listener: (event: BusEvent) => void): () => void;
   /** Whether the bus is connected now (always true for the memory bus until closed). */

@@ -18,7 +18,16 @@ import {
   type MessageHandler,
   type RequestOptions,
   type SubscribeOptions,
+  NoStreamError,
+  StreamUnavailableError,
+  type BusStream,
+  type StoredMessage,
+  type StreamConfig,
+  type StreamPublishAck,
+  type StreamPublishOptions,
+  type StreamState,
 } from './bus.js';
+import { MemoryHeaders, MemoryStream } from './memory-stream.js';
 import { reportHandlerError, type BusLogger } from './logger.js';
 import {
   assertBucketName,
@@ -41,15 +50,6 @@ import { assertPublishSubject, assertQueueName, assertSubscribeSubject, patternM
  * crossed a socket), and flush() resolves once everything queued before it was delivered.
  */
 
-class MemoryHeaders implements BusHeaders {
-  constructor(private readonly values: ReadonlyMap<string, string>) {}
-  get(name: string): string {
-    return this.values.get(name) ?? '';
-  }
-  has(name: string): boolean {
-    return this.values.has(name);
-  }
-}
 
 function toHeaders(values: HeaderValues | undefined): MemoryHeaders | undefined {
   if (values === undefined) return undefined;
@@ -102,6 +102,15 @@ export class MemoryBroker {
   private drainScheduled = false;
   /** @internal KV buckets, shared by every client of this broker. */
   readonly buckets = new Map<string, MemoryBucket>();
+  /** @internal Streams, shared by every client of this broker. */
+  readonly streams = new Map<string, MemoryStream>();
+
+  /** @internal The stream that stores `subject`, if any (JetStream: at most one). */
+  streamFor(subject: string): MemoryStream | undefined {
+    if (this.streams.size === 0) return undefined;
+    for (const stream of this.streams.values()) if (stream.captures(subject)) return stream;
+    return undefined;
+  }
   private clientCount = 0;
 
   connect(name?: string, options: MemoryClientOptions = {}): Bus {
@@ -248,7 +257,57 @@ class MemoryBus implements Bus {
   private send(subject: string, data: Uint8Array, headers: HeaderValues | undefined, reply: string | undefined): number {
     assertPublishSubject(subject);
     // Copy, as a socket would: the publisher may reuse its buffer once publish returns.
-    return this.broker.route(new MemoryMessage(subject, data.slice(), toHeaders(headers), reply));
+    const msg = new MemoryMessage(subject, data.slice(), toHeaders(headers), reply);
+    const stream = this.broker.streamFor(subject);
+    if (stream !== undefined) this.storeIn(stream, msg.data, headers, subject);
+    return this.broker.route(msg);
+  }
+
+  /** Stores as JetStream does (then republishes, if the stream does). */
+  private storeIn(stream: MemoryStream, data: Uint8Array, headers: HeaderValues | undefined, subject: string): { seq: number; duplicate: boolean } {
+    const stored = stream.store(subject, data, headers);
+    if (stored.republish !== undefined) {
+      this.broker.route(new MemoryMessage(stored.republish.subject, data, toHeaders(stored.republish.headers), undefined));
+    }
+    return stored;
+  }
+
+  stream(name: string, config?: StreamConfig): Promise<BusStream> {
+    try {
+      this.assertOpen();
+      if (!/^[A-Za-z0-9_-]{1,64}$/.test(name)) throw new Error(`invalid stream name ${JSON.stringify(name)}`);
+      let stream = this.broker.streams.get(name);
+      if (config !== undefined) {
+        for (const subject of config.subjects) assertSubscribeSubject(subject);
+        if (stream === undefined) {
+          stream = new MemoryStream(name, config);
+          this.broker.streams.set(name, stream);
+        } else {
+          stream.configure(config);
+        }
+      }
+      if (stream === undefined) throw new StreamUnavailableError(`stream ${name} does not exist`);
+      return Promise.resolve(new MemoryStreamHandle(this.broker, name, this));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  publishStored(subject: string, data: Uint8Array, options?: StreamPublishOptions): Promise<StreamPublishAck> {
+    try {
+      this.assertOpen();
+      assertPublishSubject(subject);
+      const stream = this.broker.streamFor(subject);
+      if (stream === undefined) throw new NoStreamError(`no stream stores ${subject}`);
+      const headers = options?.msgId === undefined ? options?.headers : { ...options.headers, 'Nats-Msg-Id': options.msgId };
+      const msg = new MemoryMessage(subject, data.slice(), toHeaders(headers), undefined);
+      const stored = this.storeIn(stream, msg.data, headers, subject);
+      // Core subscribers of the stored subject get it too (JetStream publishes are NATS messages).
+      if (!stored.duplicate) this.broker.route(msg);
+      return Promise.resolve({ stream: stream.name, seq: stored.seq, duplicate: stored.duplicate });
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   subscribe(subject: string, handler: MessageHandler, options?: SubscribeOptions): BusSubscription {
@@ -542,6 +601,48 @@ class MemoryKvStore implements KvBucket {
         this.b.watchers.delete(watcher);
       });
     });
+  }
+}
+
+/** A handle on a broker's stream, by name: a deleted and recreated stream is seen as the new one. */
+class MemoryStreamHandle implements BusStream {
+  constructor(
+    private readonly broker: MemoryBroker,
+    readonly name: string,
+    private readonly client: MemoryBus,
+  ) {}
+
+  private current(): MemoryStream {
+    if (this.client.isClosed()) throw new Error(`bus ${this.client.name} is closed`);
+    const stream = this.broker.streams.get(this.name);
+    if (stream === undefined) throw new StreamUnavailableError(`stream ${this.name} does not exist`);
+    return stream;
+  }
+
+  state(): Promise<StreamState> {
+    try {
+      return Promise.resolve(this.current().state());
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  read(subject: string, from: number, to: number, max: number): Promise<StoredMessage[]> {
+    try {
+      return Promise.resolve(this.current().read(subject, from, to, max));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  delete(): Promise<void> {
+    try {
+      this.current();
+      this.broker.streams.delete(this.name);
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 }
 

@@ -5,6 +5,8 @@
  *   own), the optional subscription budget;
  * - refusals.ts: naming the subscriptions a server refused past its `max_subs`;
  * - kv.ts: JetStream KV buckets (owner creates, others open and check) and their stores;
+ * - stream.ts: JetStream streams (durable pushes, lifecycle events): create or update, state,
+ *   reads by subject with batched direct gets, acknowledged publishes;
  * - internals.ts: the typed nats.js internals the light subscriptions and refusal detection use;
  * - connection-settings.ts: authentication and TLS.
  */
@@ -27,6 +29,8 @@ import { NatsClient } from './nats/client.js';
 import { describeNatsConnection, natsConnectOptions, type NatsConnectionSettings } from './nats/connection-settings.js';
 import { lightProtocol, pendingBytes } from './nats/internals.js';
 import { openNatsKv } from './nats/kv.js';
+import { NatsStreams } from './nats/stream.js';
+import type { BusStream, StreamConfig, StreamPublishAck, StreamPublishOptions } from './stream.js';
 import { RefusalDetector } from './nats/refusals.js';
 import { NatsSubscriptions } from './nats/subscriptions.js';
 
@@ -59,6 +63,7 @@ export interface NatsBusOptions {
 class NatsBus implements Bus {
   readonly kind = 'nats' as const;
   private kvm: Kvm | undefined;
+  private streams: NatsStreams | undefined;
 
   constructor(
     private readonly client: NatsClient,
@@ -103,6 +108,16 @@ class NatsBus implements Bus {
   kv(bucket: string, options?: KvOptions): Promise<KvBucket> {
     this.kvm ??= new Kvm(this.client.nc);
     return openNatsKv(this.client, this.kvm, bucket, options);
+  }
+
+  stream(name: string, config?: StreamConfig): Promise<BusStream> {
+    this.streams ??= new NatsStreams(this.client);
+    return this.streams.open(name, config);
+  }
+
+  publishStored(subject: string, data: Uint8Array, options?: StreamPublishOptions): Promise<StreamPublishAck> {
+    this.streams ??= new NatsStreams(this.client);
+    return this.streams.publish(subject, data, options);
   }
 
   onEvent(listener: (event: BusEvent) => void): () => void {

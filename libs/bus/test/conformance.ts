@@ -15,6 +15,9 @@ import {
   KvConflictError,
   KvSettingsMismatchError,
   NoRespondersError,
+  NoStreamError,
+  StreamUnavailableError,
+  type StreamConfig,
   openKvWhenReady,
   RequestTimeoutError,
   SubscriptionLimitError,
@@ -708,6 +711,148 @@ export function runBusConformance(target: ConformanceTarget): void {
         } finally {
           await limited.close();
         }
+      });
+    });
+
+    describe('streams (durable pushes, lifecycle events)', () => {
+      const replicas = target.kvOptions?.replicas ?? 1;
+      const config = (root: string, extra: Partial<StreamConfig> = {}): StreamConfig => ({
+        subjects: [`${root}.*.*`],
+        maxAgeMs: 60_000,
+        maxMsgs: 0,
+        maxBytes: 0,
+        replicas,
+        duplicateWindowMs: 60_000,
+        ...extra,
+      });
+      const streamName = (): string => uniq('S').replace(/[^A-Za-z0-9]/g, '');
+      // In a cluster, a new stream's subjects reach the other nodes' interest a moment later.
+      const visible = async (stream: { state(): Promise<unknown> }, publisher: Bus, subject: string): Promise<void> => {
+        await stream.state();
+        await eventually(async () => {
+          try {
+            await publisher.publishStored(subject, text('visible'), { msgId: 'visible-probe' });
+          } catch (err) {
+            if (err instanceof NoStreamError) throw err;
+          }
+        }, 10_000, 'the stream to be visible to the publisher');
+      };
+      // Direct gets may be answered by a follower a moment behind the leader: reads are retried.
+      const readUntil = async (read: () => Promise<unknown[]>, n: number): Promise<void> =>
+        eventually(async () => {
+          const got = await read();
+          if (got.length < n) throw new Error(`${got.length}/${n} stored`);
+        }, 5000, `${n} stored messages`);
+
+      it('stores acknowledged publishes in order, reads them back by subject and range, and reports its state', async () => {
+        const root = uniq('dur');
+        const stream = await a.stream(streamName(), config(root));
+        await visible(stream, b, `${root}.probe.p`);
+        const x = `${root}.user.x`;
+        const y = `${root}.user.y`;
+        const acks = [];
+        for (const [subject, body] of [[x, 'x1'], [y, 'y1'], [x, 'x2'], [x, 'x3'], [y, 'y2']] as const) {
+          acks.push(await b.publishStored(subject, text(body), { headers: { 'Mesh-Client': 'dGFi' } }));
+        }
+        expect(acks.map((ack) => ack.seq)).toEqual([2, 3, 4, 5, 6]);
+        expect(acks.every((ack) => ack.stream === stream.name && !ack.duplicate)).toBe(true);
+        const state = await stream.state();
+        expect(state).toMatchObject({ first: 1, last: 6 });
+        expect(state.epoch).toMatch(/^[A-Za-z0-9_-]{1,64}$/);
+        await readUntil(() => stream.read(x, 1, 6, 100), 3);
+        const xs = await stream.read(x, 1, 6, 100);
+        expect(xs.map((m) => [m.seq, str(m.data), m.subject])).toEqual([[2, 'x1', x], [4, 'x2', x], [5, 'x3', x]]);
+        expect(xs[0]?.headers?.get('Mesh-Client')).toBe('dGFi');
+        expect((await stream.read(x, 3, 4, 100)).map((m) => m.seq)).toEqual([4]);
+        expect((await stream.read(x, 1, 6, 2)).map((m) => m.seq)).toEqual([2, 4]);
+        expect(await stream.read(x, 6, 6, 100)).toEqual([]);
+        await readUntil(() => stream.read(y, 1, 6, 100), 2);
+        expect((await stream.read(y, 1, 6, 100)).map((m) => str(m.data))).toEqual(['y1', 'y2']);
+        await stream.delete();
+      });
+
+      it('republishes each stored message with its sequence and the previous sequence on its subject', async () => {
+        const root = uniq('rep');
+        const out = uniq('out');
+        const stream = await a.stream(streamName(), config(root, { republish: { src: `${root}.*.*`, dest: `${out}.{{wildcard(1)}}.{{wildcard(2)}}` } }));
+        await visible(stream, b, `${root}.probe.p`);
+        const inbox = new Inbox();
+        track(a.subscribe(`${out}.>`, inbox.handler));
+        await ready(a, b);
+        await b.publishStored(`${root}.user.x`, text('x1'), { headers: { 'Mesh-Session': 'czE' } });
+        await b.publishStored(`${root}.session.s`, text('s1'));
+        await b.publishStored(`${root}.user.x`, text('x2'));
+        await inbox.waitFor(3);
+        expect(inbox.subjects).toEqual([`${out}.user.x`, `${out}.session.s`, `${out}.user.x`]);
+        const h = inbox.msgs.map((m) => m.msg.headers);
+        expect(h.map((x) => [x?.get('Nats-Stream'), x?.get('Nats-Sequence'), x?.get('Nats-Last-Sequence')])).toEqual([
+          [stream.name, '2', '0'],
+          [stream.name, '3', '0'],
+          [stream.name, '4', '2'],
+        ]);
+        expect(h[0]?.get('Mesh-Session')).toBe('czE');
+        expect(h[0]?.get('Nats-Subject')).toBe(`${root}.user.x`);
+        expect(inbox.texts).toEqual(['x1', 's1', 'x2']);
+        await stream.delete();
+      });
+
+      it('stores a repeated Nats-Msg-Id once', async () => {
+        const root = uniq('dup');
+        const stream = await a.stream(streamName(), config(root));
+        await visible(stream, b, `${root}.probe.p`);
+        const first = await b.publishStored(`${root}.user.x`, text('once'), { msgId: 'event-1' });
+        const again = await b.publishStored(`${root}.user.x`, text('once'), { msgId: 'event-1' });
+        const other = await b.publishStored(`${root}.user.x`, text('other'), { msgId: 'event-2' });
+        expect([first.duplicate, again.duplicate, other.duplicate]).toEqual([false, true, false]);
+        expect(again.seq).toBe(first.seq);
+        expect((await stream.state()).last).toBe(3);
+        await stream.delete();
+      });
+
+      it('keeps what the limits allow: the first sequence moves on', async () => {
+        const root = uniq('lim');
+        const stream = await a.stream(streamName(), config(root, { maxMsgs: 3 }));
+        await visible(stream, b, `${root}.probe.p`);
+        for (let i = 1; i <= 5; i++) await b.publishStored(`${root}.user.x`, text(`m${i}`));
+        expect(await stream.state()).toMatchObject({ first: 4, last: 6 });
+        await readUntil(() => stream.read(`${root}.user.x`, 1, 6, 10), 3);
+        expect((await stream.read(`${root}.user.x`, 1, 6, 10)).map((m) => m.seq)).toEqual([4, 5, 6]);
+        await stream.delete();
+      });
+
+      it('a recreated stream has another epoch and starts its sequences over', async () => {
+        const root = uniq('epo');
+        const name = streamName();
+        const first = await a.stream(name, config(root));
+        await visible(first, b, `${root}.probe.p`);
+        await b.publishStored(`${root}.user.x`, text('old'));
+        const before = await first.state();
+        await first.delete();
+        await expect(b.stream(name)).rejects.toBeInstanceOf(StreamUnavailableError);
+        const second = await a.stream(name, config(root));
+        const after = await second.state();
+        expect(after.epoch).not.toBe(before.epoch);
+        expect(after).toMatchObject({ first: 1, last: 0 });
+        await visible(second, b, `${root}.probe.p`);
+        expect((await b.publishStored(`${root}.user.x`, text('new'))).seq).toBe(2);
+        await second.delete();
+      });
+
+      it('refuses a stored publish no stream keeps, and opening a stream that does not exist', async () => {
+        await expect(b.publishStored(uniq('nostream.'), text('x'))).rejects.toBeInstanceOf(NoStreamError);
+        await expect(b.stream(streamName())).rejects.toBeInstanceOf(StreamUnavailableError);
+      });
+
+      it('a core publish to a stored subject is stored too', async () => {
+        const root = uniq('core');
+        const stream = await a.stream(streamName(), config(root));
+        await visible(stream, b, `${root}.probe.p`);
+        b.publish(`${root}.user.x`, text('core'));
+        await b.flush();
+        await eventually(async () => {
+          if ((await stream.state()).last !== 2) throw new Error('not stored yet');
+        }, 5000, 'the core publish to be stored');
+        await stream.delete();
       });
     });
 

@@ -24,7 +24,7 @@ import { copy, type NatsClient } from './client.js';
  * JSClusterNotAvailErr 10008 (JetStream system temporarily unavailable), JSClusterNotLeaderErr
  * 10009, JSInsufficientResourcesErr 10023.
  */
-const NOT_YET_CODES: ReadonlySet<number> = new Set([10005, 10008, 10009, 10023]);
+export const NOT_YET_CODES: ReadonlySet<number> = new Set([10005, 10008, 10009, 10023]);
 /** JSStreamNameExistErr: another owner created the bucket with a different configuration first. */
 const STREAM_NAME_EXISTS = 10058;
 

@@ -46,6 +46,8 @@ export async function createTestBus(broker = new MemoryBroker()): Promise<TestBu
     request: (subject, data, options) => inner.request(subject, data, options),
     flush: () => inner.flush(),
     kv: (bucket, options) => inner.kv(bucket, options),
+    stream: (name, config) => inner.stream(name, config),
+    publishStored: (subject, data, options) => inner.publishStored(subject, data, options),
     onEvent(listener) {
       listeners.add(listener);
       const off = inner.onEvent(listener);
