@@ -12,7 +12,8 @@
 // BENCH_PUSH_SECONDS (15, at most 20), BENCH_RAW_PUSH_SECONDS (10), BENCH_PHASES (comma list),
 // BENCH_SKIP_EDGE=1 (raw phases only), BENCH_LOADGEN, BENCH_NATS_SERVER (paths; set by bench.sh),
 // BENCH_LOG_DIR, BENCH_PIDFILE, BENCH_RESULTS, BENCH_RENDER=0 (do not touch docs/),
-// BENCH_EDGE_MAIN (another edge entry point with the same env and HTTP contract).
+// BENCH_EDGE_MAIN (another edge entry point with the same env and HTTP contract),
+// BENCH_PUSH_PUBLISHED_AT=1 and BENCH_PUSH_TRACEPARENT=<sampled ratio> (push-edge: headers of a traced backend).
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
@@ -252,6 +253,9 @@ async function phasePushEdge(tmp) {
       'publish', '-nats', nats.url, '-users', String(users), '-size', String(cfg.payloadBytes),
       '-duration', `${cfg.pushSeconds}s`, '-warmup', String(cfg.warmupPushes), '-window', String(cfg.window),
       '-credit-socket', creditSocket, '-wait-go',
+      // Telemetry bench: pushes as a traced backend sends them (Mesh-Published-At, traceparent).
+      ...(env.BENCH_PUSH_PUBLISHED_AT === '1' ? ['-published-at'] : []),
+      ...(env.BENCH_PUSH_TRACEPARENT ? ['-traceparent', env.BENCH_PUSH_TRACEPARENT] : []),
     ],
     { stdin: true },
   );

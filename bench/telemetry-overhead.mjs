@@ -8,7 +8,14 @@
 //        exporter to a local sink this script runs (OTEL_TRACES_SAMPLER=parentbased_traceidratio,
 //        OTEL_TRACES_SAMPLER_ARG from BENCH_TRACE_RATIO, default 0.01).
 //
+// Memory per connection is an RSS difference (after GC) divided by the connection count: anything
+// else the process allocates between its two readings (lazy module loads, JIT code, the tracing
+// SDK's first timers) lands in it too, and weighs more the fewer sockets there are. So
+// BENCH_TELEMETRY_CONNS can list several counts (e.g. 4000,16000): each is run in both modes, and the
+// summary fits RSS growth = fixed + per-connection x n for each mode, separating the two.
+//
 // Environment: BENCH_TELEMETRY_ROUNDS (2 per mode); BENCH_TELEMETRY_SCRAPE_MS (1000; 0 = no scrapes);
+// BENCH_TELEMETRY_CONNS (connection counts, comma-separated; default BENCH_CONNS or 5000);
 // BENCH_PHASES (memory-edge,push-edge); BENCH_LOADGEN with BENCH_NATS_SERVER runs
 // bench/run.mjs directly instead of scripts/bench.sh; and bench/run.mjs's own (BENCH_CONNS, ...;
 // defaults here are smaller than the full bench: 5000 connections, 2000 push users per edge, 10 s).
@@ -61,16 +68,18 @@ function edgeOpsPorts(marker) {
   return ports;
 }
 
-async function runBench(mode, round) {
+const connCounts = (process.env.BENCH_TELEMETRY_CONNS ?? process.env.BENCH_CONNS ?? '5000').split(',').map((s) => Number(s.trim()));
+
+async function runBench(mode, round, conns) {
   const marker = randomUUID();
-  const results = join(outDir, `telemetry-${mode}-${round}.json`);
+  const results = join(outDir, `telemetry-${mode}-${conns}-${round}.json`);
   const env = {
     ...process.env,
     BENCH_TELEMETRY_MARKER: marker,
     BENCH_PHASES: process.env.BENCH_PHASES ?? 'memory-edge,push-edge',
     BENCH_RENDER: '0',
     BENCH_RESULTS: results,
-    BENCH_CONNS: process.env.BENCH_CONNS ?? '5000',
+    BENCH_CONNS: String(conns),
     BENCH_PUSH_USERS_PER_EDGE: process.env.BENCH_PUSH_USERS_PER_EDGE ?? '2000',
     BENCH_PUSH_SECONDS: process.env.BENCH_PUSH_SECONDS ?? '10',
     MESH_METRICS: mode === 'on' ? 'true' : 'false',
@@ -104,11 +113,17 @@ async function runBench(mode, round) {
   if (scraper) clearInterval(scraper);
   if (code !== 0) throw new Error(`scripts/bench.sh (${mode}, round ${round}) exited with ${code}`);
   const r = JSON.parse(readFileSync(results, 'utf8'));
+  const m = r.memory?.edge;
   const row = {
     mode,
     round,
-    kibPerConnection: r.memory?.edge?.kibPerConnection ?? NaN,
-    kibPerConnectionLeftAlone: r.memory?.edge?.withoutForcedGc?.kibPerConnection ?? NaN,
+    conns,
+    kibPerConnection: m?.kibPerConnection ?? NaN,
+    kibPerConnectionLeftAlone: m?.withoutForcedGc?.kibPerConnection ?? NaN,
+    heapBytesPerConnection: m?.heapBytesPerConnection ?? NaN,
+    // The baseline (edge started, no socket yet, after GC): where a fixed cost of tracing shows.
+    rssBeforeKiB: m?.rssBeforeKiB ?? NaN,
+    rssGrowthKiB: (m?.rssAfterKiB ?? NaN) - (m?.rssBeforeKiB ?? NaN),
     edgeUsPerDelivery: r.push?.edge?.edgeUsPerDelivery ?? NaN,
     deliveriesPerSecond: r.push?.edge?.deliveriesPerSecond ?? NaN,
     scrapes,
@@ -120,16 +135,34 @@ async function runBench(mode, round) {
 
 const rows = [];
 try {
-  for (let round = 0; round < rounds; round++) for (const mode of round % 2 === 0 ? ['off', 'on'] : ['on', 'off']) rows.push(await runBench(mode, round));
+  for (let round = 0; round < rounds; round++) {
+    for (const conns of connCounts) for (const mode of round % 2 === 0 ? ['off', 'on'] : ['on', 'off']) rows.push(await runBench(mode, round, conns));
+  }
 } finally {
   sink.close();
 }
-const mean = (mode, key) => rows.filter((r) => r.mode === mode).reduce((s, r) => s + r[key], 0) / rows.filter((r) => r.mode === mode).length;
+const mean = (list, key) => list.reduce((s, r) => s + r[key], 0) / list.length;
 const summary = {};
-for (const key of ['edgeUsPerDelivery', 'kibPerConnection', 'kibPerConnectionLeftAlone', 'deliveriesPerSecond']) {
-  summary[key] = { off: mean('off', key), on: mean('on', key), ratio: mean('on', key) / mean('off', key) };
+for (const conns of connCounts) {
+  const of = (mode) => rows.filter((r) => r.mode === mode && r.conns === conns);
+  for (const key of ['edgeUsPerDelivery', 'deliveriesPerSecond', 'kibPerConnection', 'kibPerConnectionLeftAlone', 'heapBytesPerConnection', 'rssBeforeKiB']) {
+    const [off, on] = [mean(of('off'), key), mean(of('on'), key)];
+    summary[`${key} @${conns}`] = { off, on, ratio: on / off };
+  }
 }
-writeFileSync(join(outDir, 'telemetry-overhead.json'), JSON.stringify({ rows, summary, otlpExportRequests: exports }, null, 2) + '\n');
+// RSS growth = fixed + perConnection x n, least squares over every run of a mode.
+const fit = (mode) => {
+  const pts = rows.filter((r) => r.mode === mode).map((r) => [r.conns, r.rssGrowthKiB]);
+  const mx = mean(pts.map(([x]) => ({ x })), 'x');
+  const my = mean(pts.map(([, y]) => ({ y })), 'y');
+  const sxx = pts.reduce((s, [x]) => s + (x - mx) ** 2, 0);
+  const slope = sxx === 0 ? NaN : pts.reduce((s, [x, y]) => s + (x - mx) * (y - my), 0) / sxx;
+  return { kibPerConnection: slope, fixedKiB: my - slope * mx };
+};
+const fits = connCounts.length > 1 ? { off: fit('off'), on: fit('on') } : undefined;
+if (fits) summary['fitted kibPerConnection'] = { off: fits.off.kibPerConnection, on: fits.on.kibPerConnection, ratio: fits.on.kibPerConnection / fits.off.kibPerConnection };
+writeFileSync(join(outDir, 'telemetry-overhead.json'), JSON.stringify({ rows, summary, fits, otlpExportRequests: exports }, null, 2) + '\n');
 process.stdout.write(`${JSON.stringify(rows, null, 1)}\n\n`);
 process.stdout.write(`results in ${outDir}\n`);
-for (const [key, v] of Object.entries(summary)) process.stdout.write(`${key.padEnd(28)} off ${v.off.toFixed(3)}  on ${v.on.toFixed(3)}  on/off ${v.ratio.toFixed(3)}\n`);
+for (const [key, v] of Object.entries(summary)) process.stdout.write(`${key.padEnd(34)} off ${v.off.toFixed(3)}  on ${v.on.toFixed(3)}  on/off ${v.ratio.toFixed(3)}\n`);
+if (fits) for (const mode of ['off', 'on']) process.stdout.write(`fit ${mode}: ${fits[mode].kibPerConnection.toFixed(3)} KiB per connection + ${fits[mode].fixedKiB.toFixed(0)} KiB fixed\n`);

@@ -29,6 +29,8 @@ func runPublish(args []string) error {
 	creditPath := fs.String("credit-socket", "", "unix socket of a loadgen connect -credit-socket (flow control)")
 	waitGo := fs.Bool("wait-go", false, "after warm-up, wait for a line on stdin before the measured run; after it, wait for another before exiting")
 	seed := fs.Uint64("seed", 1, "random seed for the choice of users")
+	publishedAt := fs.Bool("published-at", false, "every push carries Mesh-Published-At (ms since the epoch), as the admin API sets it")
+	traceRatio := fs.Float64("traceparent", -1, "every push carries a W3C traceparent, sampled (flags 01) with this probability (-1: no traceparent)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -98,7 +100,14 @@ func runPublish(args []string) error {
 					stallNs += time.Since(t0).Nanoseconds()
 				}
 			}
-			if err := nc.Publish(subjects[rng.IntN(len(subjects))], payload); err != nil {
+			subject := subjects[rng.IntN(len(subjects))]
+			var err error
+			if *publishedAt || *traceRatio >= 0 {
+				err = nc.PublishMsg(&nats.Msg{Subject: subject, Data: payload, Header: pushHeaders(rng, *publishedAt, *traceRatio)})
+			} else {
+				err = nc.Publish(subject, payload)
+			}
+			if err != nil {
 				return k, fmt.Errorf("publish: %w", err)
 			}
 			k++
@@ -178,4 +187,20 @@ func rusage() [2]int64 {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return [2]int64{ru.Utime.Sec*1e6 + ru.Utime.Usec, ru.Stime.Sec*1e6 + ru.Stime.Usec}
+}
+
+// pushHeaders: what a traced backend sends (telemetry bench): the publish time and a traceparent.
+func pushHeaders(rng *rand.Rand, publishedAt bool, traceRatio float64) nats.Header {
+	h := nats.Header{}
+	if publishedAt {
+		h.Set("Mesh-Published-At", strconv.FormatInt(time.Now().UnixMilli(), 10))
+	}
+	if traceRatio >= 0 {
+		flags := "00"
+		if rng.Float64() < traceRatio {
+			flags = "01"
+		}
+		h.Set("traceparent", fmt.Sprintf("00-%016x%016x-%016x-%s", rng.Uint64(), rng.Uint64()|1, rng.Uint64()|1, flags))
+	}
+	return h
 }
