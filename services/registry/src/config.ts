@@ -6,7 +6,7 @@ export const REGISTRY_KV_BUCKET = 'mesh_registry';
 const schema = z.object({
   ...serviceEnvShape,
   MESH_REGISTRY_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'must be 1..128 characters of [A-Za-z0-9_.-]').optional(),
-  MESH_EDGE_LOST_AFTER_MS: env.positiveInt(15_000),
+  MESH_EDGE_LOST_AFTER_MS: env.positiveInt(30_000),
   MESH_REGISTRY_SETTLE_MS: z.coerce.number({ message: 'must be a number' }).int('must be an integer').min(0, 'must be >= 0').optional(),
   MESH_REGISTRY_LEASE_TTL_MS: env.positiveInt(5_000).refine((v) => v >= 2_000, 'must be at least 2000 (twice the 1 s renew interval)'),
   MESH_MAX_CONNECTIONS_PER_USER_CLUSTER: env.nonNegativeInt(0),
@@ -16,7 +16,11 @@ const schema = z.object({
 export interface RegistryConfig extends ServiceConfig {
   /** Names this replica in logs and in the leader lease. */
   readonly registryId: string;
-  /** An edge silent for max(this, 3 x its heartbeat interval) is declared lost and purged. */
+  /**
+   * An edge silent for max(this, 3 x its heartbeat interval) is declared lost and purged. Default
+   * 30 s: an edge on a frozen NATS node needs up to 15 s (bus pings) to notice, then to reconnect
+   * and heartbeat; a shorter value purges live edges (issue 9, finding 4).
+   */
   readonly edgeLostAfterMs: number;
   /**
    * How long after start the first snapshot round counts as settled (readiness). undefined:

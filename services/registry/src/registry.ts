@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { openKvWhenReady, type Bus, type KvStore } from '@session-mesh/bus';
-import type { StatsReply, Subjects } from '@session-mesh/protocol';
+import { parsePresenceEvent, type StatsReply, type Subjects } from '@session-mesh/protocol';
 import { createRateLimitedLog, type Health, type Logger } from '@session-mesh/runtime';
 import { AnnouncedLedger } from './announce/announced-ledger.js';
 import { Announcer } from './announce/announcer.js';
+import { HeardPresence } from './announce/heard-presence.js';
 import { REGISTRY_KV_BUCKET, type RegistryConfig } from './config.js';
 import { startEventIntake } from './intake/event-intake.js';
 import { PresenceIntake } from './intake/presence-intake.js';
@@ -20,6 +21,10 @@ import { PresenceStore, type PresenceView } from './state/presence-store.js';
 
 export { EDGE_LOST_REASON } from './announce/announcer.js';
 export const LEADER_LEASE_KEY = 'leader';
+/** How long an announcement heard from another leader can override the ledger (its write lands in milliseconds). */
+const HEARD_KEEP_MS = 60_000;
+/** A lost edge is purged only after a PONG proves this replica hears NATS; waited for at most this long. */
+const PURGE_PROOF_TIMEOUT_MS = 2_000;
 
 export interface RegistryDeps {
   readonly bus: Bus;
@@ -79,7 +84,9 @@ export async function startRegistry(deps: RegistryDeps): Promise<RegistryHandle>
 
   const lease = new LeaderLease({ kv, key: LEADER_LEASE_KEY, holder: id, ttlMs: config.leaseTtlMs, renewMs: config.leaseRenewMs, logger: base.child({ component: 'leader-lease' }), now });
   const ledger = new AnnouncedLedger({ kv, logger: base.child({ component: 'announced-ledger' }) });
-  const announcer = new Announcer({ store, ledger, holdsLease: () => lease.isLeader(), publish, subjects, logger: base, now });
+  const heard = new HeardPresence(HEARD_KEEP_MS);
+  const canPublish = () => bus.isConnected();
+  const announcer = new Announcer({ store, ledger, holdsLease: () => lease.isLeader(), canPublish, heard, publish, subjects, logger: base, now });
   const userCap = new UserCap({ inner: announcer, store, max: config.maxConnectionsPerUser, policy: config.userLimitPolicy, isLeader: () => announcer.isLeading(), publish, subjects, logger: base.child({ component: 'user-cap' }) });
   lease.onChange((leader) => {
     announcer.leadershipChanged(leader);
@@ -88,12 +95,39 @@ export async function startRegistry(deps: RegistryDeps): Promise<RegistryHandle>
   const intake = new PresenceIntake({ store, liveness, sync, requests, sink: userCap, logger: base, now });
   const stats = (): StatsReply => registryStats(store, liveness);
   let queries: { stop(): void } | undefined;
+  let proving = false;
+
+  /**
+   * Purges edges silent past their allowance, but only once a PONG from NATS, received after
+   * their deadline, proves that this replica itself still hears the bus: a replica cut off (or on
+   * a frozen NATS node) hears no edge at all and must not declare them all lost.
+   */
+  function purgeProvenLost(): void {
+    if (proving || !canPublish() || liveness.lost(now()).length === 0) return;
+    proving = true;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no PONG within ${PURGE_PROOF_TIMEOUT_MS} ms`)), PURGE_PROOF_TIMEOUT_MS);
+    });
+    Promise.race([bus.flush(), timeout])
+      .then(
+        () => {
+          if (!stopped && canPublish()) intake.purgeLostEdges(now());
+        },
+        (err: unknown) => logger.warn({ err }, 'edges look lost, but this replica cannot prove it hears NATS: not purging them'),
+      )
+      .finally(() => {
+        clearTimeout(timer);
+        proving = false;
+      });
+  }
 
   function sweep(): void {
     if (stopped) return;
     try {
       const t = now();
-      intake.purgeLostEdges(t);
+      purgeProvenLost();
+      heard.prune(t);
       for (const edge of sync.expire(t)) logger.warn({ edge }, 'gave up gathering an incomplete snapshot');
       announcer.flush();
       if (readiness.settle(t)) {
@@ -109,8 +143,17 @@ export async function startRegistry(deps: RegistryDeps): Promise<RegistryHandle>
   }
 
   const events = startEventIntake({ bus, subjects, logger: base, handlers: intake });
+  const presenceHeard = bus.subscribe(subjects.presenceAll(), (msg) => {
+    const parsed = parsePresenceEvent(msg.data);
+    if (parsed.ok) announcer.heard(parsed.value);
+  });
   const offBusEvents = bus.onEvent((event) => {
-    if (event.type === 'reconnected' && !stopped) requests.all('bus reconnected: events may have been missed');
+    if (event.type === 'reconnected' && !stopped) {
+      // Our own outage silenced every edge: restart their clocks, then rebuild from snapshots.
+      liveness.graceAll(now());
+      requests.all('bus reconnected: events may have been missed');
+      announcer.flush();
+    }
     if (event.type === 'disconnected') logger.warn('bus disconnected');
   });
   // Subscriptions must be in place on the server before any edge answers.
@@ -138,6 +181,7 @@ export async function startRegistry(deps: RegistryDeps): Promise<RegistryHandle>
       clearTimeout(settleTimer);
       offBusEvents();
       events.stop();
+      presenceHeard.unsubscribe();
       queries?.stop();
       // The next leader reads the ledger: finish recording before letting it take over.
       await ledger.settled();

@@ -4,6 +4,7 @@ import { createLogger } from '@session-mesh/runtime';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ANNOUNCED_KEY_PREFIX, AnnouncedLedger } from '../src/announce/announced-ledger.js';
 import { Announcer } from '../src/announce/announcer.js';
+import { HeardPresence } from '../src/announce/heard-presence.js';
 import { PresenceStore } from '../src/state/presence-store.js';
 import { waitFor } from '../../../test/support/wait-for.js';
 
@@ -15,11 +16,15 @@ const rec = (conn: string, user: string, edge = 'e1'): ConnectionRecord => ({ co
 function replica(kv: KvStore, store = new PresenceStore()) {
   const published: PresenceEvent[] = [];
   const lease = { held: false };
+  const bus = { connected: true };
   const ledger = new AnnouncedLedger({ kv, logger });
+  const heard = new HeardPresence(60_000);
   const announcer = new Announcer({
     store,
     ledger,
     holdsLease: () => lease.held,
+    canPublish: () => bus.connected,
+    heard,
     publish: (_subject, data) => {
       const p = parsePresenceEvent(data);
       if (p.ok) published.push(p.value);
@@ -34,7 +39,7 @@ function replica(kv: KvStore, store = new PresenceStore()) {
     await waitFor(() => announcer.isLeading(), { what: 'the ledger to load' });
   };
   const seen = () => published.map((p) => `${p.user}:${p.status}:${p.connections}`);
-  return { store, ledger, announcer, lease, published, lead, seen };
+  return { store, ledger, announcer, lease, bus, published, lead, seen };
 }
 
 describe('Announcer', () => {
@@ -124,5 +129,31 @@ describe('Announcer', () => {
     await a.lead();
     expect(a.seen()).toEqual(['alice:online:1']);
     expect(b.seen()).toEqual(['alice:offline:0']);
+  });
+
+  // Issue 9, finding 3: a leader killed between publishing and writing its ledger made the next one announce again.
+  it('a new leader does not repeat what the dead leader announced but had not yet written to the ledger', async () => {
+    const follower = replica(kv);
+    follower.store.connect(rec('c1', 'alice'));
+    // Heard on the bus from the previous leader; its ledger write never happened (it was killed).
+    follower.announcer.heard({ v: 1, user: 'alice', status: 'online', at: 1, connections: 1 });
+    await follower.lead();
+    expect(follower.published).toEqual([]);
+    await follower.ledger.settled();
+    expect(await kv.keys()).toEqual([ANNOUNCED_KEY_PREFIX + encodeId('alice')]);
+  });
+
+  // Issue 9, finding 3/6: an announcement made while NATS is away is dropped by nats.js, yet the ledger recorded it.
+  it('announces nothing while the bus is disconnected, and everything owed once it is back', async () => {
+    const r = replica(kv);
+    await r.lead();
+    r.bus.connected = false;
+    r.announcer.changed(r.store.connect(rec('c1', 'alice')));
+    r.announcer.changed(r.store.connect(rec('c2', 'bob')));
+    r.announcer.changed(r.store.disconnect('c2'));
+    expect(r.published).toEqual([]);
+    r.bus.connected = true;
+    r.announcer.flush();
+    expect(r.seen()).toEqual(['alice:online:1']);
   });
 });

@@ -4,7 +4,7 @@ import { loadRegistryConfig } from '../src/config.js';
 describe('loadRegistryConfig', () => {
   it('reads defaults', () => {
     const c = loadRegistryConfig({});
-    expect(c).toMatchObject({ natsUrl: undefined, subjectPrefix: 'mesh', opsPort: 9090, edgeLostAfterMs: 15000, kvReplicas: 1, settleMs: undefined, leaseTtlMs: 5000, leaseRenewMs: 1000 });
+    expect(c).toMatchObject({ natsUrl: undefined, subjectPrefix: 'mesh', opsPort: 9090, edgeLostAfterMs: 30000, kvReplicas: 1, settleMs: undefined, leaseTtlMs: 5000, leaseRenewMs: 1000 });
     expect(c.registryId.length).toBeGreaterThan(0);
   });
   it('names the variable at fault', () => {

@@ -21,6 +21,15 @@ describe('EdgeLiveness', () => {
     expect(l.get('e1')).toEqual({ edge: 'e1', lastSeen: 1501, lastHeartbeat: 1501, intervalMs: 100 });
   });
 
+  it('restarts every clock when the registry itself comes back (its own outage silenced them all)', () => {
+    const l = new EdgeLiveness(1000);
+    l.heartbeat('e1', 0, 100);
+    l.seen('e2', 500);
+    l.graceAll(5000);
+    expect(l.lost(5500)).toEqual([]);
+    expect(l.lost(6001).sort()).toEqual(['e1', 'e2']);
+  });
+
   it('forgets edges', () => {
     const l = new EdgeLiveness(10);
     l.seen('e1', 0);

@@ -157,6 +157,27 @@ describe('registry on the memory bus', () => {
     expect(observer.snapshotRequests).toContain(subjects.snapshotRequestEdge('edge-late'));
   });
 
+  // Issue 9, findings 6 and 7: a disconnect event lost while the edge was cut off from NATS left no trace.
+  it('emits the disconnect event of a connection an edge snapshot no longer holds, then offline once', async () => {
+    const observer = new Observer(client);
+    const { registry } = await replica();
+    await registry.whenReady();
+    await waitFor(() => registry.isLeader(), { what: 'leadership' });
+    const e = edge('edge-cut');
+    e.startHeartbeats(40);
+    e.connect('c1', 'alice', 's1');
+    e.connect('c2', 'bob', 's2');
+    await waitFor(() => registry.store.stats().connections === 2);
+    // alice left while the edge's events could not reach NATS: only the next snapshot tells.
+    e.connections.delete('c1');
+    e.publishSnapshot();
+    await waitFor(() => observer.purges.length === 1 && observer.presenceOf('alice').length === 2, { what: 'the disconnect and offline of alice' });
+    await client.flush();
+    expect(observer.purges.map((d) => [d.conn, d.edge, d.user, d.code, d.reason])).toEqual([['c1', 'edge-cut', 'alice', 0, 'gone-in-snapshot']]);
+    expect(observer.presenceOf('alice')).toEqual(['online', 'offline']);
+    expect(observer.presenceOf('bob')).toEqual(['online']);
+  });
+
   it('asks for a snapshot after two heartbeats whose count differs from its own, and repairs the drift', async () => {
     const { registry } = await replica();
     await registry.whenReady();

@@ -2,15 +2,22 @@ import { EVENT_VERSION, type ConnectionRecord, type DisconnectEvent, type Presen
 import type { Logger } from '@session-mesh/runtime';
 import type { PresenceView, StoreChange } from '../state/presence-store.js';
 import type { AnnouncedLedger } from './announced-ledger.js';
+import type { HeardPresence } from './heard-presence.js';
 
 /** The reason carried by disconnect events the registry emits for connections of a lost edge. */
 export const EDGE_LOST_REASON = 'edge-lost';
+/** The reason carried by disconnect events for connections an edge's snapshot no longer holds (their own event was lost). */
+export const SNAPSHOT_REMOVED_REASON = 'gone-in-snapshot';
 
 export interface AnnouncerDeps {
   readonly store: PresenceView;
   readonly ledger: AnnouncedLedger;
   /** Whether this replica holds the leader lease right now. */
   readonly holdsLease: () => boolean;
+  /** Whether a publish can reach NATS now (the bus is connected): nats.js drops what is published while it reconnects. */
+  readonly canPublish: () => boolean;
+  /** Announcements heard while not leading (they override a ledger the predecessor had not finished writing). */
+  readonly heard: HeardPresence;
   readonly publish: (subject: string, data: Uint8Array) => void;
   readonly subjects: Subjects;
   readonly logger: Logger;
@@ -27,7 +34,11 @@ type State = 'follower' | 'loading' | 'leading';
  * own transitions: a user is announced when the store's status differs from the ledger's. When
  * this replica becomes leader it first reads the ledger its predecessor left in KV, then
  * announces every difference with the presence it holds (users who came or went while no
- * replica could speak), so a leader change loses nothing and repeats nothing.
+ * replica could speak), so a leader change loses nothing and repeats nothing. Announcements the
+ * predecessor published but had not yet written to the ledger are known from what this replica
+ * heard on the bus (heard-presence.ts). While the bus is disconnected nothing is announced: the
+ * users stay dirty and are compared again once it is back (a publish made while nats.js reconnects
+ * is silently dropped, and the ledger would record an announcement nobody received).
  */
 export class Announcer {
   private state: State = 'follower';
@@ -68,7 +79,7 @@ export class Announcer {
 
   /** Announces the users marked dirty, if this replica may speak now. The registry's sweep calls it too. */
   flush(): void {
-    if (!this.isLeading()) return;
+    if (!this.isLeading() || !this.deps.canPublish()) return;
     if (this.dirty.size > 0) {
       const at = this.deps.now();
       for (const user of this.dirty) this.reconcile(user, at);
@@ -84,9 +95,29 @@ export class Announcer {
   edgeLost(edge: string, change: StoreChange): boolean {
     if (!this.isLeading()) return false;
     const at = this.deps.now();
-    for (const r of change.removed) this.publishDisconnect(edge, r, at);
+    for (const r of change.removed) this.publishDisconnect(edge, r, at, EDGE_LOST_REASON);
     this.changed(change);
     return true;
+  }
+
+  /**
+   * An edge's snapshot replaced its connections: the ones it no longer holds closed without their
+   * disconnect event reaching us (published while the edge was cut off from NATS). Subscribers get
+   * that event now (code 0, reason `gone-in-snapshot`), then the presence changes.
+   */
+  snapshotApplied(edge: string, change: StoreChange): void {
+    if (this.isLeading() && change.removed.length > 0) {
+      const readded = new Set(change.added.map((r) => r.conn));
+      const at = this.deps.now();
+      for (const r of change.removed) if (!readded.has(r.conn)) this.publishDisconnect(edge, r, at, SNAPSHOT_REMOVED_REASON);
+    }
+    this.changed(change);
+  }
+
+  /** A presence event seen on the bus: recorded while another replica may be the one speaking. */
+  heard(event: PresenceEvent): void {
+    if (this.state === 'leading') return;
+    this.deps.heard.record(event.user, event.status === 'online', this.deps.now());
   }
 
   private async takeOver(generation: number): Promise<void> {
@@ -104,13 +135,21 @@ export class Announcer {
       return;
     }
     if (generation !== this.generation) return;
+    // What the predecessor told subscribers but may not have written down yet.
+    let overridden = 0;
+    for (const [user, online] of this.deps.heard.recent(this.deps.now())) {
+      if (this.deps.ledger.isOnline(user) === online) continue;
+      this.deps.ledger.record(user, online);
+      overridden++;
+    }
+    this.deps.heard.clear();
     this.state = 'leading';
     // Everyone the store or the ledger knows of: both directions of difference.
     for (const user of this.deps.store.onlineUsers()) if (!this.deps.ledger.isOnline(user)) this.dirty.add(user);
     for (const user of this.deps.ledger.onlineUsers()) if (!this.deps.store.isOnline(user)) this.dirty.add(user);
     const catchUp = this.dirty.size;
     this.flush();
-    this.logger.info({ remembered, catchUp, ms: this.deps.now() - started }, 'leading: announced the presence changes no leader announced');
+    this.logger.info({ remembered, overridden, catchUp, ms: this.deps.now() - started }, 'leading: announced the presence changes no leader announced');
   }
 
   private reconcile(user: string, at: number): void {
@@ -122,7 +161,7 @@ export class Announcer {
     this.deps.ledger.record(user, online);
   }
 
-  private publishDisconnect(edge: string, r: ConnectionRecord, at: number): void {
+  private publishDisconnect(edge: string, r: ConnectionRecord, at: number, reason: string): void {
     const event: DisconnectEvent = {
       v: EVENT_VERSION,
       edge,
@@ -132,7 +171,7 @@ export class Announcer {
       session: r.session,
       client: r.client,
       code: 0,
-      reason: EDGE_LOST_REASON,
+      reason,
     };
     this.deps.publish(this.deps.subjects.eventDisconnect(), this.encoder.encode(JSON.stringify(event)));
   }

@@ -11,6 +11,8 @@ export interface ChangeSink {
   changed(change: StoreChange): void;
   /** Returns whether the lost edge's disconnects were published (leader only). */
   edgeLost(edge: string, change: StoreChange): boolean;
+  /** An edge's snapshot replaced its connections (the removed ones closed without an event reaching us). */
+  snapshotApplied(edge: string, change: StoreChange): void;
 }
 
 export interface PresenceIntakeDeps {
@@ -84,7 +86,7 @@ export class PresenceIntake implements EventHandlers {
       },
       'applied an edge snapshot',
     );
-    this.deps.sink.changed(change);
+    this.deps.sink.snapshotApplied(done.edge, change);
   }
 
   /** Purges every edge silent for longer than its allowance at `t`. */

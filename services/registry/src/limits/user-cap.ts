@@ -42,6 +42,15 @@ export class UserCap implements ChangeSink {
 
   changed(change: StoreChange): void {
     this.deps.inner.changed(change);
+    this.afterChange(change);
+  }
+
+  snapshotApplied(edge: string, change: StoreChange): void {
+    this.deps.inner.snapshotApplied(edge, change);
+    this.afterChange(change);
+  }
+
+  private afterChange(change: StoreChange): void {
     for (const r of change.removed) this.killed.delete(r.conn);
     if (this.deps.max === 0 || !this.deps.isLeader()) return;
     const users = new Set(change.added.map((r) => r.user));

@@ -14,6 +14,9 @@ export interface SnapshotRequestsDeps {
 
 export type SnapshotReason = 'unknown edge' | 'drift';
 
+/** A request to every edge covers an unknown edge for this long (its answer is under way). */
+const UNKNOWN_EDGE_COVER_MS = 1_000;
+
 /**
  * Asks edges for snapshots (`<prefix>.edges.snapshot`, `<prefix>.edge.<id>.snapshot`) and records
  * the requests in SnapshotSync, which decides whether a request is worth sending.
@@ -33,13 +36,15 @@ export class SnapshotRequests {
   }
 
   /**
-   * An unknown edge is probably answering the request to every edge sent at start (or after a
-   * reconnect) already, so it is not asked again meanwhile; drift is always worth a request.
+   * An unknown edge is asked at once, unless a request to every edge went out within the last
+   * second (it is answering that one); drift is always worth a request. An outstanding request to
+   * this edge is never repeated before its timeout.
    */
   edge(edge: string, why: SnapshotReason, details: Record<string, unknown> = {}): void {
     const t = this.deps.now();
     const timeoutMs = this.timeoutFor(edge);
-    if (!this.deps.sync.shouldRequest(edge, t, { timeoutMs, coveredByAll: why === 'unknown edge' })) return;
+    if (why === 'unknown edge' && this.deps.sync.requestedAllWithin(t, UNKNOWN_EDGE_COVER_MS)) return;
+    if (!this.deps.sync.shouldRequest(edge, t, { timeoutMs, coveredByAll: false })) return;
     this.deps.publish(this.deps.subjects.snapshotRequestEdge(edge), new Uint8Array(0));
     this.deps.sync.requestedEdge(edge, t, timeoutMs);
     this.logger.info({ edge, why, ...details }, 'asked an edge for a snapshot');

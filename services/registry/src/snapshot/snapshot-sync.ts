@@ -58,6 +58,11 @@ export class SnapshotSync {
     this.allRequestedAt = now;
   }
 
+  /** Whether a request to every edge went out less than `ms` ago. */
+  requestedAllWithin(now: number, ms: number): boolean {
+    return now - this.allRequestedAt < ms;
+  }
+
   /**
    * Whether asking `edge` for a snapshot now would be useful: nothing outstanding for it and, when
    * `coveredByAll`, no recent request to every edge (which it answers too).

@@ -56,6 +56,14 @@ export class EdgeLiveness {
     return out;
   }
 
+  /**
+   * Counts every edge as seen at `now`: called when this replica's own bus comes back, since
+   * silence heard while the replica itself was cut off proves nothing about the edges.
+   */
+  graceAll(now: number): void {
+    for (const [edge, info] of this.edges) this.edges.set(edge, { ...info, lastSeen: Math.max(info.lastSeen, now) });
+  }
+
   forget(edge: string): void {
     this.edges.delete(edge);
   }
