@@ -46,6 +46,10 @@ type connectConfig struct {
 	maxDuration    time.Duration
 	reportEvery    time.Duration
 	creditSocket   string
+	proto          string // mesh, raw, centrifugo, socketio
+	churnRate      float64
+	churnFor       time.Duration
+	newSigner      func() (signer, error) // one per loop: an HMAC state is not shared between threads
 }
 
 // Connection states. A socket counts as up at stOpen: after the welcome frame in authenticated
@@ -55,6 +59,7 @@ const (
 	stHandshake
 	stWelcome
 	stOpen
+	stSioConnect // socketio: namespace CONNECT sent, waiting for its answer
 )
 
 // conn is everything kept per socket: a few words, plus pend only while a frame is split across reads.
@@ -65,6 +70,7 @@ type conn struct {
 	tgt      uint8
 	deadline int64 // unix ns; only before stOpen
 	skip     int   // payload bytes of an oversized frame still to discard
+	t0       int64 // unix ns when the upgrade request was written (connect-time histogram)
 	pend     []byte
 }
 
@@ -78,6 +84,14 @@ type counters struct {
 	texts        atomic.Int64 // text frames other than the welcome
 	pings        atomic.Int64
 	handshakeRcv atomic.Int64 // 101 responses
+	churned      atomic.Int64 // closed on purpose by -churn-rate (and reopened)
+
+	connectHist  hist         // upgrade request written -> welcome (or protocol equivalent)
+	pushHist     hist         // publish timestamp in the payload -> receipt
+	markNs       atomic.Int64 // set by the "mark" command
+	sinceMark    atomic.Int64 // sockets closed (after open) since the mark
+	lastCloseNs  atomic.Int64 // when the last of them closed
+	churnStartNs atomic.Int64 // 0 until ready
 
 	mu        sync.Mutex
 	failures  map[string]int64  // reason -> count, for sockets that never opened
@@ -168,6 +182,11 @@ func runConnect(args []string) error {
 	maxDuration := fs.Duration("max-duration", 10*time.Minute, "exit after this long whatever happens")
 	reportEvery := fs.Duration("report-every", time.Second, "period of stats lines after ready")
 	creditSocket := fs.String("credit-socket", "", "unix socket path: stream the push count (u64 BE) to publishers for flow control")
+	proto := fs.String("proto", "mesh", "protocol adapter: mesh, raw, centrifugo (JSON connect command), socketio (engine.io v4 + namespace connect)")
+	alg := fs.String("alg", "HS256", "token algorithm: HS256 (-secret) or ES256 (-key-file, a PKCS#8 PEM P-256 private key)")
+	keyFile := fs.String("key-file", "", "ES256 private key (PEM)")
+	churnRate := fs.Float64("churn-rate", 0, "after ready: close this many random open sockets per second and reconnect each at once")
+	churnFor := fs.Duration("churn-for", 0, "how long -churn-rate runs")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -175,8 +194,20 @@ func runConnect(args []string) error {
 	if err != nil {
 		return err
 	}
-	if !*raw && *secret == "" {
-		return errors.New("-secret is required unless -raw")
+	if *raw {
+		*proto = "raw"
+	}
+	switch *proto {
+	case "mesh", "raw", "centrifugo", "socketio":
+	default:
+		return fmt.Errorf("-proto %q: want mesh, raw, centrifugo or socketio", *proto)
+	}
+	*raw = *proto == "raw"
+	mkSigner := func() (signer, error) { return newSigner(*alg, []byte(*secret), *keyFile) }
+	if !*raw {
+		if _, err := mkSigner(); err != nil {
+			return err
+		}
 	}
 	if *tokenIn != "header" && *tokenIn != "query" {
 		return errors.New("-token-in must be header or query")
@@ -188,7 +219,8 @@ func runConnect(args []string) error {
 		targets: targets, n: *n, userPrefix: *userPrefix, sessionPrefix: *sessionPrefix, clientPrefix: *clientPrefix,
 		secret: []byte(*secret), raw: *raw, subprotocol: *subprotocol, tokenIn: *tokenIn, tokenTTL: *ttl,
 		loops: *loops, inflight: *inflight, connectTimeout: *connectTimeout, maxDuration: *maxDuration,
-		reportEvery: *reportEvery, creditSocket: *creditSocket,
+		reportEvery: *reportEvery, creditSocket: *creditSocket, proto: *proto, churnRate: *churnRate, churnFor: *churnFor,
+		newSigner: mkSigner,
 	}
 	if *claims != "" {
 		if err := json.Unmarshal([]byte(*claims), &cfg.extraClaims); err != nil {
@@ -230,6 +262,7 @@ func runConnect(args []string) error {
 	for _, l := range lps {
 		go l.run()
 	}
+	go commands(c)
 
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
@@ -258,7 +291,9 @@ func runConnect(args []string) error {
 				s := snapshot(c, start)
 				s["event"] = "ready"
 				s["connectMs"] = time.Since(start).Milliseconds()
+				s["connectTime"] = c.connectHist.summary()
 				emit(s)
+				c.churnStartNs.Store(time.Now().UnixNano())
 				nextReport = now.Add(cfg.reportEvery)
 			} else if ready && !now.Before(nextReport) {
 				s := snapshot(c, start)
@@ -293,7 +328,8 @@ func snapshot(c *counters, start time.Time) map[string]any {
 	c.mu.Unlock()
 	return map[string]any{
 		"t":           time.Since(start).Milliseconds(),
-		"open":        c.opened.Load() - c.closed.Load(),
+		"open":        c.opened.Load() - c.closed.Load() - c.churned.Load(),
+		"churned":     c.churned.Load(),
 		"opened":      c.opened.Load(),
 		"failed":      c.failed.Load(),
 		"closed":      c.closed.Load(),
@@ -341,7 +377,9 @@ type loop struct {
 	inflight int
 	buf      []byte
 	events   []syscall.EpollEvent
-	minter   *minter
+	wbuf     []byte
+	signer   signer
+	churned  int64
 	reqBuf   []byte
 	lastScan int64
 	offset   int
@@ -360,7 +398,11 @@ func newLoop(cfg *connectConfig, c *counters, idx, offset int) (*loop, error) {
 		buf: make([]byte, readBufSize+maxPending+16), events: make([]syscall.EpollEvent, 256), offset: offset,
 	}
 	if !cfg.raw {
-		l.minter = newMinter(cfg.secret, cfg.extraClaims)
+		sg, err := cfg.newSigner()
+		if err != nil {
+			return nil, err
+		}
+		l.signer = sg
 	}
 	for u := idx; u < cfg.n; u += cfg.loops {
 		l.users = append(l.users, int32(offset+u))
@@ -376,6 +418,9 @@ func (l *loop) run() {
 		if l.inflight > 0 {
 			timeout = 50
 		}
+		if l.cfg.churnRate > 0 && l.churnDue() {
+			timeout = 5
+		}
 		n, err := syscall.EpollWait(l.epfd, l.events, timeout)
 		if err != nil && err != syscall.EINTR {
 			fmt.Fprintln(os.Stderr, "loadgen: epoll_wait:", err)
@@ -386,6 +431,9 @@ func (l *loop) run() {
 			if cn := l.conns[ev.Fd]; cn != nil {
 				l.handle(cn, ev.Events)
 			}
+		}
+		if l.cfg.churnRate > 0 {
+			l.churn()
 		}
 		if l.inflight > 0 {
 			now := time.Now().UnixNano()
@@ -489,10 +537,8 @@ func (l *loop) connected(cn *conn, t *target) {
 		b = append(b, url.QueryEscape(cfg.clientPrefix+strconv.Itoa(int(cn.user)))...)
 	}
 	var token string
-	if !cfg.raw {
-		now := time.Now().Unix()
-		id := strconv.Itoa(int(cn.user))
-		token = l.minter.mint(cfg.userPrefix+id, cfg.sessionPrefix+id, now, now+int64(cfg.tokenTTL/time.Second))
+	if cfg.proto == "mesh" {
+		token = l.token(cn)
 		if cfg.tokenIn == "query" {
 			b = append(b, sep)
 			b = append(b, "token="...)
@@ -514,6 +560,7 @@ func (l *loop) connected(cn *conn, t *target) {
 	}
 	b = append(b, "\r\n"...)
 	l.reqBuf = b
+	cn.t0 = time.Now().UnixNano()
 	// A fresh socket's send buffer holds a few hundred bytes without blocking.
 	if n, err := syscall.Write(int(cn.fd), b); err != nil || n != len(b) {
 		reason := "write short"
@@ -534,7 +581,13 @@ func (l *loop) drop(cn *conn, reason, sample string) {
 	syscall.Close(int(cn.fd))
 	delete(l.conns, cn.fd)
 	if cn.state == stOpen {
-		l.c.close(reason)
+		if reason == "churn" {
+			l.c.churned.Add(1)
+		} else {
+			l.c.close(reason)
+			l.c.sinceMark.Add(1)
+			l.c.lastCloseNs.Store(time.Now().UnixNano())
+		}
 	} else {
 		l.inflight--
 		l.c.fail(reason, sample)
@@ -545,6 +598,7 @@ func (l *loop) drop(cn *conn, reason, sample string) {
 func (l *loop) open(cn *conn) {
 	cn.state = stOpen
 	cn.deadline = 0
+	l.c.connectHist.record((time.Now().UnixNano() - cn.t0) / 1000)
 	l.inflight--
 	l.c.opened.Add(1)
 }
@@ -552,7 +606,7 @@ func (l *loop) open(cn *conn) {
 func (l *loop) expire(now int64) {
 	for _, cn := range l.conns {
 		if cn.state != stOpen && cn.deadline != 0 && now > cn.deadline {
-			reason := map[uint8]string{stConnecting: "timeout: tcp connect", stHandshake: "timeout: upgrade response", stWelcome: "timeout: welcome frame"}[cn.state]
+			reason := map[uint8]string{stConnecting: "timeout: tcp connect", stHandshake: "timeout: upgrade response", stWelcome: "timeout: welcome frame", stSioConnect: "timeout: socket.io connect"}[cn.state]
 			l.drop(cn, reason, "")
 		}
 	}
@@ -617,9 +671,18 @@ func (l *loop) handle(cn *conn, events uint32) {
 		}
 		l.c.handshakeRcv.Add(1)
 		data = data[end+4:]
-		if l.cfg.raw {
+		switch l.cfg.proto {
+		case "raw":
 			l.open(cn)
-		} else {
+		case "centrifugo":
+			// The JSON protocol's connect command carries the token; its reply is the "welcome".
+			cmd := append(append([]byte(`{"id":1,"connect":{"token":"`), l.token(cn)...), `","name":"bench"}}`...)
+			if !l.sendText(cn, cmd) {
+				l.drop(cn, "write connect command", "")
+				return
+			}
+			cn.state = stWelcome
+		default: // mesh: the welcome frame; socketio: engine.io's open packet first
 			cn.state = stWelcome
 		}
 	}
@@ -696,10 +759,19 @@ func (l *loop) frame(cn *conn, op byte, payload []byte, whole bool) string {
 		if len(payload) > 0 && payload[0] == 0x01 {
 			l.c.pushes.Add(1)
 			l.c.pushBytes.Add(int64(len(payload)))
+			if i := bytes.Index(payload[:min(len(payload), 64)], stampMark); i >= 0 {
+				l.stamp(payload, i)
+			}
 		} else {
 			l.c.otherBinary.Add(1)
 		}
 	case 1:
+		switch l.cfg.proto {
+		case "centrifugo":
+			return l.centrifugoText(cn, payload)
+		case "socketio":
+			return l.socketioText(cn, payload)
+		}
 		if cn.state == stWelcome {
 			if bytes.Contains(payload, []byte(`"welcome"`)) {
 				l.open(cn)

@@ -31,6 +31,13 @@ func runPublish(args []string) error {
 	seed := fs.Uint64("seed", 1, "random seed for the choice of users")
 	publishedAt := fs.Bool("published-at", false, "every push carries Mesh-Published-At (ms since the epoch), as the admin API sets it")
 	traceRatio := fs.Float64("traceparent", -1, "every push carries a W3C traceparent, sampled (flags 01) with this probability (-1: no traceparent)")
+	rate := fs.Float64("rate", 0, "offered pushes per second, paced every millisecond (0: as fast as the window allows)")
+	encoding := fs.String("subject-encoding", "base64", "user id in the subject: base64 (base64url, unpadded: Session Mesh) or plain (Centrifugo raw mode)")
+	fixed := fs.String("subject", "", "publish every push to this one subject (a broadcast) instead of per-user subjects")
+	httpAPI := fs.String("http-api", "", "Centrifugo HTTP API base URL (http://127.0.0.1:8000/api): publish with batch requests instead of NATS")
+	apiKey := fs.String("api-key", "", "Centrifugo HTTP API key")
+	channelPrefix := fs.String("channel-prefix", "personal:", "with -http-api: channel = prefix + user id")
+	channel := fs.String("channel", "", "with -http-api: publish every push to this one channel (a broadcast)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -46,11 +53,36 @@ func runPublish(args []string) error {
 
 	subjects := make([]string, *users)
 	for i := range subjects {
-		subjects[i] = *subjectPrefix + base64.RawURLEncoding.EncodeToString([]byte(*userPrefix+strconv.Itoa(i)))
+		id := *userPrefix + strconv.Itoa(i)
+		switch {
+		case *fixed != "":
+			subjects[i] = *fixed
+		case *httpAPI != "" && *channel != "":
+			subjects[i] = *channel
+		case *httpAPI != "":
+			subjects[i] = *channelPrefix + id
+		case *encoding == "plain":
+			subjects[i] = *subjectPrefix + id
+		default:
+			subjects[i] = *subjectPrefix + base64.RawURLEncoding.EncodeToString([]byte(id))
+		}
+	}
+	// A JSON string (so Centrifugo's raw mode and its JSON clients take it as it is) that starts with
+	// the publish time: "~t<19 digits of Unix ns>aaaa…", size bytes in all (the loadgen's latency).
+	if *size < 24 {
+		return errors.New("-size must be >= 24 (the payload carries a timestamp)")
 	}
 	payload := make([]byte, *size)
 	for i := range payload {
 		payload[i] = byte('a' + i%26)
+	}
+	payload[0], payload[1], payload[2], payload[*size-1] = '"', '~', 't', '"'
+	stampNow := func() {
+		v := time.Now().UnixNano()
+		for i := 21; i >= 3; i-- {
+			payload[i] = byte('0' + v%10)
+			v /= 10
+		}
 	}
 	rng := rand.New(rand.NewPCG(*seed, 0x5e5510))
 
@@ -64,12 +96,31 @@ func runPublish(args []string) error {
 			return errors.New("credit socket: no count received within 5 s")
 		}
 	}
-	nc, err := nats.Connect(*natsURL, nats.Name("bench-publisher"), nats.MaxReconnects(0))
-	if err != nil {
-		return fmt.Errorf("nats connect: %w", err)
+	var send func(subject string) error
+	var flush func() error
+	var outMsgs func() uint64
+	if *httpAPI != "" {
+		api := newCentrifugoAPI(*httpAPI, *apiKey)
+		send = func(ch string) error { return api.add(ch, payload) }
+		flush = api.flush
+		outMsgs = func() uint64 { return api.published }
+		emit(map[string]any{"event": "connected", "server": *httpAPI})
+	} else {
+		nc, err := nats.Connect(*natsURL, nats.Name("bench-publisher"), nats.MaxReconnects(0))
+		if err != nil {
+			return fmt.Errorf("nats connect: %w", err)
+		}
+		defer nc.Close()
+		send = func(subject string) error {
+			if *publishedAt || *traceRatio >= 0 {
+				return nc.PublishMsg(&nats.Msg{Subject: subject, Data: payload, Header: pushHeaders(rng, *publishedAt, *traceRatio)})
+			}
+			return nc.Publish(subject, payload)
+		}
+		flush = func() error { return nc.FlushTimeout(10 * time.Second) }
+		outMsgs = func() uint64 { return nc.Stats().OutMsgs }
+		emit(map[string]any{"event": "connected", "server": nc.ConnectedServerVersion()})
 	}
-	defer nc.Close()
-	emit(map[string]any{"event": "connected", "server": nc.ConnectedServerVersion()})
 
 	var base int64
 	if credit != nil {
@@ -78,10 +129,24 @@ func runPublish(args []string) error {
 	stalls, stallNs := int64(0), int64(0)
 	// publish sends up to want pushes before the deadline, keeping the window; returns how many it sent.
 	var sent int64
-	publish := func(want int64, deadline time.Time) (int64, error) {
+	publish := func(want int64, deadline time.Time, perSecond float64) (int64, error) {
 		var k int64
+		start := time.Now()
 		for want <= 0 || k < want {
-			if k&255 == 0 {
+			if perSecond > 0 {
+				// Paced: publish what is due by now, flush it, then wait for the next millisecond.
+				if due := int64(time.Since(start).Seconds() * perSecond); k >= due {
+					if err := flush(); err != nil {
+						return k, err
+					}
+					if time.Now().After(deadline) {
+						break
+					}
+					time.Sleep(time.Millisecond)
+					continue
+				}
+			}
+			if k&255 == 0 || perSecond > 0 {
 				if time.Now().After(deadline) {
 					break
 				}
@@ -100,25 +165,19 @@ func runPublish(args []string) error {
 					stallNs += time.Since(t0).Nanoseconds()
 				}
 			}
-			subject := subjects[rng.IntN(len(subjects))]
-			var err error
-			if *publishedAt || *traceRatio >= 0 {
-				err = nc.PublishMsg(&nats.Msg{Subject: subject, Data: payload, Header: pushHeaders(rng, *publishedAt, *traceRatio)})
-			} else {
-				err = nc.Publish(subject, payload)
-			}
-			if err != nil {
+			stampNow()
+			if err := send(subjects[rng.IntN(len(subjects))]); err != nil {
 				return k, fmt.Errorf("publish: %w", err)
 			}
 			k++
 			sent++
 		}
-		return k, nc.FlushTimeout(10 * time.Second)
+		return k, flush()
 	}
 
 	if *warmup > 0 {
 		t0 := time.Now()
-		if _, err := publish(*warmup, t0.Add(30*time.Second)); err != nil {
+		if _, err := publish(*warmup, t0.Add(30*time.Second), 0); err != nil {
 			return err
 		}
 		received := int64(-1)
@@ -140,7 +199,7 @@ func runPublish(args []string) error {
 	ru0 := rusage()
 	stalls, stallNs = 0, 0
 	t0 := time.Now()
-	n, err := publish(*count, t0.Add(*duration))
+	n, err := publish(*count, t0.Add(*duration), *rate)
 	elapsed := time.Since(t0)
 	ru1 := rusage()
 	if err != nil {
@@ -150,7 +209,7 @@ func runPublish(args []string) error {
 		"event": "done", "published": n, "elapsedMs": elapsed.Milliseconds(),
 		"perSecond": float64(n) / elapsed.Seconds(), "stalls": stalls, "stallMs": stallNs / 1e6,
 		"cpuUserUs": ru1[0] - ru0[0], "cpuSystemUs": ru1[1] - ru0[1], "size": *size, "users": *users,
-		"outMsgs": nc.Stats().OutMsgs,
+		"outMsgs": outMsgs(), "rate": *rate,
 	})
 	if *waitGo {
 		// Stay alive (idle) until told or stdin closes, so the orchestrator can still read this
