@@ -28,7 +28,7 @@ export interface NatsServerOptions {
   /** Default 20 s. */
   readonly startTimeoutMs?: number;
   /** @internal used by clusters */
-  readonly cluster?: { readonly name: string; readonly port: number; readonly routes: readonly string[] };
+  readonly cluster?: { readonly name: string; readonly port: number; readonly routes: readonly string[]; readonly noAdvertise?: boolean };
 }
 
 export interface NatsServerHandle {
@@ -55,6 +55,11 @@ export interface NatsClusterOptions {
   readonly maxSubs?: number;
   /** Default 30 s. */
   readonly startTimeoutMs?: number;
+  /**
+   * Do not tell clients about the other nodes (`no_advertise`): clients then reach only the URLs
+   * they were given, so a TCP proxy in front of a node can partition them (fault tests).
+   */
+  readonly noAdvertise?: boolean;
 }
 
 export interface NatsClusterHandle {
@@ -268,7 +273,8 @@ class LocalServer implements NatsServerHandle {
     if (o.maxSubs !== undefined) lines.push(`max_subs: ${o.maxSubs}`);
     if (o.cluster !== undefined) {
       const routes = o.cluster.routes.map(quote).join(', ');
-      lines.push(`cluster { name: ${quote(o.cluster.name)}, listen: "127.0.0.1:${o.cluster.port}", routes: [${routes}] }`);
+      const advertise = o.cluster.noAdvertise === true ? ', no_advertise: true' : '';
+      lines.push(`cluster { name: ${quote(o.cluster.name)}, listen: "127.0.0.1:${o.cluster.port}", routes: [${routes}]${advertise} }`);
     }
     if (o.extraConfig) lines.push(o.extraConfig);
     return `${lines.join('\n')}\n`;
@@ -439,6 +445,7 @@ async function startClusterOnce(opts: NatsClusterOptions): Promise<NatsClusterHa
           name: clusterName,
           port: routePorts[i] as number,
           routes: i === 0 ? routePorts.slice(1).map(routeUrl) : [routeUrl(routePorts[0])],
+          ...(opts.noAdvertise === true ? { noAdvertise: true } : {}),
         },
       });
       servers.push(server);

@@ -13,8 +13,9 @@ export class BlacklistStore {
     private readonly now: () => number,
   ) {}
 
-  async put(entry: BlacklistEntry): Promise<void> {
-    await this.kv.put(blacklistKey(entry.kind, entry.id), this.encoder.encode(JSON.stringify(entry)));
+  /** Returns the entry's KV revision (edges acknowledge it, see blacklist-enforcement.ts). */
+  async put(entry: BlacklistEntry): Promise<number> {
+    return this.kv.put(blacklistKey(entry.kind, entry.id), this.encoder.encode(JSON.stringify(entry)));
   }
 
   /** The active entry, or undefined (absent, deleted, expired, or unreadable). */

@@ -78,7 +78,7 @@ export async function startEdge(deps: EdgeDeps): Promise<EdgeHandle> {
     canary.start();
     lifecycle.start();
     // Upgrades get 503 until the initial blacklist is loaded.
-    await blacklist.start(bus, config.blacklistBucket, config.kvReplicas);
+    await blacklist.start(bus, config.blacklistBucket, config.kvReplicas, { subjects, edgeId: config.edgeId });
     await broker.flush();
     // After a restart the registry learns that this edge holds nothing (yet).
     lifecycle.publishSnapshot();

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { BlacklistEntry, BlacklistKind } from '@session-mesh/protocol';
+import { enforceOnEdges, ENFORCEMENT_BOUND_MS, type Enforcement } from '../blacklist-enforcement.js';
 import type { BlacklistStore } from '../blacklist-store.js';
 import { Type } from 'typebox';
 import { checkId, requireBus, type RouteContext } from '../context.js';
@@ -19,7 +20,7 @@ import {
 const security = [{ bearerAuth: [] }];
 
 export const blacklistRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = async (app, { ctx }) => {
-  const { audit, now, bus } = ctx;
+  const { audit, now, bus, subjects } = ctx;
   const blacklist = guarded(ctx);
   // Fail fast while the bus is down instead of waiting for a KV timeout.
   app.addHook('preHandler', async () => requireBus(bus));
@@ -29,7 +30,7 @@ export const blacklistRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> =
    * here first, so no change is ever stored without its audit line; a write that fails after the
    * line gets a second line saying so.
    */
-  async function add(actor: string, entry: BlacklistEntry): Promise<BlacklistEntry> {
+  async function add(actor: string, entry: BlacklistEntry): Promise<{ entry: BlacklistEntry; revision: number }> {
     const target = { kind: entry.kind, id: entry.id };
     audit(actor, 'blacklist.add', target, {
       ttlSeconds: Math.round((entry.expiresAt - entry.createdAt) / 1000),
@@ -37,13 +38,29 @@ export const blacklistRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> =
       reason: entry.reason,
       ...(entry.issuedBefore !== undefined ? { issuedBefore: isoTime(entry.issuedBefore) } : {}),
     });
+    let revision: number;
     try {
-      await blacklist.put(entry);
+      revision = await blacklist.put(entry);
     } catch (err) {
       audit(actor, 'blacklist.add', target, { outcome: 'failed', error: (err as Error).message });
       throw err;
     }
-    return entry;
+    return { entry, revision };
+  }
+
+  /**
+   * The 201 waits until every live edge enforces the entry, at most ENFORCEMENT_BOUND_MS, and says
+   * how it went in headers (docs/reliability.md): Mesh-Enforcement complete|partial|unknown,
+   * Mesh-Enforced-Edges, Mesh-Pending-Edges, Mesh-Enforcement-Ms.
+   */
+  async function enforced(added: { entry: BlacklistEntry; revision: number }): Promise<Record<string, string>> {
+    const e: Enforcement = await enforceOnEdges({ bus, subjects, now }, added.entry, added.revision, ENFORCEMENT_BOUND_MS);
+    return {
+      'mesh-enforcement': e.state,
+      'mesh-enforced-edges': e.acked.join(','),
+      'mesh-pending-edges': e.pending.join(','),
+      'mesh-enforcement-ms': String(e.ms),
+    };
   }
 
   app.post(
@@ -61,8 +78,8 @@ export const blacklistRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> =
       const { sessionId, ttlSeconds, reason } = request.body;
       checkId('sessionId', sessionId);
       const createdAt = clockNow(now);
-      const entry = await add(request.actor, { kind: 'session', id: sessionId, reason, createdAt, expiresAt: createdAt + ttlSeconds * 1000 });
-      return reply.code(201).send(entry);
+      const added = await add(request.actor, { kind: 'session', id: sessionId, reason, createdAt, expiresAt: createdAt + ttlSeconds * 1000 });
+      return reply.code(201).headers(await enforced(added)).send(added.entry);
     },
   );
 
@@ -85,7 +102,7 @@ export const blacklistRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> =
       // what the pattern admits, but a refusal beats storing NaN if the two ever drift apart.
       const before = issuedBefore === undefined ? undefined : typeof issuedBefore === 'number' ? issuedBefore : Date.parse(issuedBefore);
       if (before !== undefined && !Number.isSafeInteger(before)) throw badRequest('body.issuedBefore must be an ISO 8601 time or ms since the epoch');
-      const entry = await add(request.actor, {
+      const added = await add(request.actor, {
         kind: 'user',
         id: userId,
         reason,
@@ -93,7 +110,7 @@ export const blacklistRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> =
         expiresAt: createdAt + ttlSeconds * 1000,
         ...(before !== undefined ? { issuedBefore: before } : {}),
       });
-      return reply.code(201).send(entry);
+      return reply.code(201).headers(await enforced(added)).send(added.entry);
     },
   );
 
@@ -176,6 +193,24 @@ function clockNow(now: () => number): number {
   return t;
 }
 
+/**
+ * What an operator should read when the KV store fails. nats.js reports a JetStream API request
+ * nobody answered as "jetstream is not enabled", also when JetStream IS enabled but has no meta or
+ * stream leader right now (a NATS node down, an election under way): say that instead.
+ */
+export function kvFailureMessage(err: unknown): string {
+  const e = err as { name?: unknown; message?: unknown; cause?: unknown };
+  const names = [e.name, (e.cause as { name?: unknown } | undefined)?.name];
+  const text = `${String(e.message ?? '')} ${String((e.cause as { message?: unknown } | undefined)?.message ?? '')}`;
+  if (names.includes('JetStreamNotEnabled') || /jetstream is not enabled|no responders/i.test(text)) {
+    return 'JetStream (the KV store holding the blacklist) is unavailable: no JetStream leader answered (a NATS node down or a leader election under way); nothing was changed, retry shortly';
+  }
+  if (names.includes('TimeoutError') || names.includes('KvUnavailableError') || /timeout|timed out/i.test(text)) {
+    return `JetStream (the KV store holding the blacklist) did not answer in time; the change may or may not be stored, read it back or retry (${String(e.message ?? '')})`;
+  }
+  return `the blacklist store is unavailable: ${String(e.message ?? err)}`;
+}
+
 /** The store, with KV failures (JetStream unavailable, timeouts) answered as 503 instead of 500. */
 function guarded(ctx: RouteContext): Pick<BlacklistStore, 'put' | 'get' | 'list' | 'remove'> {
   const store = () => ctx.blacklist.requireStore();
@@ -186,7 +221,7 @@ function guarded(ctx: RouteContext): Pick<BlacklistStore, 'put' | 'get' | 'list'
         return await fn(...args);
       } catch (err) {
         if (err instanceof HttpError) throw err;
-        throw unavailable('kv_unavailable', `the blacklist store is unavailable: ${(err as Error).message}`);
+        throw unavailable('kv_unavailable', kvFailureMessage(err));
       }
     };
   return {

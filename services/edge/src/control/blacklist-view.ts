@@ -1,30 +1,54 @@
-import { KvNotReadyError, openKvWhenReady, type Bus, type KvEntry } from '@session-mesh/bus';
+import { KvNotReadyError, openKvWhenReady, type Bus, type BusSubscription, type KvBucket, type KvEntry } from '@session-mesh/bus';
 import {
   blacklistKey,
   blacklistRefuses,
   CloseCode,
   isBlacklistActive,
   parseBlacklistEntry,
+  parseBlacklistSync,
+  type BlacklistAck,
   type BlacklistEntry,
+  type Subjects,
 } from '@session-mesh/protocol';
 import type { Logger } from '@session-mesh/runtime';
 import { sanitiseReason, type Connection } from '../connection/connection.js';
 import { iatMs } from '../connection/identity.js';
 import type { Hub } from '../hub/hub.js';
 
+/** Where the admin API's direct copies of new entries arrive (see BlacklistView). */
+export interface BlacklistSyncOptions {
+  readonly subjects: Subjects;
+  readonly edgeId: string;
+}
+
 /**
  * A local copy of the blacklist KV bucket, kept current by a watch. Upgrades consult it without a
  * round trip; a new or updated active entry closes matching live connections at once. Expiry is
  * inside each value and enforced on every read (it works on NATS servers without per-key TTL).
+ *
+ * The watch alone can lag by seconds: its consumer lives on one NATS node, and nats.js notices a
+ * dead one only after missed heartbeats. So the admin API also sends every new entry to all edges
+ * over core NATS (`blacklist.sync`); the view applies it at once and acknowledges it, and the API
+ * answers once every live edge has (docs/reliability.md). After a bus reconnect the watch is
+ * re-created (a full reload), since the old consumer may sit on the node that went away.
  */
 export class BlacklistView {
   private readonly entries = new Map<string, BlacklistEntry>();
+  /** key -> KV revision of the value held, so a late watch update never undoes a newer sync (or the reverse). */
+  private readonly revisions = new Map<string, number>();
+  private kv: KvBucket | undefined;
+  private syncSub: BusSubscription | undefined;
+  private offBusEvents: (() => void) | undefined;
+  private readonly encoder = new TextEncoder();
   private ready = false;
   private stopWatch: (() => void) | undefined;
   private abort: AbortController | undefined;
   /** Why the bucket is not open yet (readiness says it). */
   private waiting: string | undefined;
   closed = 0;
+  /** Entries received through blacklist.sync, and watch reloads after reconnects. */
+  synced = 0;
+  reloads = 0;
 
   constructor(
     private readonly hub: Hub,
@@ -37,8 +61,9 @@ export class BlacklistView {
    * waiting (unready, never crashing) while it does not exist yet or JetStream is still forming,
    * and checks its settings.
    */
-  async start(bus: Bus, bucket: string, expectedReplicas: number): Promise<void> {
+  async start(bus: Bus, bucket: string, expectedReplicas: number, sync?: BlacklistSyncOptions): Promise<void> {
     const abort = (this.abort = new AbortController());
+    if (sync !== undefined) this.listen(bus, sync);
     const onWait = ({ attempt, error }: { attempt: number; error: Error }) => {
       this.waiting = `waiting for KV bucket ${bucket} (created by the admin service): ${error.message}`;
       if (attempt === 1 || attempt % 10 === 0) this.logger.warn({ bucket, attempt, err: error }, 'blacklist bucket not available yet: staying unready');
@@ -61,6 +86,7 @@ export class BlacklistView {
             markReady();
           },
         );
+        this.kv = kv;
       } catch (err) {
         if (!(err instanceof KvNotReadyError)) throw err;
         onWait({ attempt: 1, error: err });
@@ -75,6 +101,49 @@ export class BlacklistView {
     this.abort?.abort(new Error('edge stopping'));
     this.stopWatch?.();
     this.stopWatch = undefined;
+    this.syncSub?.unsubscribe();
+    this.syncSub = undefined;
+    this.offBusEvents?.();
+    this.offBusEvents = undefined;
+  }
+
+  /** Direct copies of new entries, acknowledged; and a watch reload on every bus reconnect. */
+  private listen(bus: Bus, { subjects, edgeId }: BlacklistSyncOptions): void {
+    // Acks go only where the admin API listens (never to a subject a message could choose freely).
+    const ackHead = `${subjects.prefix}.blacklist.ack.`;
+    this.syncSub = bus.subscribe(subjects.blacklistSync(), (msg) => {
+      const sync = parseBlacklistSync(msg.data);
+      if (sync === undefined || !sync.ack.startsWith(ackHead)) {
+        this.logger.warn({ bytes: msg.data.length }, 'ignoring a malformed blacklist sync message');
+        return;
+      }
+      this.synced++;
+      const closed = this.put(blacklistKey(sync.entry.kind, sync.entry.id), sync.entry, sync.revision);
+      const ack: BlacklistAck = { edge: edgeId, revision: sync.revision, closed };
+      try {
+        bus.publish(sync.ack, this.encoder.encode(JSON.stringify(ack)));
+      } catch (err) {
+        this.logger.warn({ err }, 'could not acknowledge a blacklist entry');
+      }
+    });
+    this.offBusEvents = bus.onEvent((event) => {
+      if (event.type === 'reconnected') void this.reload();
+    });
+  }
+
+  /** A new watch over the same map: deletes and updates missed meanwhile arrive as its initial values. */
+  private async reload(): Promise<void> {
+    const kv = this.kv;
+    if (kv === undefined) return;
+    this.stopWatch?.();
+    this.stopWatch = undefined;
+    try {
+      this.stopWatch = await kv.watch((entry) => this.apply(entry));
+      this.reloads++;
+    } catch (err) {
+      this.logger.warn({ err }, 'could not re-create the blacklist watch after a reconnect; retrying in 1 s');
+      setTimeout(() => void this.reload(), 1_000).unref();
+    }
   }
 
   readiness(): true | string {
@@ -102,12 +171,20 @@ export class BlacklistView {
 
   /** Forgets expired entries (the admin API deletes them too; this keeps memory flat meanwhile). */
   purgeExpired(now = Date.now()): void {
-    for (const [key, entry] of this.entries) if (!isBlacklistActive(entry, now)) this.entries.delete(key);
+    for (const [key, entry] of this.entries) {
+      if (isBlacklistActive(entry, now)) continue;
+      this.entries.delete(key);
+      this.revisions.delete(key);
+    }
+    // Revisions of deleted keys guard against a late sync for a short while only.
+    for (const key of this.revisions.keys()) if (!this.entries.has(key)) this.revisions.delete(key);
   }
 
   private apply(entry: KvEntry): void {
+    if ((this.revisions.get(entry.key) ?? 0) > entry.revision) return;
     if (entry.operation === 'DEL' || entry.value === undefined) {
       this.entries.delete(entry.key);
+      this.revisions.set(entry.key, entry.revision);
       return;
     }
     const parsed = parseBlacklistEntry(entry.value);
@@ -116,16 +193,26 @@ export class BlacklistView {
       this.entries.delete(entry.key);
       return;
     }
-    this.entries.set(entry.key, parsed);
-    const now = Date.now();
-    if (isBlacklistActive(parsed, now)) this.closeMatching(parsed, now);
+    this.put(entry.key, parsed, entry.revision);
   }
 
-  private closeMatching(entry: BlacklistEntry, now: number): void {
+  /** Holds `entry` unless a newer revision is held already; returns the live connections it closed. */
+  private put(key: string, entry: BlacklistEntry, revision: number): number {
+    if ((this.revisions.get(key) ?? 0) > revision) return 0;
+    this.revisions.set(key, revision);
+    this.entries.set(key, entry);
+    const now = Date.now();
+    return isBlacklistActive(entry, now) ? this.closeMatching(entry, now) : 0;
+  }
+
+  private closeMatching(entry: BlacklistEntry, now: number): number {
     const victims: Connection[] = this.hub.targets(entry.kind, entry.id).filter((c) => blacklistRefuses(entry, now, iatMs(c.iatS)));
-    if (victims.length === 0) return;
+    if (victims.length === 0) return 0;
     const reason = sanitiseReason(entry.reason, 'blacklisted');
-    for (const conn of victims) if (conn.close(CloseCode.SESSION_BLACKLISTED, reason)) this.closed++;
+    let closed = 0;
+    for (const conn of victims) if (conn.close(CloseCode.SESSION_BLACKLISTED, reason)) closed++;
+    this.closed += closed;
     this.logger.info({ kind: entry.kind, closed: victims.length }, 'blacklist entry closed live connections');
+    return closed;
   }
 }
