@@ -1,8 +1,9 @@
 #!/usr/bin/env node
-// A tiny terminal client: connects with a token and prints what arrives.
+// A tiny terminal client built on the SDK (@session-mesh/client): connects with a token, prints
+// what arrives, and reconnects like any SDK client (backoff, drain hints) until a session error.
 //   npm run -s client -- --token <jwt> [--url ws://127.0.0.1:8080] [--client tab-1]
 import { parseArgs } from 'node:util';
-import WebSocket from 'ws';
+import { createClient } from '@session-mesh/client';
 
 const { values } = parseArgs({
   options: {
@@ -15,33 +16,36 @@ if (!values.token) {
   process.stderr.write('usage: npm run -s client -- --token <jwt> [--url ws://host:port] [--client id]\n');
   process.exit(2);
 }
-const url = new URL(values.url);
-if (values.client) url.searchParams.set('client', values.client);
-const ws = new WebSocket(url, ['session-mesh.v1'], { headers: { authorization: `Bearer ${values.token}` } });
-const decoder = new TextDecoder('utf-8', { fatal: false });
-ws.on('unexpected-response', (_req, res) => {
-  let body = '';
-  res.on('data', (c) => (body += c));
-  res.on('end', () => {
-    process.stderr.write(`refused: HTTP ${res.statusCode} ${body}\n`);
+const client = createClient({
+  url: values.url,
+  token: values.token,
+  storage: null,
+  ...(values.client ? { clientId: values.client } : {}),
+});
+let welcomed = false;
+let lastError = '';
+client.on('welcome', (w) => {
+  welcomed = true;
+  process.stdout.write(`control ${JSON.stringify(w)}\n`);
+});
+client.on('error', (err) => {
+  lastError = err.message;
+  if (welcomed) process.stderr.write(`error: ${err.message}\n`);
+});
+client.on('close', (c) => {
+  if (!welcomed) {
+    // The first attempt failed: a refused token or a wrong URL, not worth retrying from a terminal.
+    process.stderr.write(`refused: ${lastError || `${c.code} ${c.reason}`}\n`);
     process.exit(1);
-  });
-});
-ws.on('message', (data, isBinary) => {
-  if (!isBinary) {
-    process.stdout.write(`control ${data.toString()}\n`);
-    return;
   }
-  const bytes = new Uint8Array(data);
-  if (bytes[0] === 0x01) process.stdout.write(`push ${decoder.decode(bytes.subarray(1))}\n`);
-  else process.stdout.write(`binary frame opcode ${bytes[0]} (${bytes.length} bytes)\n`);
+  const next = c.willReconnect ? `, reconnecting in ${c.delayMs} ms` : '';
+  process.stdout.write(`closed ${c.code} ${c.reason}${next}\n`);
+  if (!c.willReconnect) process.exit(0);
 });
-ws.on('close', (code, reason) => {
-  process.stdout.write(`closed ${code} ${reason.toString()}\n`);
+client.onSessionError((e) => process.stderr.write(`session error ${e.code}: ${e.reason}\n`));
+client.onPush((p) => process.stdout.write(`push ${p.position === undefined ? '' : `@${p.position} `}${p.text()}\n`));
+process.on('SIGINT', () => {
+  client.close();
   process.exit(0);
 });
-ws.on('error', (err) => {
-  process.stderr.write(`error: ${err.message}\n`);
-  process.exit(1);
-});
-process.on('SIGINT', () => ws.close(1000));
+client.connect().catch(() => undefined);

@@ -4,6 +4,9 @@
  * live token refresh past the first token's expiry, ROLES_MISMATCH, TOKEN_EXPIRED, and no
  * reconnect after KILLED.
  */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createClient, type ClientOptions, type CloseInfo, type MeshClient, type Push, type SessionError, type WebSocketConstructor } from '@session-mesh/client';
@@ -11,6 +14,7 @@ import type { BusMessage } from '@session-mesh/bus';
 import { eventually } from '../support/processes.js';
 import { bytes, startClientTopology, subjects, type ClientTopology } from './topology.js';
 
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 let mesh: ClientTopology;
 const clients: MeshClient[] = [];
 
@@ -177,5 +181,34 @@ describe('kills', () => {
     expect(s.client.state).toBe('closed');
     await s.client.connect();
     expect(s.sockets()).toBe(2);
+  });
+});
+
+describe('the terminal client (npm run -s client), built on the SDK', () => {
+  function run(args: string[]) {
+    const child = spawn(process.execPath, ['scripts/mesh-client.mjs', ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const exited = once(child, 'exit').then(([code]) => code as number | null);
+    return { child, out: () => out, err: () => err, exited };
+  }
+
+  it('prints the welcome and pushes, and exits 0 when killed', async () => {
+    const cli = run(['--url', mesh.url, '--token', await mesh.token({ sub: 'sdk-cli', jti: 'cli-s' }), '--client', 'term-1']);
+    await eventually(() => cli.out().includes('control {"type":"welcome"'), `the welcome line (stderr: ${cli.err()})`);
+    mesh.backend.publish(subjects.pushUser('sdk-cli'), bytes('hello terminal'));
+    await eventually(() => cli.out().includes('push hello terminal\n'), 'the push line');
+    mesh.backend.publish(subjects.killSession('cli-s'), new Uint8Array(0));
+    expect(await cli.exited).toBe(0);
+    expect(cli.out()).toContain('closed 4005 killed');
+    expect(cli.err()).toContain('session error KILLED');
+  });
+
+  it('says why a refused token was refused and exits 1', async () => {
+    const cli = run(['--url', mesh.url, '--token', 'not-a-jwt']);
+    expect(await cli.exited).toBe(1);
+    expect(cli.err()).toMatch(/refused: .*401/);
   });
 });

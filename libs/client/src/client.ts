@@ -293,8 +293,13 @@ export class MeshClient {
       if (generation !== this.generation) return;
       this.afterClose({ code: event.code, reason: event.reason }, welcomed);
     };
-    // Errors are always followed by a close event, which decides what happens next.
-    socket.onerror = () => undefined;
+    // Errors are always followed by a close event, which decides what happens next; reported for
+    // logs (`ws` says why, e.g. "Unexpected server response: 401"; browsers say nothing).
+    socket.onerror = (event) => {
+      if (generation !== this.generation) return;
+      const message = (event as { message?: unknown }).message;
+      this.emitError(new Error(`WebSocket error: ${typeof message === 'string' && message.length > 0 ? message : 'connection failed'}`));
+    };
     const connectTimeoutMs = this.options.connectTimeoutMs ?? 15_000;
     clearTimeout(this.connectTimer);
     this.connectTimer = setTimeout(() => {
