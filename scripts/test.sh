@@ -17,6 +17,9 @@ export HELM_BIN HADOLINT_BIN K8S_VALIDATE_BIN
 # deploy/monitoring checks (test/monitoring): promtool built from the Go module proxy, cached.
 PROMTOOL_BIN="$(bash scripts/install-promtool.sh | tail -n 1)"
 export PROMTOOL_BIN
+# The client SDK's browser test (test/client): Debian's Chromium, driven by playwright-core; cached.
+CHROMIUM_BIN="$(bash scripts/install-chromium.sh | tail -n 1)"
+export CHROMIUM_BIN
 npm run -s build
 npx tsc -p tsconfig.test.json   # the tests are type-checked too
 report="$(mktemp)"
