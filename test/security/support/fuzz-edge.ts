@@ -12,7 +12,7 @@
  * (sessions whose answers differ from the expected ones), per category.
  */
 import { performance } from 'node:perf_hooks';
-import { generateHandshake, runHandshake } from './fuzz-handshake.js';
+import { generateHandshake, runHandshake, type HandshakeCase } from './fuzz-handshake.js';
 import type { LiveEdge } from './fuzz-live-edge.js';
 import { ABNORMAL_CLOSURE, closePayload, encodeFrame, openWelcomed, WsOpcode, type RawConnection } from './fuzz-wire.js';
 
@@ -341,6 +341,8 @@ export interface FuzzOptions {
   readonly handshakesPerBatch?: number;
   readonly maxStepsPerSession?: number;
   readonly maxMessageBytes: number;
+  /** Batches run at once (default 4); the edge is checked after each wave. */
+  readonly batchesPerWave?: number;
   /** How long to wait for an expected reaction. */
   readonly reactionMs?: number;
   readonly log?: (line: string) => void;
@@ -462,7 +464,44 @@ function hasReply(conn: RawConnection, id: number): boolean {
 /** Problems kept in a report (formatReport prints the first 20; FUZZ_EDGE_REPORT writes them all). */
 const MAX_EXAMPLES = 500;
 
-/** Runs batches of sessions against the live edge, checking it after every batch. */
+/** Counts one batch's cases and records its problems. */
+function judgeBatch(
+  report: FuzzReport,
+  count: (category: string, wrong: boolean) => void,
+  plans: readonly SessionPlan[],
+  results: readonly string[][],
+  handshakes: readonly HandshakeCase[],
+  handshakeResults: readonly (string | undefined)[],
+): void {
+  handshakes.forEach((c, i) => {
+    const problem = handshakeResults[i];
+    report.cases++;
+    count(c.category, problem !== undefined);
+    if (problem !== undefined) {
+      report.wrongAnswers++;
+      if (report.examples.length < MAX_EXAMPLES) report.examples.push(`batch ${report.batches} handshake ${i}: ${problem}`);
+    }
+  });
+  plans.forEach((plan, i) => {
+    const problems = results[i]!;
+    report.sessions++;
+    report.cases += plan.steps.length + (plan.terminal ? 1 : 0);
+    const terminalWrong = plan.terminal !== undefined && problems.some((p) => p.startsWith(`${plan.terminal!.category}:`));
+    const stepsWrong = problems.length > 0 && !terminalWrong;
+    for (const step of plan.steps) count(step.category, stepsWrong);
+    if (plan.terminal) count(plan.terminal.category, terminalWrong);
+    if (problems.length > 0) {
+      report.wrongAnswers++;
+      if (report.examples.length < MAX_EXAMPLES) {
+        report.examples.push(
+          `batch ${report.batches} session ${i}: ${problems.join('; ')} | steps: ${plan.steps.map((s) => `${s.category} ${hex(s.wire, 24)}`).join(' | ')}`,
+        );
+      }
+    }
+  });
+}
+
+/** Runs batches of sessions against the live edge (in waves), checking it after every wave. */
 export async function fuzzEdge(live: LiveEdge, options: FuzzOptions): Promise<FuzzReport> {
   const rng = new Rng(options.seed);
   const started = performance.now();
@@ -478,45 +517,34 @@ export async function fuzzEdge(live: LiveEdge, options: FuzzOptions): Promise<Fu
   let requestIds = 1;
   const lenient = { count: 0 };
 
+  // Batches run in waves (most of a batch's time is waiting for reactions that must not come, such
+  // as an unanswered garbage handshake), generated in order so a seed always gives the same cases.
+  const wave = Math.max(1, options.batchesPerWave ?? 4);
   while (more()) {
-    const plans = Array.from({ length: options.sessionsPerBatch ?? 8 }, () => {
-      const plan = planSession(rng, options, requestIds);
-      requestIds += plan.steps.length;
-      return plan;
+    const batches = [];
+    for (let b = 0; b < wave && (options.batches === undefined || report.batches + b < options.batches); b++) {
+      const plans = Array.from({ length: options.sessionsPerBatch ?? 8 }, () => {
+        const plan = planSession(rng, options, requestIds);
+        requestIds += plan.steps.length;
+        return plan;
+      });
+      const handshakes = [];
+      for (let i = 0; i < (options.handshakesPerBatch ?? 8); i++) handshakes.push(await generateHandshake(rng, live));
+      batches.push({ plans, handshakes });
+    }
+    const outcomes = await Promise.all(
+      batches.map(({ plans, handshakes }) =>
+        Promise.all([
+          Promise.all(plans.map((plan) => runSession(live, plan, reactionMs, lenient).catch((err: Error) => [`session failed to run: ${err.message}`]))),
+          Promise.all(handshakes.map((c) => runHandshake(live, c, HANDSHAKE_REACTION_MS).catch((err: Error) => `handshake failed to run: ${err.message}`))),
+        ]),
+      ),
+    );
+    batches.forEach(({ plans, handshakes }, b) => {
+      const [results, handshakeResults] = outcomes[b]!;
+      judgeBatch(report, count, plans, results, handshakes, handshakeResults);
+      report.batches++;
     });
-    const handshakes = [];
-    for (let i = 0; i < (options.handshakesPerBatch ?? 8); i++) handshakes.push(await generateHandshake(rng, live));
-    const [results, handshakeResults] = await Promise.all([
-      Promise.all(plans.map((plan) => runSession(live, plan, reactionMs, lenient).catch((err: Error) => [`session failed to run: ${err.message}`]))),
-      Promise.all(handshakes.map((c) => runHandshake(live, c, HANDSHAKE_REACTION_MS).catch((err: Error) => `handshake failed to run: ${err.message}`))),
-    ]);
-    handshakes.forEach((c, i) => {
-      const problem = handshakeResults[i];
-      report.cases++;
-      count(c.category, problem !== undefined);
-      if (problem !== undefined) {
-        report.wrongAnswers++;
-        if (report.examples.length < MAX_EXAMPLES) report.examples.push(`batch ${report.batches} handshake ${i}: ${problem}`);
-      }
-    });
-    plans.forEach((plan, i) => {
-      const problems = results[i]!;
-      report.sessions++;
-      report.cases += plan.steps.length + (plan.terminal ? 1 : 0);
-      const terminalWrong = plan.terminal !== undefined && problems.some((p) => p.startsWith(`${plan.terminal!.category}:`));
-      const stepsWrong = problems.length > 0 && !terminalWrong;
-      for (const step of plan.steps) count(step.category, stepsWrong);
-      if (plan.terminal) count(plan.terminal.category, terminalWrong);
-      if (problems.length > 0) {
-        report.wrongAnswers++;
-        if (report.examples.length < MAX_EXAMPLES) {
-          report.examples.push(
-            `batch ${report.batches} session ${i}: ${problems.join('; ')} | steps: ${plan.steps.map((s) => `${s.category} ${hex(s.wire, 24)}`).join(' | ')}`,
-          );
-        }
-      }
-    });
-    report.batches++;
     const failure = await live.check();
     if (failure !== undefined) {
       report.crashes++;
