@@ -76,6 +76,11 @@ export async function startTracing(options: TelemetryOptions): Promise<Tracing> 
   const sdk = new NodeSDK({
     serviceName: env['OTEL_SERVICE_NAME'] ?? options.serviceName,
     instrumentations: [],
+    // Traces only. Left to itself, with OTEL_EXPORTER_OTLP_ENDPOINT set, NodeSDK also starts an OTLP
+    // metrics pipeline (an export every 60 s) and an OTLP logs pipeline: metrics are served at
+    // /metrics and logs go to stdout, so both would be dead weight (the bench saw them as memory).
+    metricReaders: [],
+    logRecordProcessors: [],
     ...(options.spanProcessors !== undefined ? { spanProcessors: options.spanProcessors } : {}),
   });
   sdk.start();
