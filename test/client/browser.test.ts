@@ -83,7 +83,11 @@ afterAll(async () => {
   await mesh?.stop();
 });
 
+// Page-side expressions are strings: the tests are type-checked without the DOM library.
 const messages = (page: Page) => page.locator('#messages li').allTextContents();
+const until = (page: Page, expression: string, timeout = 10_000) => page.waitForFunction(expression, undefined, { timeout });
+const state = (s: string) => `document.getElementById('state')?.textContent === '${s}'`;
+const shown = (n: number) => `document.querySelectorAll('#messages li').length === ${n}`;
 const text = (page: Page, id: string) => page.locator(`#${id}`).textContent();
 
 it('a page using the bundle connects, shows pushes, survives an edge restart and shows the pushes after it', async () => {
@@ -91,24 +95,22 @@ it('a page using the bundle connects, shows pushes, survives an edge restart and
   const pageErrors: string[] = [];
   page.on('pageerror', (err) => pageErrors.push(err.message));
   await page.goto(`${siteUrl}?mesh=${encodeURIComponent(mesh.url)}`);
-  await page.waitForFunction(() => document.getElementById('state')?.textContent === 'open', undefined, { timeout: 15_000 });
+  await until(page, state('open'), 15_000);
   const clientId = await text(page, 'client');
   expect(clientId).toMatch(/.+/);
   // The tab's id is in sessionStorage, where a reload finds it.
-  expect(await page.evaluate(() => sessionStorage.getItem('session-mesh.client'))).toBe(clientId);
+  expect(await page.evaluate("sessionStorage.getItem('session-mesh.client')")).toBe(clientId);
 
   mesh.backend.publish(subjects.pushUser('browser-user'), bytes('before restart'));
-  await page.waitForFunction(() => document.querySelectorAll('#messages li').length === 1, undefined, { timeout: 10_000 });
+  await until(page, shown(1));
 
   await mesh.edge().stop();
-  await page.waitForFunction(() => document.getElementById('state')?.textContent !== 'open', undefined, { timeout: 10_000 });
+  await until(page, `!(${state('open')})`);
   await mesh.startEdge();
-  await page.waitForFunction(() => document.getElementById('welcomes')?.textContent === '2' && document.getElementById('state')?.textContent === 'open', undefined, {
-    timeout: 20_000,
-  });
+  await until(page, `document.getElementById('welcomes')?.textContent === '2' && ${state('open')}`, 20_000);
   mesh.backend.publish(subjects.pushUser('browser-user'), bytes('after restart 1'));
   mesh.backend.publish(subjects.pushUser('browser-user'), bytes('after restart 2'));
-  await page.waitForFunction(() => document.querySelectorAll('#messages li').length === 3, undefined, { timeout: 10_000 });
+  await until(page, shown(3));
 
   expect(await messages(page)).toEqual(['before restart', 'after restart 1', 'after restart 2']);
   // Same tab, same client id after the reconnect.
