@@ -178,6 +178,39 @@ describe('registry on the memory bus', () => {
     expect(observer.presenceOf('bob')).toEqual(['online']);
   });
 
+  // Issue 9, finding 4: a replica on a frozen NATS node hears no edge and purged them all as lost.
+  it('purges a silent edge only once a PONG proves the replica itself still hears NATS', async () => {
+    const observer = new Observer(client);
+    const bus = broker.connect('registry-frozen');
+    // A frozen NATS node: nothing arrives and a PING is never answered.
+    const frozen = { on: false };
+    let thaw: () => void = () => undefined;
+    const stalled = new Proxy(bus, {
+      get: (target, key, receiver) =>
+        key === 'flush' ? () => (frozen.on ? new Promise<void>((resolve) => (thaw = resolve)) : target.flush()) : Reflect.get(target, key, receiver),
+    });
+    const r = await startReplica(stalled, { registryId: 'f', edgeLostAfterMs: 200 });
+    replicas.push(r);
+    await r.registry.whenReady();
+    await waitFor(() => r.registry.isLeader(), { what: 'leadership' });
+    const e = edge('edge-behind');
+    e.startHeartbeats(40);
+    e.connect('c1', 'alice', 's1');
+    await waitFor(() => r.registry.store.countOnEdge('edge-behind') === 1);
+    frozen.on = true;
+    e.stopHeartbeats();
+    const silentSince = Date.now();
+    // Well past the allowance (200 ms) and a dozen sweeps (every 50 ms): still held.
+    await waitFor(() => Date.now() - silentSince > 600, { what: 'the allowance to pass', timeoutMs: 2_000 });
+    expect(r.registry.store.countOnEdge('edge-behind')).toBe(1);
+    expect(observer.purges).toEqual([]);
+    // The PONG comes: now the silence is proven, and the edge is purged.
+    frozen.on = false;
+    thaw();
+    await waitFor(() => observer.purges.length === 1, { what: 'the purge once proven' });
+    expect(observer.purges[0]!.reason).toBe('edge-lost');
+  });
+
   it('asks for a snapshot after two heartbeats whose count differs from its own, and repairs the drift', async () => {
     const { registry } = await replica();
     await registry.whenReady();
