@@ -49,6 +49,9 @@ export async function startClientTopology(env: Record<string, string> = {}): Pro
           MESH_EDGE_PORT: String(port),
           MESH_EDGE_ID: 'client-test-edge',
           MESH_DRAIN_SPREAD_MS: '0',
+          // No leeway: a token's expiry closes its connection within a second of `exp`, so the
+          // refresh test really outlives the first token.
+          MESH_JWT_CLOCK_TOLERANCE_S: '0',
           MESH_DRAIN_RECONNECT_JITTER_MS: '300',
           MESH_LOG_LEVEL: process.env['MESH_TEST_LOG_LEVEL'] ?? 'warn',
           ...env,
