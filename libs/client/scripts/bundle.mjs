@@ -5,7 +5,8 @@
 // --pack also rewrites dist/index.js as one self-contained module for publishing (the private
 // @session-mesh/protocol package is inlined), and checks that no declaration file refers to it.
 import { build } from 'esbuild';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 
@@ -26,8 +27,11 @@ const protocolPlugin = {
 const common = { entryPoints: [entry], bundle: true, format: 'esm', target: 'es2020', plugins: [protocolPlugin], legalComments: 'none', logLevel: 'warning' };
 
 const out = here('../dist/session-mesh-client.min.js');
-await build({ ...common, platform: 'browser', minify: true, outfile: out, sourcemap: false });
-const bytes = readFileSync(out);
+// Written through a temporary file and a rename: tests in parallel processes build it too, and a
+// reader must never see a half-written file.
+const built = await build({ ...common, platform: 'browser', minify: true, outfile: out, sourcemap: false, write: false });
+const bytes = built.outputFiles[0].contents;
+writeAtomically(out, bytes);
 const gzipped = gzipSync(bytes, { level: 9 }).length;
 const result = { file: 'libs/client/dist/session-mesh-client.min.js', minifiedBytes: bytes.length, gzippedBytes: gzipped };
 
@@ -40,4 +44,11 @@ if (pack) {
 
 if (process.argv.includes('--json')) process.stdout.write(`${JSON.stringify(result)}\n`);
 else process.stdout.write(`${result.file}: ${result.minifiedBytes} bytes minified, ${result.gzippedBytes} bytes gzipped (${(result.gzippedBytes / 1024).toFixed(2)} KiB)\n`);
-writeFileSync(here('../dist/bundle-size.json'), `${JSON.stringify(result)}\n`);
+writeAtomically(here('../dist/bundle-size.json'), `${JSON.stringify(result)}\n`);
+
+function writeAtomically(path, data) {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, path);
+}
