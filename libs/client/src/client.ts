@@ -5,6 +5,7 @@
  */
 import {
   BEARER_SUBPROTOCOL_PREFIX,
+  CloseCode,
   closeCodeName,
   encodeMessageFrame,
   encodeRequestFrame,
@@ -177,8 +178,8 @@ export class MeshClient {
 
   /**
    * Ends the session: closes like `close()` and forgets what would resume it (the stored durable
-   * position, and the token, so a later `connect()` asks the token provider again). The client id
-   * stays: it names the tab, not the session.
+   * position, and the token: a later `connect()` asks the token provider again, or needs
+   * `updateToken()` first). The client id stays: it names the tab, not the session.
    */
   endSession(reason = 'session ended'): void {
     this.close(1000, reason);
@@ -251,8 +252,9 @@ export class MeshClient {
     }
     if (generation !== this.generation) return;
     if (token === undefined && this.options.token !== undefined) {
-      // The token is gone or expired and nothing can give a new one: the session cannot go on.
-      this.afterClose({ code: 4002, reason: 'token expired and no new token available' }, false);
+      // The token expired or is gone (endSession) and nothing can give a new one: the session cannot go on.
+      if (this.token !== undefined) this.afterClose({ code: CloseCode.TOKEN_EXPIRED, reason: 'token expired and no new token available' }, false);
+      else this.afterClose({ code: CloseCode.UNAUTHORIZED, reason: 'no token: pass one to updateToken() or give a token provider' }, false);
       return;
     }
     const url = new URL(this.options.url);

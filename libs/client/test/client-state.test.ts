@@ -298,3 +298,21 @@ describe('frames', () => {
     expect(store.map.has('session-mesh.client.resume')).toBe(false);
   });
 });
+
+describe('ending the session', () => {
+  it('forgets a static token: connecting again needs updateToken(), and says so', async () => {
+    const { c, errors } = client();
+    void c.connect();
+    await settle();
+    last().welcome();
+    c.endSession();
+    expect(last().closedWith).toEqual({ code: 1000, reason: 'session ended' });
+    await expect(c.connect()).rejects.toThrow(/4001 no token/);
+    expect(errors.map((e) => e.code)).toEqual(['UNAUTHORIZED']);
+    expect(FakeSocket.all).toHaveLength(1);
+    c.updateToken('next.token.here');
+    void c.connect();
+    await settle();
+    expect(last().protocols[1]).toBe('bearer.next.token.here');
+  });
+});
