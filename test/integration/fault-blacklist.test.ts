@@ -77,6 +77,30 @@ describe('blacklist under NATS faults', () => {
     await t.natsHealthy();
   }, 60_000);
 
+  it('names an edge silently cut off from NATS as pending, and that edge admits nobody by then', async () => {
+    const session = 'bl-victim-3';
+    const tab = await connectAs(0, 'bl-user-3', session, 'tab0');
+    expect(tab.welcome).toBeDefined();
+    // edge-0's packets to and from NATS vanish; its bus notices only after 10-15 s of pings.
+    for (const p of t.proxiesOf('edge-0')) p.blackhole();
+    try {
+      const res = await blacklist(session);
+      expect(res.status).toBe(201);
+      console.log(`blacklist with edge-0 in a black hole: ${res.headers.get('mesh-enforcement')}, pending ${res.headers.get('mesh-pending-edges')}, after ${res.headers.get('mesh-enforcement-ms')} ms`);
+      expect(res.headers.get('mesh-enforcement')).toBe('partial');
+      expect(res.headers.get('mesh-pending-edges')).toBe('edge-0');
+      expect(res.headers.get('mesh-enforced-edges')).toBe('edge-1');
+      for (const edge of [0, 1]) {
+        const again = await connectAs(edge, 'bl-user-3', session, `again${edge}`);
+        expect(again.welcome, `edge-${edge} welcomed a blacklisted session after the 201`).toBeUndefined();
+      }
+    } finally {
+      for (const p of t.proxiesOf('edge-0')) p.heal();
+    }
+    // Back on NATS, edge-0 catches up (sync missed, watch re-created) and closes the live socket.
+    expect((await tab.waitForClose(15_000)).code).toBe(4004);
+  }, 60_000);
+
   it('says JetStream is unavailable (not "not enabled") while two of three NATS nodes are down', async () => {
     const down = [t.nats.servers[0]!, t.nats.servers[1]!];
     for (const s of down) process.kill(s.pid!, 'SIGKILL');

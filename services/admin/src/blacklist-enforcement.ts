@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Bus } from '@session-mesh/bus';
+import { NoRespondersError, RequestTimeoutError, type Bus } from '@session-mesh/bus';
 import { parseBlacklistAck, parseStatsReply, type BlacklistEntry, type BlacklistSync, type Subjects } from '@session-mesh/protocol';
 
 /**
@@ -13,7 +13,11 @@ export const ENFORCEMENT_BOUND_MS = 2_000;
 const REGISTRY_TIMEOUT_MS = 500;
 
 export interface Enforcement {
-  /** `complete`: every live edge confirmed; `partial`: some did not within the bound; `unknown`: no registry answered, so the live edges are unknown (answered at once). */
+  /**
+   * `complete`: every live edge confirmed; `partial`: some did not within the bound; `unknown`: no
+   * registry answered, so the live edges are unknown (answered at once when no replica exists,
+   * after the bound when replicas exist but none answered).
+   */
   readonly state: 'complete' | 'partial' | 'unknown';
   readonly acked: readonly string[];
   readonly pending: readonly string[];
@@ -52,9 +56,11 @@ export async function enforceOnEdges(
     await bus.flush();
     const sync: BlacklistSync = { entry, revision, ack };
     bus.publish(subjects.blacklistSync(), new TextEncoder().encode(JSON.stringify(sync)));
-    expected = await liveEdges(bus, subjects, Math.min(REGISTRY_TIMEOUT_MS, boundMs));
-    // Without a registry nobody knows which edges are live: answer with the acks so far.
-    if (expected === undefined) done();
+    const live = await liveEdges(bus, subjects, started + boundMs, now);
+    expected = live === 'none' ? undefined : live;
+    // Without any registry nobody knows which edges are live: answer with the acks so far. (A
+    // registry that exists but does not answer in time leaves `expected` unknown until the bound.)
+    if (live === 'none') done();
     check();
     await finished;
   } finally {
@@ -66,13 +72,22 @@ export async function enforceOnEdges(
   return { state, acked: [...acked].sort(), pending, closed, ms: now() - started };
 }
 
-/** The edges the registry hears from, or undefined when no registry answers. */
-async function liveEdges(bus: Bus, subjects: Subjects, timeoutMs: number): Promise<Set<string> | undefined> {
-  try {
-    const reply = await bus.request(subjects.registryStats(), new Uint8Array(0), { timeoutMs });
-    const stats = parseStatsReply(reply.data);
-    return stats.ok ? new Set(stats.value.edges.map((e) => e.edge)) : undefined;
-  } catch {
-    return undefined;
+/**
+ * The edges the registry hears from; 'none' when no registry replica exists (no responders);
+ * undefined when replicas exist but none answered before `deadline` (asked again meanwhile: a
+ * request can land on a replica behind a frozen NATS node).
+ */
+async function liveEdges(bus: Bus, subjects: Subjects, deadline: number, now: () => number): Promise<Set<string> | 'none' | undefined> {
+  for (;;) {
+    const timeoutMs = Math.min(REGISTRY_TIMEOUT_MS, deadline - now());
+    if (timeoutMs <= 0) return undefined;
+    try {
+      const reply = await bus.request(subjects.registryStats(), new Uint8Array(0), { timeoutMs });
+      const stats = parseStatsReply(reply.data);
+      return stats.ok ? new Set(stats.value.edges.map((e) => e.edge)) : undefined;
+    } catch (err) {
+      if (err instanceof NoRespondersError) return 'none';
+      if (!(err instanceof RequestTimeoutError)) return undefined;
+    }
   }
 }

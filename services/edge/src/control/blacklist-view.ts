@@ -15,6 +15,10 @@ import { sanitiseReason, type Connection } from '../connection/connection.js';
 import { iatMs } from '../connection/identity.js';
 import type { Hub } from '../hub/hub.js';
 
+/** How often the view pings NATS, and how long a missing PONG makes its copy count as stale (their sum stays below the admin API's 2 s bound). */
+const PING_EVERY_MS = 250;
+const STALE_AFTER_MS = 1_500;
+
 /** Where the admin API's direct copies of new entries arrive (see BlacklistView). */
 export interface BlacklistSyncOptions {
   readonly subjects: Subjects;
@@ -31,12 +35,22 @@ export interface BlacklistSyncOptions {
  * over core NATS (`blacklist.sync`); the view applies it at once and acknowledges it, and the API
  * answers once every live edge has (docs/reliability.md). After a bus reconnect the watch is
  * re-created (a full reload), since the old consumer may sit on the node that went away.
+ *
+ * An edge silently cut off from NATS (a frozen node, a black-holed network) still believes it is
+ * connected for the 10-15 s its bus pings need, and would admit a session blacklisted meanwhile.
+ * So the view pings NATS every 250 ms: with a PONG missing for 1.5 s its copy counts as possibly
+ * stale and readiness fails, which refuses new upgrades (503 NOT_READY). An edge that cannot
+ * acknowledge an entry within the admin API's 2 s bound has thus stopped admitting anyone by the
+ * time the 201 names it pending (1.75 s at most).
  */
 export class BlacklistView {
   private readonly entries = new Map<string, BlacklistEntry>();
   /** key -> KV revision of the value held, so a late watch update never undoes a newer sync (or the reverse). */
   private readonly revisions = new Map<string, number>();
   private kv: KvBucket | undefined;
+  /** Since when a PING to NATS waits for its PONG (undefined: none outstanding). */
+  private pingSince: number | undefined;
+  private pingTimer: NodeJS.Timeout | undefined;
   private syncSub: BusSubscription | undefined;
   private offBusEvents: (() => void) | undefined;
   private readonly encoder = new TextEncoder();
@@ -98,6 +112,8 @@ export class BlacklistView {
   }
 
   stop(): void {
+    clearInterval(this.pingTimer);
+    this.pingTimer = undefined;
     this.abort?.abort(new Error('edge stopping'));
     this.stopWatch?.();
     this.stopWatch = undefined;
@@ -129,6 +145,17 @@ export class BlacklistView {
     this.offBusEvents = bus.onEvent((event) => {
       if (event.type === 'reconnected') void this.reload();
     });
+    this.pingTimer = setInterval(() => this.ping(bus), PING_EVERY_MS);
+    this.pingTimer.unref();
+  }
+
+  private ping(bus: Bus): void {
+    if (this.pingSince !== undefined) return;
+    const since = (this.pingSince = Date.now());
+    const done = (): void => {
+      if (this.pingSince === since) this.pingSince = undefined;
+    };
+    bus.flush().then(done, done);
   }
 
   /** A new watch over the same map: deletes and updates missed meanwhile arrive as its initial values. */
@@ -146,8 +173,12 @@ export class BlacklistView {
     }
   }
 
-  readiness(): true | string {
-    return this.ready ? true : (this.waiting ?? 'blacklist not loaded yet');
+  readiness(now = Date.now()): true | string {
+    if (!this.ready) return this.waiting ?? 'blacklist not loaded yet';
+    if (this.pingSince !== undefined && now - this.pingSince > STALE_AFTER_MS) {
+      return `NATS has not answered a ping for ${now - this.pingSince} ms: the blacklist copy may be stale`;
+    }
+    return true;
   }
 
   get size(): number {
