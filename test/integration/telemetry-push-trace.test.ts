@@ -12,7 +12,7 @@ import { loadAdminConfig, startAdmin, type AdminServer } from '@session-mesh/adm
 import { connectNatsBus, type Bus } from '@session-mesh/bus';
 import { loadEdgeConfig, startEdge, type EdgeHandle } from '@session-mesh/edge';
 import { createSubjects } from '@session-mesh/protocol';
-import { createLogger, Health, PUBLISHED_AT_HEADER, startTracing, type Tracing } from '@session-mesh/runtime';
+import { createLogger, Health, isSampledTraceparent, PUBLISHED_AT_HEADER, startTracing, type Tracing } from '@session-mesh/runtime';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server.js';
 import { mintToken, TEST_JWT_SECRET } from '../support/tokens.js';
 import { waitFor } from '../support/wait-for.js';
@@ -106,6 +106,20 @@ describe('a push through the admin API, traced', () => {
     expect(deliver.spanContext().traceId).toBe(callerTrace);
   });
 
+  it('makes no span for a push whose traceparent is not sampled (the delivery is a leaf: nothing to propagate)', async () => {
+    exporter.reset();
+    const before = alice.pushes.length;
+    const trace = 'a'.repeat(32);
+    backend.publish(subjects.pushUser('alice'), new TextEncoder().encode('unsampled'), { traceparent: `00-${trace}-${'b'.repeat(16)}-00` });
+    backend.publish(subjects.pushUser('alice'), new TextEncoder().encode('sampled'), { traceparent: `00-${trace}-${'c'.repeat(16)}-01` });
+    await waitFor(() => alice.pushes.length === before + 2, { what: 'both pushes arrive' });
+    const deliver = await waitFor(() => spans('mesh.push deliver')[0], { what: 'the sampled push delivery span' });
+    expect(spans('mesh.push deliver')).toHaveLength(1);
+    expect(deliver.parentSpanContext?.spanId).toBe('c'.repeat(16));
+    expect([`00-${trace}-${'b'.repeat(16)}-01`, `00-${trace}-${'b'.repeat(16)}-0b`, `00-${trace}-${'b'.repeat(16)}-0F`].map(isSampledTraceparent)).toEqual([true, true, true]);
+    expect([`00-${trace}-${'b'.repeat(16)}-00`, `00-${trace}-${'b'.repeat(16)}-0a`, '', '00-short-01'].map(isSampledTraceparent)).toEqual([false, false, false, false]);
+  });
+
   it('makes no span for a push without a traceparent, and times every push that carries Mesh-Published-At', async () => {
     exporter.reset();
     const countBefore = edge.latency.push.count;
@@ -120,7 +134,7 @@ describe('a push through the admin API, traced', () => {
     const observed = edge.latency.push.sum - sumBefore;
     expect(observed).toBeGreaterThanOrEqual(0.2);
     expect(observed).toBeLessThan(10);
-    // Each admin push above was observed too (the admin API sets the header).
+    // Each admin push above was observed too (the admin API sets the header); backend pushes without it were not.
     expect(countBefore).toBe(2);
   });
 });

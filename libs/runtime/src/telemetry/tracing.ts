@@ -46,6 +46,19 @@ export interface Tracing {
   shutdown(): Promise<void>;
 }
 
+/**
+ * Whether a W3C traceparent (`00-<trace id>-<span id>-<flags>`) has its sampled flag set: the low
+ * bit of the last hex digit. A leaf consumer (the edge's delivery) skips unsampled messages
+ * entirely, as the default parent-based samplers would make a non-recording span of them anyway:
+ * no span object, no context switch per push.
+ */
+export function isSampledTraceparent(value: string): boolean {
+  if (value.length < 55) return false;
+  const c = value.charCodeAt(value.length - 1);
+  const digit = c <= 57 ? c - 48 : (c | 32) - 87;
+  return (digit & 1) === 1;
+}
+
 /** Whether the standard OTEL_* variables ask for trace export. Off unless an exporter is configured. */
 export function tracingRequested(env: NodeJS.ProcessEnv): boolean {
   if ((env['OTEL_SDK_DISABLED'] ?? '').trim().toLowerCase() === 'true') return false;

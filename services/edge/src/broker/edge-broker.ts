@@ -2,6 +2,7 @@ import type { Bus, BusEvent, BusMessage, BusSubscription, HeaderValues, MessageH
 import { CloseCode, Header, tryDecodeId, type Subjects } from '@session-mesh/protocol';
 import {
   createRateLimitedLog,
+  isSampledTraceparent,
   PlainHistogram,
   PUBLISHED_AT_HEADER,
   PUSH_LATENCY_BUCKETS,
@@ -234,12 +235,12 @@ export class EdgeBroker {
 
   /**
    * A push with headers (the header-less path above costs nothing more): a delivery span when it
-   * carries a traceparent and tracing is on, and its end-to-end latency when it carries
+   * carries a sampled traceparent and tracing is on, and its end-to-end latency when it carries
    * Mesh-Published-At. `group` undefined: a broadcast.
    */
   private deliver(msg: BusMessage, group: Group | undefined, session: string | undefined, client: string | undefined): void {
     const headers = msg.headers!;
-    if (this.tracing.enabled && headers.get(TRACEPARENT_HEADER) !== '') {
+    if (this.tracing.enabled && isSampledTraceparent(headers.get(TRACEPARENT_HEADER))) {
       const span = this.tracing.startReceive('mesh.push deliver', headers, { 'messaging.system': 'nats', 'messaging.destination.name': msg.subject });
       try {
         this.tracing.withSpan(span, () => this.handOver(msg, group, session, client));
