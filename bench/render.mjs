@@ -1,7 +1,7 @@
 // Renders docs/benchmarks.md and its charts (docs/img/bench-*.svg) from a results file, so every
 // number in the doc is a number of that run. run.mjs calls it at the end of a bench; by hand:
 //   node bench/render.mjs [bench/results/latest.json]
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -68,7 +68,52 @@ function met(value, limit) {
   return value <= limit ? '**met**' : '**not met**';
 }
 
-export function renderMarkdown(r, { svgPaths }) {
+const TELEMETRY_FIGURES = [
+  ['edgeUsPerDelivery', 'edge CPU per delivery (µs, user+system)', 2],
+  ['deliveriesPerSecond', 'deliveries per second (whole pipeline)', 0],
+  ['kibPerConnection', 'edge RSS per connection after GC (KiB)', 2],
+  ['kibPerConnectionLeftAlone', 'edge RSS per connection left alone (KiB)', 2],
+  ['heapBytesPerConnection', 'live JS heap per connection (B)', 0],
+  ['rssBeforeKiB', 'edge RSS before any connection, after GC (KiB)', 0],
+];
+
+/** The telemetry on/off section, from bench/results/telemetry-overhead.json (bench/telemetry-overhead.mjs). */
+export function renderTelemetry(t) {
+  const c = t.config ?? {};
+  const L = ['### Telemetry on and off', ''];
+  L.push(
+    `From \`node bench/telemetry-overhead.mjs\` (\`bench/results/telemetry-overhead.json\`), run of ${t.startedAt} (${t.durationS ?? '?'} s), separate from the run above ` +
+      `(load average at its start: ${(t.loadAverageAtStart ?? []).join(', ') || 'n/a'}). Phases ${c.phases}, ${c.rounds} alternating rounds per mode and connection count. ` +
+      `Off: \`MESH_METRICS=false\`, no tracing SDK. On: \`/metrics\` scraped every ${c.scrapeMs} ms${c.tracing ? `, tracing with OTLP export to a local sink, \`parentbased_traceidratio\` ${c.traceRatio}` : ', tracing off'}. ` +
+      `${c.pushHeaders ? `Pushes carry \`Mesh-Published-At\` and a \`traceparent\` (sampled at ${c.traceRatio}) in both modes.` : 'Pushes carry no headers.'}`,
+    '',
+    '| figure | connections | off | on | on / off |',
+    '| --- | ---: | ---: | ---: | ---: |',
+  );
+  for (const [key, label, digits] of TELEMETRY_FIGURES) {
+    for (const [name, v] of Object.entries(t.summary ?? {})) {
+      const [k, at] = name.split(' @');
+      if (k !== key || !Number.isFinite(v.off)) continue;
+      L.push(`| ${label} | ${int(Number(at))} | ${num(v.off, digits)} | ${num(v.on, digits)} | ${num(v.ratio, 3)} |`);
+    }
+  }
+  if (t.fits) {
+    // RSS growth = fixed + per connection x n, fitted over every run of a mode.
+    const { off, on } = t.fits;
+    L.push(`| **fitted** edge RSS per connection (KiB) | all | ${num(off.kibPerConnection, 3)} | ${num(on.kibPerConnection, 3)} | ${num(on.kibPerConnection / off.kibPerConnection, 3)} |`);
+    L.push(`| fitted growth not proportional to connections (KiB) | all | ${int(off.fixedKiB)} | ${int(on.fixedKiB)} | |`);
+  }
+  L.push(
+    '',
+    'RSS per connection is (RSS after − RSS before) / n, so it also counts growth that has nothing to do with connections (modules loaded ' +
+      'and code compiled on first use, first runs of timers), which weighs more the fewer connections there are. The fitted rows take ' +
+      'every run of a mode and fit RSS growth = fixed + per connection × n, separating the two. What telemetry costs: docs/operations.md ("Metrics and traces").',
+    '',
+  );
+  return L;
+}
+
+export function renderMarkdown(r, { svgPaths, telemetry }) {
   const me = r.memory?.edge;
   const mr = r.memory?.raw;
   const pe = r.push?.edge;
@@ -191,6 +236,7 @@ export function renderMarkdown(r, { svgPaths }) {
     );
   }
   L.push(`![CPU per targeted delivery](${svgPaths.push})`, '');
+  if (telemetry) L.push(...renderTelemetry(telemetry));
 
   L.push('## Targets', '');
   L.push('| target | measured | |', '| --- | ---: | --- |');
@@ -314,7 +360,9 @@ export function render(r, { root }) {
     }),
   );
   const md = join(docs, 'benchmarks.md');
-  writeFileSync(md, renderMarkdown(r, { svgPaths: { memory: relative(docs, memSvg), push: relative(docs, pushSvg) } }));
+  const telemetryFile = join(root, 'bench/results/telemetry-overhead.json');
+  const telemetry = existsSync(telemetryFile) ? JSON.parse(readFileSync(telemetryFile, 'utf8')) : undefined;
+  writeFileSync(md, renderMarkdown(r, { svgPaths: { memory: relative(docs, memSvg), push: relative(docs, pushSvg) }, telemetry }));
   return [md, memSvg, pushSvg];
 }
 

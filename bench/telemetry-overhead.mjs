@@ -14,18 +14,24 @@
 // BENCH_TELEMETRY_CONNS can list several counts (e.g. 4000,16000): each is run in both modes, and the
 // summary fits RSS growth = fixed + per-connection x n for each mode, separating the two.
 //
+// The pushes of the push phase carry what a traced backend (or the admin API) sends, in both modes:
+// Mesh-Published-At and a traceparent, sampled at BENCH_TRACE_RATIO (BENCH_TELEMETRY_PUSH_HEADERS=0:
+// bare pushes). So "on" pays for its delivery spans and latency histogram on the same traffic.
+//
 // Environment: BENCH_TELEMETRY_ROUNDS (2 per mode); BENCH_TELEMETRY_SCRAPE_MS (1000; 0 = no scrapes);
 // BENCH_TELEMETRY_CONNS (connection counts, comma-separated; default BENCH_CONNS or 5000);
 // BENCH_PHASES (memory-edge,push-edge); BENCH_LOADGEN with BENCH_NATS_SERVER runs
 // bench/run.mjs directly instead of scripts/bench.sh; and bench/run.mjs's own (BENCH_CONNS, ...;
 // defaults here are smaller than the full bench: 5000 connections, 2000 push users per edge, 10 s).
 // Usage: node bench/telemetry-overhead.mjs   (per-run results and telemetry-overhead.json go to
-// BENCH_TELEMETRY_OUT, default a fresh temporary folder, printed at the end)
+// BENCH_TELEMETRY_OUT, default a fresh temporary folder, printed at the end; BENCH_TELEMETRY_SAVE=1
+// also writes the summary to bench/results/telemetry-overhead.json, which bench/render.mjs shows
+// in docs/benchmarks.md)
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -35,6 +41,9 @@ const rounds = Number(process.env.BENCH_TELEMETRY_ROUNDS ?? 2);
 const scrapeMs = Number(process.env.BENCH_TELEMETRY_SCRAPE_MS ?? 1000);
 // BENCH_TELEMETRY_TRACING=0: "on" keeps tracing off (metrics alone).
 const tracingOn = process.env.BENCH_TELEMETRY_TRACING !== '0';
+const traceRatio = process.env.BENCH_TRACE_RATIO ?? '0.01';
+const pushHeaders = process.env.BENCH_TELEMETRY_PUSH_HEADERS !== '0';
+const startedAt = new Date().toISOString();
 const outDir = process.env.BENCH_TELEMETRY_OUT ?? mkdtempSync(join(tmpdir(), 'session-mesh-telemetry-bench-'));
 mkdirSync(outDir, { recursive: true });
 const log = (msg) => process.stderr.write(`[telemetry-bench] ${msg}\n`);
@@ -83,8 +92,9 @@ async function runBench(mode, round, conns) {
     BENCH_PUSH_USERS_PER_EDGE: process.env.BENCH_PUSH_USERS_PER_EDGE ?? '2000',
     BENCH_PUSH_SECONDS: process.env.BENCH_PUSH_SECONDS ?? '10',
     MESH_METRICS: mode === 'on' ? 'true' : 'false',
+    ...(pushHeaders ? { BENCH_PUSH_PUBLISHED_AT: '1', BENCH_PUSH_TRACEPARENT: traceRatio } : {}),
     ...(mode === 'on' && tracingOn
-      ? { OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: process.env.BENCH_TRACE_RATIO ?? '0.01' }
+      ? { OTEL_EXPORTER_OTLP_ENDPOINT: sinkUrl, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: traceRatio }
       : { OTEL_SDK_DISABLED: 'true' }),
   };
   let scrapes = 0;
@@ -133,6 +143,7 @@ async function runBench(mode, round, conns) {
   return row;
 }
 
+const loadAtStart = loadavg().map((x) => Number(x.toFixed(2)));
 const rows = [];
 try {
   for (let round = 0; round < rounds; round++) {
@@ -161,7 +172,10 @@ const fit = (mode) => {
 };
 const fits = connCounts.length > 1 ? { off: fit('off'), on: fit('on') } : undefined;
 if (fits) summary['fitted kibPerConnection'] = { off: fits.off.kibPerConnection, on: fits.on.kibPerConnection, ratio: fits.on.kibPerConnection / fits.off.kibPerConnection };
-writeFileSync(join(outDir, 'telemetry-overhead.json'), JSON.stringify({ rows, summary, fits, otlpExportRequests: exports }, null, 2) + '\n');
+const config = { rounds, connCounts, scrapeMs, tracing: tracingOn, traceRatio: Number(traceRatio), pushHeaders, phases: process.env.BENCH_PHASES ?? 'memory-edge,push-edge' };
+const report = { startedAt, durationS: Math.round((Date.now() - Date.parse(startedAt)) / 1000), loadAverageAtStart: loadAtStart, config, rows, summary, fits, otlpExportRequests: exports };
+writeFileSync(join(outDir, 'telemetry-overhead.json'), JSON.stringify(report, null, 2) + '\n');
+if (process.env.BENCH_TELEMETRY_SAVE === '1') writeFileSync(join(ROOT, 'bench/results/telemetry-overhead.json'), JSON.stringify(report, null, 2) + '\n');
 process.stdout.write(`${JSON.stringify(rows, null, 1)}\n\n`);
 process.stdout.write(`results in ${outDir}\n`);
 for (const [key, v] of Object.entries(summary)) process.stdout.write(`${key.padEnd(34)} off ${v.off.toFixed(3)}  on ${v.on.toFixed(3)}  on/off ${v.ratio.toFixed(3)}\n`);
