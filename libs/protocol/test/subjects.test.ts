@@ -63,6 +63,8 @@ describe('parseSubject', () => {
     const built: Record<Parameters<typeof subjectHead>[1], string> = {
       'push-user': s.pushUser('x'),
       'push-session': s.pushSession('x'),
+      'durable-user': s.durableUser('x'),
+      'durable-session': s.durableSession('x'),
       'kill-user': s.killUser('x'),
       'kill-session': s.killSession('x'),
       'kill-conn': s.killConnection('x'),
