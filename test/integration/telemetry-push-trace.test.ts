@@ -5,6 +5,7 @@
  * exporter) and a real WebSocket client. Also: pushes without a traceparent make no span, and
  * Mesh-Published-At feeds the edge's push latency histogram whatever the publisher.
  */
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SpanKind } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
@@ -22,6 +23,14 @@ const ADMIN_TOKEN = 'trace-test-admin-token-0123456789abcdef';
 const exporter = new InMemorySpanExporter();
 const subjects = createSubjects('mesh');
 const logger = createLogger({ name: 'trace-test', level: 'silent' });
+// The admin's log lines (audit lines are info), with trace ids as main.ts sets them up when tracing is on.
+const adminLines: Array<Record<string, unknown>> = [];
+const adminLogger = createLogger({
+  name: 'trace-test-admin',
+  level: 'info',
+  traceIds: true,
+  destination: new Writable({ write: (chunk: Buffer, _enc, done) => (adminLines.push(JSON.parse(chunk.toString()) as Record<string, unknown>), done()) }),
+});
 let tracing: Tracing;
 let nats: NatsServerHandle;
 let adminBus: Bus;
@@ -40,7 +49,7 @@ beforeAll(async () => {
   // The admin owns (creates) the blacklist bucket the edge then opens.
   admin = await startAdmin({
     bus: adminBus,
-    logger,
+    logger: adminLogger,
     health: new Health(),
     config: loadAdminConfig({ ...common, MESH_ADMIN_TOKENS: ADMIN_TOKEN, MESH_ADMIN_HOST: '127.0.0.1', MESH_ADMIN_PORT: '0' }),
     subjects,
@@ -90,6 +99,9 @@ describe('a push through the admin API, traced', () => {
     expect(deliver.parentSpanContext?.isRemote).toBe(true);
     expect(deliver.attributes['messaging.destination.name']).toBe(subjects.pushUser('alice'));
     expect(http.attributes['http.response.status_code']).toBe(202);
+    // The audit line of the push was written inside the request span: it carries the trace.
+    const auditLine = adminLines.find((l) => l['audit'] === true && l['action'] === 'push');
+    expect(auditLine).toMatchObject({ trace_id: traceId, span_id: http.spanContext().spanId });
     // The delivery span covers the socket write: it ends after it, and after the publish began.
     expect(deliver.startTime[0] * 1e9 + deliver.startTime[1]).toBeGreaterThanOrEqual(publish.startTime[0] * 1e9 + publish.startTime[1]);
   });

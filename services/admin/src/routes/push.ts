@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { HeaderValues } from '@session-mesh/bus';
 import { encodeId, Header } from '@session-mesh/protocol';
-import { failSpan, PUBLISHED_AT_HEADER, type TraceSpan } from '@session-mesh/runtime';
+import { failSpan, PUBLISHED_AT_HEADER } from '@session-mesh/runtime';
 import type { FastifyRequest, FastifySchemaCompiler } from 'fastify';
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
 import type { TSchema } from 'typebox';
@@ -30,11 +30,12 @@ export const pushRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = asyn
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: config.maxPushBytes }, (_request, body, done) => done(null, body));
 
   /** Publishes with the publish time (the edges' push latency histogram) and, when traced, a traceparent. */
-  function publish(subject: string, bytes: Buffer, narrowing: HeaderValues | undefined, parent: TraceSpan | undefined) {
+  function publish(subject: string, bytes: Buffer, narrowing: HeaderValues | undefined) {
     const headers: Record<string, string> = { ...narrowing, [PUBLISHED_AT_HEADER]: String(Date.now()) };
-    if (!tracing.enabled || parent === undefined) return bus.publish(subject, bytes, headers);
+    if (!tracing.enabled) return bus.publish(subject, bytes, headers);
+    // The active span is the request's (push() runs inside it): the publish span is its child.
     const attributes = { 'messaging.system': 'nats', 'messaging.operation.type': 'publish', 'messaging.destination.name': subject, 'messaging.message.body.size': bytes.length };
-    const { span } = tracing.withSpan(parent, () => tracing.startPublish('mesh.push publish', attributes, headers));
+    const { span } = tracing.startPublish('mesh.push publish', attributes, headers);
     try {
       bus.publish(subject, bytes, headers);
     } catch (err) {
@@ -49,8 +50,13 @@ export const pushRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = asyn
     requireBus(bus);
     const bytes = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     const contentType = request.headers['content-type'];
-    publish(subject, bytes, headers, request.span);
-    audit(request.actor, 'push', target, { bytes: bytes.length, ...(contentType !== undefined ? { contentType } : {}) });
+    const publishAndAudit = () => {
+      publish(subject, bytes, headers);
+      // Inside the request span: with tracing on, the audit line carries its trace_id.
+      audit(request.actor, 'push', target, { bytes: bytes.length, ...(contentType !== undefined ? { contentType } : {}) });
+    };
+    if (request.span === undefined) publishAndAudit();
+    else tracing.withSpan(request.span, publishAndAudit);
     return { status: 'accepted' as const, subject };
   }
 
