@@ -13,6 +13,7 @@ const OP_PUSH = 0x01;
 const OP_MESSAGE = 0x02;
 const OP_REQUEST = 0x03;
 const OP_REPLY = 0x04;
+const OP_DURABLE_PUSH = 0x05;
 
 export type TokenVia = 'header' | 'protocol' | 'query' | 'cookie';
 
@@ -32,6 +33,8 @@ export interface ConnectOptions {
   /** Query parameter / cookie names when the edge is configured differently. */
   readonly tokenQueryParam?: string;
   readonly tokenCookie?: string;
+  /** Resume point for durable pushes (`position` and `epoch` query parameters). */
+  readonly resume?: { readonly position: number | string; readonly epoch: string };
   /** Resolve on `open` instead of waiting for `welcome` (default: wait). */
   readonly waitForWelcome?: boolean;
   readonly timeoutMs?: number;
@@ -47,6 +50,10 @@ export interface WelcomeLike {
   readonly edge: string;
   readonly roles: readonly string[];
   readonly expiresAt: number | null;
+  /** With durable pushes on: the stream's epoch, the client's position, whether its resume was honoured. */
+  readonly epoch?: string;
+  readonly position?: number;
+  readonly recovered?: boolean;
 }
 
 export interface ControlFrame {
@@ -79,7 +86,11 @@ export function waitFor<T>(predicate: () => T | Falsy | Promise<T | Falsy>, time
 
 export class MeshClient {
   readonly pushes: Uint8Array[] = [];
+  /** DURABLE_PUSH frames (0x05) with their positions, in arrival order. */
+  readonly durable: Array<{ readonly position: number; readonly payload: Uint8Array }> = [];
   readonly controls: ControlFrame[] = [];
+  /** `position` frames (end of a replay) and how many durable pushes had arrived before each. */
+  readonly positionMarks: Array<{ readonly position: number; readonly durableBefore: number }> = [];
   readonly replies: Reply[] = [];
   /** Binary frames the client could not parse. */
   readonly unknown: Uint8Array[] = [];
@@ -99,11 +110,16 @@ export class MeshClient {
       if (!isBinary) {
         const frame = JSON.parse(data.toString('utf8')) as ControlFrame;
         if (frame.type === 'welcome') this.welcome = frame as unknown as WelcomeLike;
+        if (frame.type === 'position') this.positionMarks.push({ position: frame['position'] as number, durableBefore: this.durable.length });
         this.controls.push(frame);
         return;
       }
       const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
       if (bytes[0] === OP_PUSH) this.pushes.push(bytes.subarray(1));
+      else if (bytes[0] === OP_DURABLE_PUSH && bytes.length >= 9) {
+        const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        this.durable.push({ position: Number(view.getBigUint64(1)), payload: bytes.subarray(9) });
+      }
       else if (bytes[0] === OP_REPLY && bytes.length >= 5) {
         const id = ((bytes[1]! << 24) >>> 0) + (bytes[2]! << 16) + (bytes[3]! << 8) + bytes[4]!;
         this.replies.push({ id, payload: bytes.subarray(5) });
@@ -229,6 +245,10 @@ export class MeshClient {
 export async function connectClient(options: ConnectOptions): Promise<MeshClient> {
   const url = new URL(options.url);
   if (options.client !== undefined) url.searchParams.set('client', options.client);
+  if (options.resume !== undefined) {
+    url.searchParams.set('position', String(options.resume.position));
+    url.searchParams.set('epoch', options.resume.epoch);
+  }
   const headers: Record<string, string> = { ...options.headers };
   const protocols: string[] = options.subprotocol === false ? [] : [SUBPROTOCOL];
   if (options.token !== undefined) {

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { jwtConfigFromEnv, jwtEnvShape, refineJwtEnv, type TokenVerifierConfig } from '@session-mesh/auth';
 import { BLACKLIST_BUCKET, idProblem } from '@session-mesh/protocol';
+import type { DurableConfig } from './durable/durable-pushes.js';
 import { bucketNameEnv, env, loadConfig, serviceConfigFrom, serviceEnvShape, z, type ServiceConfig } from '@session-mesh/runtime';
 
 export const TOKEN_SOURCES = ['header', 'protocol', 'query', 'cookie'] as const;
@@ -56,6 +57,8 @@ export interface EdgeConfig extends ServiceConfig {
   /** Delivery canary: one publish every interval; readiness fails after `misses` silent intervals. */
   readonly canaryIntervalMs: number;
   readonly canaryMisses: number;
+  /** Durable pushes and resume (MESH_DURABLE_*); undefined when MESH_DURABLE=false. */
+  readonly durable: DurableConfig | undefined;
 }
 
 export function defaultEdgeId(): string {
@@ -113,6 +116,15 @@ const schema = z
     MESH_USER_LIMIT_POLICY: z.enum(USER_LIMIT_POLICIES, { message: `must be one of ${USER_LIMIT_POLICIES.join(', ')}` }).default('refuse-newest'),
     MESH_CANARY_INTERVAL_MS: env.positiveInt(5000).refine((v) => v >= 100, 'must be at least 100'),
     MESH_CANARY_MISSES: env.positiveInt(3),
+    MESH_DURABLE: env.boolean(true),
+    MESH_DURABLE_STREAM: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ -').default('MESH_PUSH'),
+    MESH_DURABLE_MAX_AGE_S: env.nonNegativeInt(3600),
+    MESH_DURABLE_MAX_MSGS: env.nonNegativeInt(1_000_000),
+    MESH_DURABLE_MAX_BYTES: env.nonNegativeInt(1024 * 1024 * 1024),
+    MESH_DURABLE_REPLICAS: env.positiveInt(1).refine((v) => v <= 5, 'must be between 1 and 5'),
+    MESH_DURABLE_REPLAY_MAX: env.positiveInt(1000),
+    MESH_DURABLE_REPLAY_CONCURRENCY: env.positiveInt(64),
+    MESH_DURABLE_PENDING_MAX: env.positiveInt(10_000),
   })
   .superRefine(refineJwtEnv((v) => v.MESH_ANONYMOUS))
   .superRefine((v, ctx) => {
@@ -169,5 +181,17 @@ export function loadEdgeConfig(vars: NodeJS.ProcessEnv = process.env): EdgeConfi
     userLimitPolicy: v.MESH_USER_LIMIT_POLICY,
     canaryIntervalMs: v.MESH_CANARY_INTERVAL_MS,
     canaryMisses: v.MESH_CANARY_MISSES,
+    durable: !v.MESH_DURABLE
+      ? undefined
+      : {
+          stream: v.MESH_DURABLE_STREAM,
+          maxAgeS: v.MESH_DURABLE_MAX_AGE_S,
+          maxMsgs: v.MESH_DURABLE_MAX_MSGS,
+          maxBytes: v.MESH_DURABLE_MAX_BYTES,
+          replicas: v.MESH_DURABLE_REPLICAS,
+          replayMax: v.MESH_DURABLE_REPLAY_MAX,
+          replayConcurrency: v.MESH_DURABLE_REPLAY_CONCURRENCY,
+          pendingMax: v.MESH_DURABLE_PENDING_MAX,
+        },
   };
 }

@@ -14,6 +14,7 @@ import { ConnectionIds, RoleTable } from './connection/identity.js';
 import { BlacklistView } from './control/blacklist-view.js';
 import { Sweeper } from './control/sweeper.js';
 import { drainConnections } from './drain.js';
+import { DurablePushes } from './durable/durable-pushes.js';
 import { Hub } from './hub/hub.js';
 import { Inbound } from './inbound/inbound.js';
 import { InboundRateLimit } from './inbound/rate-limit.js';
@@ -61,7 +62,8 @@ export async function startEdge(deps: EdgeDeps): Promise<EdgeHandle> {
   const rateLimit = new InboundRateLimit(config.inboundRatePerS, config.inboundBurst);
   const inbound = new Inbound({ broker, ids, clock, verifier, blacklist, roles, rateLimit, requestTimeoutMs: config.requestTimeoutMs, maxMessageBytes: config.maxMessageBytes });
   const closeOldestAbove = config.userLimitPolicy === 'close-oldest' ? config.maxConnectionsPerUser : 0;
-  const connections = new Connections({ hub, broker, ids, clock, listener: lifecycle, revocation: blacklist, inbound, backpressureLimit: config.maxBackpressureBytes, closeOldestAbove, logger });
+  const durable = config.durable && new DurablePushes(bus, subjects, config.durable, logger);
+  const connections = new Connections({ hub, broker, ids, clock, listener: lifecycle, revocation: blacklist, inbound, backpressureLimit: config.maxBackpressureBytes, closeOldestAbove, logger, durable });
   const limits = new ConnectionLimits(config, connections);
   const admission = new Admission(config, verifier, blacklist, roles, connections, config.anonymousSecret && new AnonymousIds(config.anonymousSecret), limits, broker);
   const sweeper = new Sweeper({ hub, clock, blacklist, clockToleranceS: config.auth?.clockToleranceS ?? 0, idleTimeoutS: config.idleTimeoutS });
@@ -69,10 +71,20 @@ export async function startEdge(deps: EdgeDeps): Promise<EdgeHandle> {
   health.addCheck('bus', () => broker.readiness());
   health.addCheck('delivery', () => canary.readiness());
   health.addCheck('blacklist', () => blacklist.readiness());
+  if (durable !== undefined) health.addCheck('durable', () => durable.readiness());
 
   let transport: Transport | undefined;
-  const stopParts = () => [canary, sweeper, stall, lifecycle, blacklist, broker].forEach((part) => part.stop());
+  const stopping = new AbortController();
+  const stopParts = () => {
+    stopping.abort();
+    [canary, sweeper, stall, lifecycle, blacklist, broker].forEach((part) => part.stop());
+  };
   try {
+    // Nobody connects before the push stream is there (created or updated to the operator's retention).
+    if (durable !== undefined) {
+      broker.acceptDurable(durable.streamName);
+      await durable.start(stopping.signal);
+    }
     transport = await startTransport(config, admission, connections, logger);
     broker.start(connections);
     canary.start();

@@ -46,6 +46,10 @@ describe('connecting', () => {
       edge: t.edge.edgeId,
       roles: ['a', 'b'],
       expiresAt: (iat + 600) * 1000,
+      // Durable pushes are on by default: where this client starts in the push stream.
+      epoch: expect.stringMatching(/^[A-Za-z0-9_-]+$/),
+      position: expect.any(Number),
+      recovered: false,
     });
     await c.close();
   });

@@ -1,5 +1,5 @@
 import { isTokenError, type TokenVerifier } from '@session-mesh/auth';
-import { CloseCode, type CloseCodeName } from '@session-mesh/protocol';
+import { CloseCode, parseResumePoint, type CloseCodeName, type ResumePoint } from '@session-mesh/protocol';
 import type { BlacklistView } from '../control/blacklist-view.js';
 import type { EdgeConfig } from '../config.js';
 import { anonymousIdentity, clientIdProblem, identityFromToken, randomClientId, type Identity, type RoleTable } from '../connection/identity.js';
@@ -12,7 +12,7 @@ export interface Refusal {
   readonly refused: true;
   readonly status: 400 | 401 | 403 | 426 | 429 | 431 | 500 | 503;
   /** Machine-readable error, in the JSON body. */
-  readonly error: CloseCodeName | 'ORIGIN_NOT_ALLOWED' | 'BAD_CLIENT_ID' | 'NOT_READY' | 'INTERNAL' | 'BAD_HANDSHAKE' | 'SERVER_FULL' | 'CONNECT_RATE_LIMITED';
+  readonly error: CloseCodeName | 'ORIGIN_NOT_ALLOWED' | 'BAD_CLIENT_ID' | 'BAD_RESUME' | 'NOT_READY' | 'INTERNAL' | 'BAD_HANDSHAKE' | 'SERVER_FULL' | 'CONNECT_RATE_LIMITED';
   readonly closeCode: number | undefined;
   readonly message: string;
 }
@@ -83,8 +83,11 @@ export class Admission {
       if (problem !== undefined) return refusal(400, 'BAD_CLIENT_ID', `query parameter "${CLIENT_QUERY_PARAM}" ${problem}`);
       client = requested;
     }
+    // Parsed only when present: most connects are not resumes.
+    const resume = !/(^|&)(position|epoch)=/.test(req.query) ? undefined : parseResumePoint(queryParam(req.query, 'position'), queryParam(req.query, 'epoch'));
+    if (typeof resume === 'string') return refusal(400, 'BAD_RESUME', `query parameters "position" and "epoch": ${resume}`);
     const subprotocol = selectSubprotocol(req.protocols);
-    if (this.config.anonymous) return this.finish(anonymousIdentity(client), subprotocol);
+    if (this.config.anonymous) return this.finish(anonymousIdentity(client), subprotocol, resume);
 
     const found = findToken(req, {
       sources: this.config.tokenSources,
@@ -105,16 +108,16 @@ export class Admission {
     const now = verifier.verifySync(found.token);
     if (now !== undefined) {
       if (isTokenError(now)) return refusal(401, now.error, now.message);
-      return this.finish(identityFromToken(now, client, this.roles), subprotocol);
+      return this.finish(identityFromToken(now, client, this.roles), subprotocol, resume);
     }
     return verifier.verify(found.token).then((result) => {
       if (isTokenError(result)) return refusal(401, result.error, result.message);
       if (this.drain.isDraining) return refusal(503, 'SERVER_DRAINING', 'edge is draining, reconnect');
-      return this.finish(identityFromToken(result, client, this.roles), subprotocol);
+      return this.finish(identityFromToken(result, client, this.roles), subprotocol, resume);
     });
   }
 
-  private finish(identity: Identity, subprotocol: string): Decision {
+  private finish(identity: Identity, subprotocol: string, resume: ResumePoint | undefined): Decision {
     const revoked = this.blacklist.revokedReason(identity);
     if (revoked !== undefined) return refusal(403, 'SESSION_BLACKLISTED', revoked);
     const overLimit = this.limits.checkUser(identity);
@@ -123,6 +126,6 @@ export class Admission {
     // (after the blacklist, which still holds from the edge's last copy).
     const busDown = this.bus.connectivity();
     if (busDown !== true) return refusal(503, 'NOT_READY', busDown);
-    return { refused: false, identity, subprotocol };
+    return { refused: false, identity: resume === undefined ? identity : { ...identity, resume }, subprotocol };
   }
 }

@@ -1,5 +1,5 @@
 import type { Bus, BusEvent, BusMessage, BusSubscription, HeaderValues, MessageHandler } from '@session-mesh/bus';
-import { CloseCode, Header, tryDecodeId, type Subjects } from '@session-mesh/protocol';
+import { CloseCode, Header, JsHeader, tryDecodeId, type Subjects } from '@session-mesh/protocol';
 import {
   createRateLimitedLog,
   isSampledTraceparent,
@@ -35,6 +35,10 @@ export interface BrokerEventHandler {
   /** A push for a group; `session`/`client` narrow it (already decoded). */
   onPush(group: Group, data: Uint8Array, session: string | undefined, client: string | undefined): void;
   onBroadcast(data: Uint8Array): void;
+  /** A durable push (republished by the push stream) and its position; narrowing as for onPush. */
+  onDurablePush(group: Group, data: Uint8Array, seq: number, session: string | undefined, client: string | undefined): void;
+  /** A durable push went missing on the way to this group (its chain broke): its connections must resume. */
+  onDurableGap(group: Group): void;
   onKill(order: KillOrder): void;
   onSnapshotRequest(): void;
   /** The bus refused a group's subscription: its members cannot receive pushes. */
@@ -258,7 +262,38 @@ export class EdgeBroker {
 
   private handOver(msg: BusMessage, group: Group | undefined, session: string | undefined, client: string | undefined): void {
     if (group === undefined) this.handler!.onBroadcast(msg.data);
+    else if (this.durableStream !== '' && msg.headers!.get(JsHeader.Stream) === this.durableStream) this.onDurable(group, msg, session, client);
     else this.handler!.onPush(group, msg.data, session, client);
+  }
+
+  /** Durable pushes are recognised by the push stream's name in Nats-Stream ('' : durable pushes off). */
+  private durableStream = '';
+
+  acceptDurable(stream: string): void {
+    this.durableStream = stream;
+  }
+
+  /**
+   * The stream republishes each push with the previous position on the same subject
+   * (Nats-Last-Sequence): one that does not follow the last one this group saw means a push was
+   * lost on the way (a NATS reconnect), and the group's connections must resume to get it.
+   */
+  private onDurable(group: Group, msg: BusMessage, session: string | undefined, client: string | undefined): void {
+    const headers = msg.headers!;
+    const seq = Number(headers.get(JsHeader.Sequence));
+    const previous = Number(headers.get(JsHeader.LastSequence));
+    if (!Number.isSafeInteger(seq) || seq <= 0) {
+      this.stats.badHeaders++;
+      return;
+    }
+    const last = group.lastSeq;
+    if (seq <= last) return;
+    group.lastSeq = seq;
+    if (last !== 0 && previous !== last) {
+      this.handler!.onDurableGap(group);
+      return;
+    }
+    this.handler!.onDurablePush(group, msg.data, seq, session, client);
   }
 
   /** Bus events: a refused subscription closes the connections that depend on it. */

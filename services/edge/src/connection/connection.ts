@@ -1,4 +1,4 @@
-import { CloseCode } from '@session-mesh/protocol';
+import { CloseCode, type ResumePoint } from '@session-mesh/protocol';
 import type { Identity, RoleSet } from './identity.js';
 import { SendStatus, type SocketLike } from './socket.js';
 import type { Group } from '../hub/hub.js';
@@ -107,6 +107,12 @@ export class Connection {
   roles: RoleSet;
   iatS: number;
   expS: number;
+  /** Durable pushes: the highest position this connection has (live ones at or below are skipped). */
+  floor = 0;
+  /** Durable pushes arriving before welcome and while the replay is read; undefined once live. */
+  held: HeldPushes | undefined = undefined;
+  /** Where the client asked to resume from (until welcome). */
+  resume: ResumePoint | undefined;
 
   constructor(
     readonly shared: ConnectionShared,
@@ -123,6 +129,7 @@ export class Connection {
     this.iatS = identity.iatS;
     this.expS = identity.expS;
     this.lastSeenS = lastActivityS;
+    this.resume = identity.resume;
   }
 
   get isWelcomed(): boolean {
@@ -185,6 +192,25 @@ export class Connection {
     if (this.state === State.CLOSED || this.ws === undefined) return false;
     this.ws.end(code, reason);
     return true;
+  }
+}
+
+/** Durable pushes held for a connection that is not live yet (copied: the bus's buffers are reused). */
+export class HeldPushes {
+  readonly seqs: number[] = [];
+  readonly payloads: Uint8Array[] = [];
+  /** More arrived than the cap: the connection must resume again (4014). */
+  overflow = false;
+
+  constructor(private readonly cap: number) {}
+
+  add(seq: number, payload: Uint8Array): void {
+    if (this.seqs.length >= this.cap) {
+      this.overflow = true;
+      return;
+    }
+    this.seqs.push(seq);
+    this.payloads.push(payload.slice());
   }
 }
 

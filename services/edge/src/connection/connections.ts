@@ -7,6 +7,7 @@ import { Connection, ConnectionShared, Mark, sanitiseReason, State } from './con
 import { expMs, type ConnectionIds, type Identity } from './identity.js';
 import type { SocketEvents } from '../transport/uws-transport.js';
 import type { SocketLike } from './socket.js';
+import type { DurablePushes } from '../durable/durable-pushes.js';
 
 /** Who hears about connections that exist for the cluster (the registry events). */
 export interface ConnectionListener {
@@ -70,6 +71,8 @@ export class Connections implements BrokerEventHandler, SocketEvents {
       /** close-oldest policy: past this many connections of one user on this edge, the oldest goes (0: off). */
       readonly closeOldestAbove: number;
       readonly logger: Logger;
+      /** Durable pushes and resume (undefined: off). */
+      readonly durable?: DurablePushes | undefined;
     },
   ) {
     this.shared = new ConnectionShared(deps.backpressureLimit);
@@ -115,6 +118,8 @@ export class Connections implements BrokerEventHandler, SocketEvents {
       conn.close(CloseCode.SESSION_CONFLICT, 'session id held by another user');
       return;
     }
+    // From the moment it is in the hub, durable pushes for it are held until its welcome and replay.
+    if (this.deps.durable !== undefined) conn.held = this.deps.durable.hold();
     for (const group of hub.add(conn)) broker.subscribe(group);
     if (this.deps.closeOldestAbove > 0) this.closeOldestOf(conn);
     const wait = hub.readiness(conn);
@@ -157,6 +162,29 @@ export class Connections implements BrokerEventHandler, SocketEvents {
       roles: conn.roles.roles,
       expiresAt: expMs(conn.expS),
     };
+    const durable = this.deps.durable;
+    if (durable === undefined) {
+      this.welcomed(conn, frame);
+      return;
+    }
+    // Where the client stands in the push stream (and what it missed) decides the rest of welcome.
+    durable.prepare(conn).then(
+      (outcome) => {
+        if (conn.state !== State.SUBSCRIBING) return;
+        this.welcomed(conn, { ...frame, epoch: outcome.epoch, position: outcome.position, recovered: outcome.recovered });
+        durable.afterWelcome(conn, outcome, this.deps.hub);
+        conn.resume = undefined;
+      },
+      (err: unknown) => {
+        if (conn.close(CloseCode.SERVER_OVERLOADED, 'durable pushes unavailable, retry later')) {
+          this.stats.overloaded++;
+          this.deps.logger.warn({ err }, 'connection closed: the push stream could not be read');
+        }
+      },
+    );
+  }
+
+  private welcomed(conn: Connection, frame: WelcomeFrame): void {
     conn.state = State.WELCOMED;
     conn.send(JSON.stringify(frame), false);
     this.connectLatency.observe((Date.now() - conn.connectedAtMs) / 1000);
@@ -205,6 +233,16 @@ export class Connections implements BrokerEventHandler, SocketEvents {
 
   onPush(group: Group, data: Uint8Array, session: string | undefined, client: string | undefined): void {
     this.deps.hub.deliver(group, data, session, client);
+  }
+
+  onDurablePush(group: Group, data: Uint8Array, seq: number, session: string | undefined, client: string | undefined): void {
+    this.deps.hub.deliverDurable(group, data, seq, session, client);
+  }
+
+  onDurableGap(group: Group): void {
+    if (this.deps.durable !== undefined) this.deps.durable.stats.gaps++;
+    // Copy: closing edits the group's array. The clients come back with their positions and get the gap replayed.
+    for (const conn of [...group.conns]) conn.close(CloseCode.RESUME_REQUIRED, 'durable pushes may have been missed: resume');
   }
 
   onBroadcast(data: Uint8Array): void {

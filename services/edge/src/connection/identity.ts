@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { VerifiedToken } from '@session-mesh/auth';
-import { idProblem } from '@session-mesh/protocol';
+import { idProblem, type ResumePoint } from '@session-mesh/protocol';
 
 /** Client ids name a browser tab; they are chosen by clients, so they get a tighter limit than ids in tokens. */
 export const MAX_CLIENT_ID_BYTES = 128;
@@ -96,6 +96,8 @@ export interface Identity {
   readonly iatS: number;
   /** Token `exp` in seconds, or 0 when the token never expires (anonymous connections too). */
   readonly expS: number;
+  /** Durable pushes: the position and epoch the client resumes from (`?position=&epoch=`). */
+  readonly resume?: ResumePoint | undefined;
 }
 
 export function identityFromToken(token: VerifiedToken, client: string, roles: RoleTable): Identity {

@@ -1,4 +1,4 @@
-import { Opcode } from '@session-mesh/protocol';
+import { DURABLE_PUSH_HEADER_BYTES, Opcode, writeDurablePushHeader } from '@session-mesh/protocol';
 import { State, type Connection } from '../connection/connection.js';
 
 export type GroupKind = 'user' | 'session';
@@ -18,6 +18,8 @@ export class Group {
   failed = false;
   /** Encoded id, computed on first use (only connections that send messages need it). */
   encoded: string | undefined = undefined;
+  /** Durable pushes: the last position received live on this group's subject (0: none yet). */
+  lastSeq = 0;
 
   constructor(
     readonly kind: GroupKind,
@@ -117,6 +119,42 @@ export class Hub {
     return delivered;
   }
 
+  /**
+   * A durable push (position `seq`) to a group's connections, narrowed like `deliver`. Connections
+   * not live yet hold it (pending) for after their welcome and replay; live ones skip what they
+   * already have (at or below their floor). Returns how many sockets took it.
+   */
+  deliverDurable(group: Group, payload: Uint8Array, seq: number, session: string | undefined, client: string | undefined): number {
+    const conns = group.conns;
+    let frame: Uint8Array | undefined;
+    let delivered = 0;
+    for (let i = 0; i < conns.length; i++) {
+      const conn = conns[i]!;
+      if (conn.state === State.CLOSED) continue;
+      if (session !== undefined && conn.session !== session) continue;
+      if (client !== undefined && conn.client !== client) continue;
+      if (conn.held !== undefined) {
+        conn.held.add(seq, payload);
+        continue;
+      }
+      if (conn.state !== State.WELCOMED || seq <= conn.floor) continue;
+      frame ??= this.durableFrame(payload, seq);
+      if (conn.send(frame, true)) delivered++;
+      conn.floor = seq;
+    }
+    this.stats.deliveries += delivered;
+    return delivered;
+  }
+
+  /** The DURABLE_PUSH frame for a payload: a view into the scratch buffer, valid until the next call. */
+  durableFrame(payload: Uint8Array, seq: number): Uint8Array {
+    const length = payload.length + DURABLE_PUSH_HEADER_BYTES;
+    this.reserve(length);
+    writeDurablePushHeader(this.scratch, seq);
+    this.scratch.set(payload, DURABLE_PUSH_HEADER_BYTES);
+    return this.scratch.subarray(0, length);
+  }
+
   /** A push to every welcomed connection on this edge. Returns how many sockets took it. */
   broadcast(payload: Uint8Array): number {
     this.stats.broadcasts++;
@@ -139,14 +177,18 @@ export class Hub {
   /** The PUSH frame for a payload: a view into the scratch buffer, valid until the next call. */
   pushFrame(payload: Uint8Array): Uint8Array {
     const length = payload.length + 1;
+    this.reserve(length);
+    this.scratch[0] = Opcode.PUSH;
+    this.scratch.set(payload, 1);
+    return this.scratch.subarray(0, length);
+  }
+
+  private reserve(length: number): void {
     if (this.scratch.length < length) {
       let size = this.scratch.length;
       while (size < length) size *= 2;
       this.scratch = new Uint8Array(size);
     }
-    this.scratch[0] = Opcode.PUSH;
-    this.scratch.set(payload, 1);
-    return this.scratch.subarray(0, length);
   }
 
   private join(map: Map<string, Group>, kind: GroupKind, id: string, conn: Connection, created: Group[]): Group {

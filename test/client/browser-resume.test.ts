@@ -1,6 +1,5 @@
 /**
- * PENDING until the edge serves durable pushes (issue 8, server side): rename to
- * browser-resume.test.ts then. A page resumes after the edge is SIGKILLed and shows the durable
+ * A page resumes after the edge is SIGKILLed and shows the durable
  * pushes it missed, flagged as recovered, in order, none twice.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';

@@ -1,7 +1,4 @@
 /**
- * PENDING until the edge serves durable pushes (issue 8, server side): rename to
- * resume.int.test.ts then.
- *
  * The SDK's side of durable pushes against a real edge and nats-server: positions on every durable
  * push, an exact resume after the edge is SIGKILLed while pushes are stored (replayed pushes flagged
  * `recovered`, none twice, in order), and an explicit `recovered: false` for a point the stream
