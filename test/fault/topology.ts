@@ -57,6 +57,8 @@ export async function startTopology(options: TopologyOptions): Promise<Topology>
     MESH_HEARTBEAT_INTERVAL_MS: String(options.heartbeatMs),
     MESH_EDGE_LOST_AFTER_MS: String(options.edgeLostAfterMs),
     MESH_REGISTRY_SETTLE_MS: '1000',
+    // The fault table compares presence with the truth at once: no offline grace.
+    MESH_PRESENCE_GRACE_MS: '0',
     MESH_LOG_LEVEL: options.logLevel ?? 'warn',
   });
   function natsUrlFor(service: string): string {

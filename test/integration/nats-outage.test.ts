@@ -33,6 +33,7 @@ const env = (): Record<string, string> => ({
   MESH_HEARTBEAT_INTERVAL_MS: '300',
   MESH_EDGE_LOST_AFTER_MS: '1500',
   MESH_REGISTRY_SETTLE_MS: '500',
+  MESH_PRESENCE_GRACE_MS: '0',
   MESH_LOG_LEVEL: process.env['MESH_TEST_LOG_LEVEL'] ?? 'info',
 });
 

@@ -35,6 +35,8 @@ export const commonEnv = (natsUrl: string): Record<string, string> => ({
   MESH_HEARTBEAT_INTERVAL_MS: '300',
   MESH_EDGE_LOST_AFTER_MS: '1500',
   MESH_REGISTRY_SETTLE_MS: '1000',
+  // Tests assert offline presence at once (the grace has its own tests).
+  MESH_PRESENCE_GRACE_MS: '0',
   MESH_LOG_LEVEL: process.env['MESH_TEST_LOG_LEVEL'] ?? 'warn',
 });
 

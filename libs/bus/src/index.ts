@@ -9,7 +9,7 @@ export {
   type NatsTls,
   type SecretSource,
 } from './nats/connection-settings.js';
-export { openKvWhenReady, type KvWaitOptions } from './kv-ready.js';
+export { openKvWhenReady, openStreamWhenReady, type KvWaitOptions } from './kv-ready.js';
 
 import type { Bus } from './bus.js';
 import type { BusLogger } from './logger.js';

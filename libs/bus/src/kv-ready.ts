@@ -1,10 +1,11 @@
 /**
- * Opening a KV bucket that may not be there yet: its owner has not created it, or the NATS
- * cluster is still forming (no JetStream meta leader, streams not yet visible). A service calls
- * this at startup, stays unready until it resolves, and never crashes meanwhile.
+ * Opening a KV bucket or a stream that may not be there yet: its owner has not created it, or the
+ * NATS cluster is still forming (no JetStream meta leader, streams not yet visible). A service
+ * calls this at startup, stays unready until it resolves, and never crashes meanwhile.
  */
 import { KvNotReadyError, type Bus, type KvBucket, type KvOptions } from './bus.js';
 import { reportHandlerError } from './logger.js';
+import { StreamUnavailableError, type BusStream, type StreamConfig } from './stream.js';
 
 export interface KvWaitOptions {
   /** Stops waiting: the promise rejects with the signal's reason. */
@@ -51,23 +52,35 @@ function untilAborted<T>(attempt: Promise<T>, signal: AbortSignal | undefined): 
  * KvNotReadyError (KvBucketMissingError, KvUnavailableError); any other error (KvSettingsMismatchError, a closed
  * bus, an invalid name) rejects at once, and so does an abort.
  */
-export async function openKvWhenReady(bus: Bus, bucket: string, options: KvOptions, wait: KvWaitOptions = {}): Promise<KvBucket> {
+export function openKvWhenReady(bus: Bus, bucket: string, options: KvOptions, wait: KvWaitOptions = {}): Promise<KvBucket> {
+  return retryWhileNotReady(() => bus.kv(bucket, options), (err) => err instanceof KvNotReadyError, `kv:${bucket}`, wait);
+}
+
+/**
+ * `bus.stream(name, config)` (create or update), retried the same way while JetStream cannot
+ * answer (StreamUnavailableError); any other error rejects at once.
+ */
+export function openStreamWhenReady(bus: Bus, name: string, config: StreamConfig, wait: KvWaitOptions = {}): Promise<BusStream> {
+  return retryWhileNotReady(() => bus.stream(name, config), (err) => err instanceof StreamUnavailableError, `stream:${name}`, wait);
+}
+
+async function retryWhileNotReady<T>(open: () => Promise<T>, notReady: (err: unknown) => boolean, what: string, wait: KvWaitOptions): Promise<T> {
   const initial = wait.initialDelayMs ?? 100;
   const max = wait.maxDelayMs ?? 5000;
   if (!(initial > 0) || !(max >= initial)) {
-    throw new Error(`invalid KV wait delays: initialDelayMs ${initial} must be > 0 and <= maxDelayMs ${max}`);
+    throw new Error(`invalid wait delays: initialDelayMs ${initial} must be > 0 and <= maxDelayMs ${max}`);
   }
   for (let attempt = 1; ; attempt++) {
     wait.signal?.throwIfAborted();
     try {
-      return await untilAborted(bus.kv(bucket, options), wait.signal);
+      return await untilAborted(open(), wait.signal);
     } catch (err) {
-      if (!(err instanceof KvNotReadyError)) throw err;
+      if (!notReady(err)) throw err;
       const delayMs = Math.min(max, initial * 2 ** Math.min(attempt - 1, 30));
       try {
-        wait.onWait?.({ attempt, delayMs, error: err });
+        wait.onWait?.({ attempt, delayMs, error: err as Error });
       } catch (hookErr) {
-        reportHandlerError(undefined, `kv:${bucket}:onWait`, hookErr);
+        reportHandlerError(undefined, `${what}:onWait`, hookErr);
       }
       await pause(delayMs, wait.signal);
     }

@@ -1,4 +1,4 @@
-import { idProblem } from './ids.js';
+import { encodeId, idProblem } from './ids.js';
 
 /**
  * Event schemas: what edges publish about their connections and what the registry publishes about
@@ -18,6 +18,16 @@ export interface ConnectionRecord {
   /** ms since the epoch: last frame received from this connection (per tab) */
   readonly lastActivity: number;
 }
+
+/**
+ * The Nats-Msg-Id of each lifecycle event: the events stream (JetStream, duplicate window) stores
+ * a repeated publish of one event once (a retried publish, two registry leaders in a hand-over).
+ */
+export const eventMsgId = {
+  connect: (conn: string): string => `connect.${conn}`,
+  disconnect: (conn: string): string => `disconnect.${conn}`,
+  presence: (user: string, status: 'online' | 'offline', at: number): string => `presence.${encodeId(user)}.${status}.${at}`,
+} as const;
 
 export interface ConnectEvent {
   readonly v: number;

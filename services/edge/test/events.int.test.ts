@@ -17,7 +17,7 @@ describe('lifecycle events', () => {
     expect(parsed.ok && parsed.value).toMatchObject({ edge: t.edge.edgeId, part: 0, parts: 1, connections: [] });
   });
 
-  it('publishes a disconnect with the close code and reason', async () => {
+  it('publishes a disconnect with the client\'s close code and the cause `closed` (the client\'s own text is not relayed), with a Nats-Msg-Id', async () => {
     const c = await t.connect({ token: await mintToken({ sub: 'ev-d', jti: 's' }), client: 'tab' });
     c.ws.close(4321, 'bye now');
     const event = await waitFor(() =>
@@ -25,7 +25,12 @@ describe('lifecycle events', () => {
         .map((m) => parseDisconnectEvent(m.data))
         .find((p) => p.ok && p.value.conn === c.welcome!.conn),
     );
-    expect(event.ok && event.value).toMatchObject({ user: 'ev-d', session: 's', client: 'tab', code: 4321, reason: 'bye now', edge: t.edge.edgeId });
+    expect(event.ok && event.value).toMatchObject({ user: 'ev-d', session: 's', client: 'tab', code: 4321, reason: 'closed', edge: t.edge.edgeId });
+    const published = events('disconnect').find((m) => {
+      const p = parseDisconnectEvent(m.data);
+      return p.ok && p.value.conn === c.welcome!.conn;
+    });
+    expect(published?.headers?.get('Nats-Msg-Id')).toBe(`disconnect.${c.welcome!.conn}`);
   });
 
   it('reports activity in heartbeats only for connections that sent something', async () => {

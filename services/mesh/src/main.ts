@@ -20,6 +20,8 @@ runMain('session-mesh', async () => {
   // One machine, usually a developer's: a short drain window (upgrades and /readyz answer 503) then a quick stop.
   env['MESH_DRAIN_DELAY_MS'] ??= '1000';
   env['MESH_DRAIN_SPREAD_MS'] ??= '0';
+  // On the in-process bus no backend outside this process could read the lifecycle events stream: do not keep it.
+  if (!env['MESH_NATS_URL']) env['MESH_EVENTS'] ??= 'false';
 
   // Validate every role's configuration before starting anything.
   const edgeConfig = loadEdgeConfig(env);

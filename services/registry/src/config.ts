@@ -10,6 +10,11 @@ const schema = z.object({
   MESH_REGISTRY_SETTLE_MS: z.coerce.number({ message: 'must be a number' }).int('must be an integer').min(0, 'must be >= 0').optional(),
   MESH_REGISTRY_LEASE_TTL_MS: env.positiveInt(5_000).refine((v) => v >= 2_000, 'must be at least 2000 (twice the 1 s renew interval)'),
   MESH_MAX_CONNECTIONS_PER_USER_CLUSTER: env.nonNegativeInt(0),
+  MESH_PRESENCE_GRACE_MS: env.nonNegativeInt(10_000),
+  MESH_EVENTS: env.boolean(true),
+  MESH_EVENTS_STREAM: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ -').default('MESH_EVENTS'),
+  MESH_EVENTS_MAX_AGE_S: env.positiveInt(86_400),
+  MESH_EVENTS_REPLICAS: env.positiveInt(1).refine((v) => v <= 5, 'must be between 1 and 5').optional(),
   MESH_CLUSTER_USER_LIMIT_POLICY: z.enum(['close-newest', 'close-oldest'], { message: 'must be close-newest or close-oldest' }).default('close-newest'),
 });
 
@@ -32,6 +37,10 @@ export interface RegistryConfig extends ServiceConfig {
   /** Cluster-wide cap on one user's connections, enforced by the leader (0: off), and which go. */
   readonly maxConnectionsPerUser: number;
   readonly userLimitPolicy: 'close-newest' | 'close-oldest';
+  /** A user is announced offline only after staying without connections this long (0: at once). */
+  readonly presenceGraceMs: number;
+  /** The lifecycle events stream the registry creates (undefined: MESH_EVENTS=false). */
+  readonly eventsStream: { readonly name: string; readonly maxAgeS: number; readonly replicas: number } | undefined;
 }
 
 export function loadRegistryConfig(environment: NodeJS.ProcessEnv = process.env): RegistryConfig {
@@ -45,6 +54,8 @@ export function loadRegistryConfig(environment: NodeJS.ProcessEnv = process.env)
     leaseRenewMs: 1_000,
     maxConnectionsPerUser: c.MESH_MAX_CONNECTIONS_PER_USER_CLUSTER,
     userLimitPolicy: c.MESH_CLUSTER_USER_LIMIT_POLICY,
+    presenceGraceMs: c.MESH_PRESENCE_GRACE_MS,
+    eventsStream: c.MESH_EVENTS ? { name: c.MESH_EVENTS_STREAM, maxAgeS: c.MESH_EVENTS_MAX_AGE_S, replicas: c.MESH_EVENTS_REPLICAS ?? c.MESH_KV_REPLICAS } : undefined,
   };
 }
 

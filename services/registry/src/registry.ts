@@ -6,6 +6,7 @@ import { AnnouncedLedger } from './announce/announced-ledger.js';
 import { Announcer } from './announce/announcer.js';
 import { HeardPresence } from './announce/heard-presence.js';
 import { REGISTRY_KV_BUCKET, type RegistryConfig } from './config.js';
+import { openEventsStream } from './events/events-stream.js';
 import { startEventIntake } from './intake/event-intake.js';
 import { PresenceIntake } from './intake/presence-intake.js';
 import { LeaderLease } from './leader/leader-lease.js';
@@ -80,13 +81,17 @@ export async function startRegistry(deps: RegistryDeps): Promise<RegistryHandle>
   });
   health.addCheck('bus', () => (bus.isConnected() ? true : 'bus disconnected'));
   const kv = await openBucket(bus, config.kvReplicas, logger);
+  if (config.eventsStream !== undefined) {
+    waitingFor = `the lifecycle events stream ${config.eventsStream.name}`;
+    await openEventsStream(bus, subjects, config.eventsStream, logger);
+  }
   waitingFor = undefined;
 
   const lease = new LeaderLease({ kv, key: LEADER_LEASE_KEY, holder: id, ttlMs: config.leaseTtlMs, renewMs: config.leaseRenewMs, logger: base.child({ component: 'leader-lease' }), now });
   const ledger = new AnnouncedLedger({ kv, logger: base.child({ component: 'announced-ledger' }) });
   const heard = new HeardPresence(HEARD_KEEP_MS);
   const canPublish = () => bus.isConnected();
-  const announcer = new Announcer({ store, ledger, holdsLease: () => lease.isLeader(), canPublish, heard, publish, subjects, logger: base, now });
+  const announcer = new Announcer({ store, ledger, holdsLease: () => lease.isLeader(), canPublish, heard, publish, subjects, presenceGraceMs: config.presenceGraceMs, logger: base, now });
   const userCap = new UserCap({ inner: announcer, store, max: config.maxConnectionsPerUser, policy: config.userLimitPolicy, isLeader: () => announcer.isLeading(), publish, subjects, logger: base.child({ component: 'user-cap' }) });
   lease.onChange((leader) => {
     announcer.leadershipChanged(leader);

@@ -13,8 +13,10 @@ const subjects = createSubjects('mesh');
 const rec = (conn: string, user: string, edge = 'e1'): ConnectionRecord => ({ conn, user, session: `s-${conn}`, client: 'tab', edge, connectedAt: 1, lastActivity: 1 });
 
 /** One replica's announcer over a real in-process KV bucket, with its lease held or not by hand. */
-function replica(kv: KvStore, store = new PresenceStore()) {
+function replica(kv: KvStore, store = new PresenceStore(), presenceGraceMs = 0) {
   const published: PresenceEvent[] = [];
+  const msgIds: string[] = [];
+  const clock = { t: 42 };
   const lease = { held: false };
   const bus = { connected: true };
   const ledger = new AnnouncedLedger({ kv, logger });
@@ -25,13 +27,15 @@ function replica(kv: KvStore, store = new PresenceStore()) {
     holdsLease: () => lease.held,
     canPublish: () => bus.connected,
     heard,
-    publish: (_subject, data) => {
+    publish: (_subject, data, headers) => {
       const p = parsePresenceEvent(data);
       if (p.ok) published.push(p.value);
+      msgIds.push(headers?.['Nats-Msg-Id'] ?? '');
     },
     subjects,
+    presenceGraceMs,
     logger,
-    now: () => 42,
+    now: () => clock.t,
   });
   const lead = async () => {
     lease.held = true;
@@ -39,7 +43,7 @@ function replica(kv: KvStore, store = new PresenceStore()) {
     await waitFor(() => announcer.isLeading(), { what: 'the ledger to load' });
   };
   const seen = () => published.map((p) => `${p.user}:${p.status}:${p.connections}`);
-  return { store, ledger, announcer, lease, bus, published, lead, seen };
+  return { store, ledger, announcer, lease, bus, published, msgIds, clock, lead, seen };
 }
 
 describe('Announcer', () => {
@@ -70,6 +74,38 @@ describe('Announcer', () => {
     r.announcer.changed(r.store.disconnect('c1'));
     r.announcer.changed(r.store.disconnect('c2'));
     r.announcer.changed(r.store.disconnect('c2'));
+    expect(r.seen()).toEqual(['alice:online:1', 'alice:offline:0']);
+  });
+
+  it('gives each presence event a Nats-Msg-Id naming the user, the status and the time (the events stream stores a repeat once)', async () => {
+    const r = replica(kv);
+    await r.lead();
+    r.announcer.changed(r.store.connect(rec('c1', 'alice')));
+    r.clock.t = 50;
+    r.announcer.changed(r.store.disconnect('c1'));
+    expect(r.msgIds).toEqual([`presence.${encodeId('alice')}.online.42`, `presence.${encodeId('alice')}.offline.50`]);
+  });
+
+  it('with a grace, a user who reconnects in time makes no offline/online pair; one who stays away goes offline after it', async () => {
+    const r = replica(kv, new PresenceStore(), 1000);
+    await r.lead();
+    r.announcer.changed(r.store.connect(rec('c1', 'alice')));
+    r.announcer.changed(r.store.disconnect('c1'));
+    r.clock.t += 900;
+    r.announcer.flush();
+    r.announcer.changed(r.store.connect(rec('c2', 'alice'))); // the tab is back, on another edge
+    r.clock.t += 5000;
+    r.announcer.flush();
+    expect(r.seen()).toEqual(['alice:online:1']);
+    r.announcer.changed(r.store.disconnect('c2'));
+    r.clock.t += 999;
+    r.announcer.flush();
+    expect(r.seen()).toEqual(['alice:online:1']);
+    r.clock.t += 1;
+    r.announcer.flush();
+    expect(r.seen()).toEqual(['alice:online:1', 'alice:offline:0']);
+    r.clock.t += 5000;
+    r.announcer.flush();
     expect(r.seen()).toEqual(['alice:online:1', 'alice:offline:0']);
   });
 

@@ -176,9 +176,9 @@ export class EdgeBroker {
   }
 
   /** Publishes a lifecycle event; a closed or disconnected bus must not break socket handlers. */
-  publishEvent(subject: string, data: Uint8Array): void {
+  publishEvent(subject: string, data: Uint8Array, headers?: HeaderValues): void {
     try {
-      this.bus.publish(subject, data);
+      this.bus.publish(subject, data, headers);
     } catch (err) {
       this.logBusError('publish-event', { err, subject }, 'could not publish a lifecycle event');
     }

@@ -21,6 +21,8 @@ export const Mark = {
   ACTIVE: 1,
   /** The idle sweep sent a ping and waits for any answer. */
   PINGED: 2,
+  /** The edge closed it (its reason is the cause); otherwise the client did. */
+  ENDED_BY_EDGE: 4,
 } as const;
 
 export interface OutboundStats {
@@ -190,6 +192,7 @@ export class Connection {
    */
   close(code: number, reason: string): boolean {
     if (this.state === State.CLOSED || this.ws === undefined) return false;
+    this.marks |= Mark.ENDED_BY_EDGE;
     this.ws.end(code, reason);
     return true;
   }

@@ -9,6 +9,9 @@ import type { SocketEvents } from '../transport/uws-transport.js';
 import type { SocketLike } from './socket.js';
 import type { DurablePushes } from '../durable/durable-pushes.js';
 
+/** The disconnect reason when the client closed its socket. */
+export const CLIENT_CLOSED_REASON = 'closed';
+
 /** Who hears about connections that exist for the cluster (the registry events). */
 export interface ConnectionListener {
   welcomed(conn: Connection): void;
@@ -199,7 +202,8 @@ export class Connections implements BrokerEventHandler, SocketEvents {
     conn.state = State.CLOSED;
     conn.ws = undefined;
     for (const group of this.deps.hub.remove(conn)) this.deps.broker.unsubscribe(group);
-    if (announced) this.deps.listener.closed(conn, code, reason);
+    // The cause: the edge's own reason (killed, expired, blacklisted...), or `closed` by the client (its text is not ours to relay).
+    if (announced) this.deps.listener.closed(conn, code, (conn.marks & Mark.ENDED_BY_EDGE) !== 0 ? reason : CLIENT_CLOSED_REASON);
   }
 
   message(conn: Connection, message: ArrayBuffer, isBinary: boolean): void {

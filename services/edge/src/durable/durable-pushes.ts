@@ -1,4 +1,4 @@
-import { StreamUnavailableError, type Bus, type BusStream, type StoredMessage, type StreamConfig, type StreamState } from '@session-mesh/bus';
+import { openStreamWhenReady, StreamUnavailableError, type Bus, type BusStream, type StoredMessage, type StreamConfig, type StreamState } from '@session-mesh/bus';
 import { CloseCode, encodeId, Header, type ResumePoint, type Subjects } from '@session-mesh/protocol';
 import type { Logger } from '@session-mesh/runtime';
 import { HeldPushes, type Connection } from '../connection/connection.js';
@@ -95,21 +95,15 @@ export class DurablePushes {
 
   /** Creates or updates the stream, retrying while JetStream cannot answer (the edge stays unready). */
   async start(signal: AbortSignal): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      signal.throwIfAborted();
-      try {
-        this.stream = await this.bus.stream(this.config.stream, this.streamConfig());
-        this.failure = undefined;
-        this.logger.info({ stream: this.config.stream, maxAgeS: this.config.maxAgeS, maxMsgs: this.config.maxMsgs, replicas: this.config.replicas }, 'durable push stream ready');
-        return;
-      } catch (err) {
-        if (!(err instanceof StreamUnavailableError)) throw err;
-        this.failure = `push stream ${this.config.stream}: ${err.message}`;
-        const delayMs = Math.min(5000, 100 * 2 ** Math.min(attempt - 1, 10));
-        if (attempt === 1 || attempt % 10 === 0) this.logger.warn({ err, delayMs }, 'durable push stream not available yet: retrying');
-        await new Promise((resolve) => setTimeout(resolve, delayMs).unref());
-      }
-    }
+    this.stream = await openStreamWhenReady(this.bus, this.config.stream, this.streamConfig(), {
+      signal,
+      onWait: ({ attempt, delayMs, error }) => {
+        this.failure = `push stream ${this.config.stream}: ${error.message}`;
+        if (attempt === 1 || attempt % 10 === 0) this.logger.warn({ err: error, delayMs }, 'durable push stream not available yet: retrying');
+      },
+    });
+    this.failure = undefined;
+    this.logger.info({ stream: this.config.stream, maxAgeS: this.config.maxAgeS, maxMsgs: this.config.maxMsgs, replicas: this.config.replicas }, 'durable push stream ready');
   }
 
   /**

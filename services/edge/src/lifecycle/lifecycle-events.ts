@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import {
   EVENT_VERSION,
+  eventMsgId,
+  JsHeader,
   type ConnectEvent,
   type ConnectionRecord,
   type DisconnectEvent,
@@ -63,8 +65,9 @@ export class LifecycleEvents implements ConnectionListener {
 
   welcomed(conn: Connection): void {
     this.announced++;
-    const event: ConnectEvent = { v: EVENT_VERSION, edge: this.edgeId, at: Date.now(), connection: this.record(conn) };
-    this.publish(this.subjects.eventConnect(), event);
+    const connection = this.record(conn);
+    const event: ConnectEvent = { v: EVENT_VERSION, edge: this.edgeId, at: Date.now(), connection, ...(conn.resume !== undefined ? { resumed: true } : {}) };
+    this.publish(this.subjects.eventConnect(), event, eventMsgId.connect(connection.conn));
   }
 
   closed(conn: Connection, code: number, reason: string): void {
@@ -80,7 +83,7 @@ export class LifecycleEvents implements ConnectionListener {
       code,
       reason,
     };
-    this.publish(this.subjects.eventDisconnect(), event);
+    this.publish(this.subjects.eventDisconnect(), event, eventMsgId.disconnect(event.conn));
   }
 
   /** A registry asked (all edges, or this edge alone). */
@@ -147,7 +150,8 @@ export class LifecycleEvents implements ConnectionListener {
     this.logger.debug({ connections: records.length, parts }, 'snapshot published');
   }
 
-  private publish(subject: string, event: object): void {
-    this.broker.publishEvent(subject, encoder.encode(JSON.stringify(event)));
+  /** `msgId`: connect and disconnect events are also stored by the events stream, once each. */
+  private publish(subject: string, event: object, msgId?: string): void {
+    this.broker.publishEvent(subject, encoder.encode(JSON.stringify(event)), msgId === undefined ? undefined : { [JsHeader.MsgId]: msgId });
   }
 }

@@ -1,4 +1,4 @@
-import { EVENT_VERSION, type ConnectionRecord, type DisconnectEvent, type PresenceEvent, type Subjects } from '@session-mesh/protocol';
+import { EVENT_VERSION, eventMsgId, JsHeader, type ConnectionRecord, type DisconnectEvent, type PresenceEvent, type Subjects } from '@session-mesh/protocol';
 import type { Logger } from '@session-mesh/runtime';
 import type { PresenceView, StoreChange } from '../state/presence-store.js';
 import type { AnnouncedLedger } from './announced-ledger.js';
@@ -18,8 +18,14 @@ export interface AnnouncerDeps {
   readonly canPublish: () => boolean;
   /** Announcements heard while not leading (they override a ledger the predecessor had not finished writing). */
   readonly heard: HeardPresence;
-  readonly publish: (subject: string, data: Uint8Array) => void;
+  readonly publish: (subject: string, data: Uint8Array, headers?: Record<string, string>) => void;
   readonly subjects: Subjects;
+  /**
+   * A user whose last connection closed is announced offline only if still offline this long
+   * after (0: at once): a tab that reconnects meanwhile (a network change, an edge restart) makes
+   * no offline/online pair.
+   */
+  readonly presenceGraceMs: number;
   readonly logger: Logger;
   readonly now: () => number;
 }
@@ -46,6 +52,8 @@ export class Announcer {
   private generation = 0;
   /** Users whose status may differ from the ledger's, not yet compared (the lease lapsed between steps). */
   private readonly dirty = new Set<string>();
+  /** Users whose last connection closed, and when they may be announced offline (the grace). */
+  private readonly goingOffline = new Map<string, number>();
   private readonly encoder = new TextEncoder();
   private readonly logger: Logger;
 
@@ -62,6 +70,7 @@ export class Announcer {
   leadershipChanged(leader: boolean): void {
     this.generation++;
     this.dirty.clear();
+    this.goingOffline.clear();
     if (!leader) {
       this.state = 'follower';
       return;
@@ -80,6 +89,10 @@ export class Announcer {
   /** Announces the users marked dirty, if this replica may speak now. The registry's sweep calls it too. */
   flush(): void {
     if (!this.isLeading() || !this.deps.canPublish()) return;
+    if (this.goingOffline.size > 0) {
+      const now = this.deps.now();
+      for (const [user, deadline] of this.goingOffline) if (deadline <= now) this.dirty.add(user);
+    }
     if (this.dirty.size > 0) {
       const at = this.deps.now();
       for (const user of this.dirty) this.reconcile(user, at);
@@ -155,9 +168,17 @@ export class Announcer {
   private reconcile(user: string, at: number): void {
     const connections = this.deps.store.countOfUser(user);
     const online = connections > 0;
+    if (online) this.goingOffline.delete(user);
     if (this.deps.ledger.isOnline(user) === online) return;
-    const event: PresenceEvent = { v: EVENT_VERSION, user, status: online ? 'online' : 'offline', at, connections };
-    this.deps.publish(this.deps.subjects.presence(user), this.encoder.encode(JSON.stringify(event)));
+    if (!online && this.deps.presenceGraceMs > 0) {
+      const deadline = this.goingOffline.get(user);
+      if (deadline === undefined) this.goingOffline.set(user, at + this.deps.presenceGraceMs);
+      if (deadline === undefined || at < deadline) return; // the sweep looks again after the grace
+      this.goingOffline.delete(user);
+    }
+    const status = online ? 'online' : 'offline';
+    const event: PresenceEvent = { v: EVENT_VERSION, user, status, at, connections };
+    this.deps.publish(this.deps.subjects.presence(user), this.encoder.encode(JSON.stringify(event)), { [JsHeader.MsgId]: eventMsgId.presence(user, status, at) });
     this.deps.ledger.record(user, online);
   }
 
@@ -173,6 +194,6 @@ export class Announcer {
       code: 0,
       reason,
     };
-    this.deps.publish(this.deps.subjects.eventDisconnect(), this.encoder.encode(JSON.stringify(event)));
+    this.deps.publish(this.deps.subjects.eventDisconnect(), this.encoder.encode(JSON.stringify(event)), { [JsHeader.MsgId]: eventMsgId.disconnect(r.conn) });
   }
 }

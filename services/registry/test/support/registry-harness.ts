@@ -16,6 +16,8 @@ export function testConfig(overrides: Partial<RegistryConfig> = {}): RegistryCon
     settleMs: 50,
     leaseTtlMs: 2_000,
     leaseRenewMs: 100,
+    // Most tests assert offline at once; the grace has its own tests.
+    presenceGraceMs: 0,
     ...overrides,
   };
 }
