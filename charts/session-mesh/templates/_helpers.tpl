@@ -102,6 +102,9 @@ dict: root, values (the component's values). Secrets only through secretKeyRef o
   value: {{ $root.Values.nats.subjectPrefix | quote }}
 - name: MESH_KV_REPLICAS
   value: {{ ternary 1 $root.Values.nats.kvReplicas $root.Values.nats.bundled.enabled | int64 | quote }}
+{{- /* The push and lifecycle events streams are replicated like the buckets. */}}
+- name: MESH_DURABLE_REPLICAS
+  value: {{ ternary 1 $root.Values.nats.kvReplicas $root.Values.nats.bundled.enabled | int64 | quote }}
 - name: MESH_LOG_LEVEL
   value: {{ $root.Values.logLevel | quote }}
 - name: MESH_OPS_HOST
