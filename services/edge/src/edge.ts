@@ -104,7 +104,7 @@ export async function startEdge(deps: EdgeDeps): Promise<EdgeHandle> {
   const server = transport;
   logger.info({ host: config.host, port: server.port, bus: bus.kind, auth: verifier?.description ?? 'anonymous', tokenSources: config.anonymous ? [] : config.tokenSources, uws: binary.split(/[\\/]/).pop() }, 'edge accepting connections');
 
-  const stats = () => collectStats({ edgeId: config.edgeId, startedAtMs, hub, outbound: connections.shared.outbound, broker: broker.stats, canary: canary.stats, limits: limits.stats, connections: connections.stats, lifecycle, sweeper, blacklist, upgrades: () => server.upgrades, inbound: inbound.stats, roles, stall });
+  const stats = () => collectStats({ edgeId: config.edgeId, startedAtMs, hub, outbound: connections.shared.outbound, broker: broker.stats, canary: canary.stats, limits: limits.stats, connections: connections.stats, lifecycle, sweeper, blacklist, upgrades: () => server.upgrades, inbound: inbound.stats, roles, stall, durable });
   let drained: Promise<void> | undefined;
   const drain = (): Promise<void> =>
     (drained ??= (async () => {

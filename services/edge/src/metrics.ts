@@ -72,6 +72,13 @@ export function registerEdgeMetrics(metrics: Metrics, edge: Pick<EdgeHandle, 'st
   counter('mesh_edge_canary_sent_total', 'Delivery canaries published through the cluster.', () => s.canary.sent);
   counter('mesh_edge_canary_received_total', 'Delivery canaries that came back through this edge’s subscriptions.', () => s.canary.received);
   counter('mesh_edge_canary_failures_total', 'Times the delivery path was declared broken (readiness failed).', () => s.canary.failures);
+  metrics.counterFromLabelled('mesh_edge_durable_resumes_total', 'Connects that sent a resume point, by outcome: recovered (exact replay) or not_recovered (older than retention, another epoch, past the replay cap).', ['outcome'], () => [
+    [{ outcome: 'recovered' }, s.durable?.recovered ?? 0],
+    [{ outcome: 'not_recovered' }, s.durable?.notRecovered ?? 0],
+  ]);
+  counter('mesh_edge_durable_replayed_total', 'Durable pushes read from the push stream for resuming clients.', () => s.durable?.replayed ?? 0);
+  counter('mesh_edge_durable_gaps_total', 'Breaks in the push stream\'s republish chain seen by this edge (affected connections told to resume with 4014).', () => s.durable?.gaps ?? 0);
+  gauge('mesh_edge_durable_replays_waiting', 'Resumes waiting for a replay slot (reconnect storms).', () => s.durable?.replaysWaiting ?? 0);
   gauge('mesh_edge_blacklist_entries', 'Blacklist entries this edge holds (its copy of the KV bucket).', () => s.blacklistEntries);
   gauge('mesh_edge_event_loop_max_delay_seconds', 'Longest event-loop stall seen by the stall monitor in its last window.', () => s.eventLoopMaxDelayMs / 1000);
 }

@@ -204,6 +204,16 @@ function durableSuite(kind: 'memory' | 'nats', open: () => Promise<Place>): void
       }
     });
 
+    it('counts resumes, replayed pushes and their outcome in /stats (the metrics read them)', async () => {
+      const stats = (await (await fetch(`${b.opsUrl}/stats`)).json()) as { durable?: { resumes: number; recovered: number; notRecovered: number; replayed: number; replaysWaiting: number } };
+      expect(stats.durable).toBeDefined();
+      expect(stats.durable!.recovered).toBeGreaterThanOrEqual(4); // away, seam, and the two narrowed tabs
+      expect(stats.durable!.notRecovered).toBeGreaterThanOrEqual(2);
+      expect(stats.durable!.resumes).toBe(stats.durable!.recovered + stats.durable!.notRecovered);
+      expect(stats.durable!.replayed).toBeGreaterThanOrEqual(500);
+      expect(stats.durable!.replaysWaiting).toBe(0);
+    });
+
     describe('with short retention and a small replay cap', () => {
       let short: TestEdge;
       const s: Subjects = createSubjects('short');

@@ -75,6 +75,11 @@ export class DurablePushes {
     this.limiter = new ReplayLimiter(config.replayConcurrency);
   }
 
+  /** Resumes waiting for a replay slot (MESH_DURABLE_REPLAY_CONCURRENCY). */
+  get replaysWaiting(): number {
+    return this.limiter.queued;
+  }
+
   get streamName(): string {
     return this.config.stream;
   }

@@ -3,6 +3,7 @@ import type { CanaryStats } from '../broker/canary.js';
 import type { BrokerStats } from '../broker/edge-broker.js';
 import type { OutboundStats } from '../connection/connection.js';
 import type { ConnectionsStats } from '../connection/connections.js';
+import type { DurablePushes, DurableStats } from '../durable/durable-pushes.js';
 import type { RoleTable } from '../connection/identity.js';
 import type { BlacklistView } from '../control/blacklist-view.js';
 import type { SweepStats } from '../control/sweeper.js';
@@ -32,6 +33,8 @@ export interface EdgeStats {
   readonly blacklistEntries: number;
   readonly upgrades: UpgradeStats;
   readonly inbound: InboundStats;
+  /** Durable pushes and resumes (absent when MESH_DURABLE=false); `replaysWaiting`: resumes queued for a replay slot. */
+  readonly durable?: DurableStats & { readonly replaysWaiting: number };
   readonly internedRoleSets: number;
   readonly eventLoopMaxDelayMs: number;
   readonly rss: number;
@@ -60,6 +63,7 @@ export interface StatsSources {
   readonly inbound: InboundStats;
   readonly roles: RoleTable;
   readonly stall: StallMonitor;
+  readonly durable: DurablePushes | undefined;
 }
 
 export function collectStats(s: StatsSources): EdgeStats {
@@ -82,6 +86,7 @@ export function collectStats(s: StatsSources): EdgeStats {
     blacklistEntries: s.blacklist.size,
     upgrades: { ...s.upgrades() },
     inbound: { ...s.inbound },
+    ...(s.durable === undefined ? {} : { durable: { ...s.durable.stats, replaysWaiting: s.durable.replaysWaiting } }),
     internedRoleSets: s.roles.size,
     eventLoopMaxDelayMs: Math.round(s.stall.lastMaxMs),
     rss: memory.rss,
