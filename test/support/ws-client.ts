@@ -1,6 +1,7 @@
 import { waitFor as pollUntil } from './wait-for.js';
 import type { IncomingMessage } from 'node:http';
 import WebSocket from 'ws';
+import type { WelcomeFrame } from '@session-mesh/protocol';
 
 /**
  * A protocol-aware test client for edges (real `ws` sockets). It records everything the server
@@ -40,21 +41,8 @@ export interface ConnectOptions {
   readonly timeoutMs?: number;
 }
 
-export interface WelcomeLike {
-  readonly type: 'welcome';
-  readonly v: number;
-  readonly user: string;
-  readonly session: string;
-  readonly client: string;
-  readonly conn: string;
-  readonly edge: string;
-  readonly roles: readonly string[];
-  readonly expiresAt: number | null;
-  /** With durable pushes on: the stream's epoch, the client's position, whether its resume was honoured. */
-  readonly epoch?: string;
-  readonly position?: number;
-  readonly recovered?: boolean;
-}
+/** The welcome frame as the protocol defines it. */
+export type WelcomeLike = WelcomeFrame;
 
 export interface ControlFrame {
   readonly type: string;
