@@ -113,7 +113,126 @@ export function renderTelemetry(t) {
   return L;
 }
 
-export function renderMarkdown(r, { svgPaths, telemetry }) {
+const ms = (v) => (typeof v === 'number' && Number.isFinite(v) ? (v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${v.toFixed(1)} ms`) : 'n/a');
+
+/** The durable-push section, from bench/results/durable.json (bench/durable.mjs, `npm run bench:durable`). */
+export function renderDurable(d) {
+  const c = d.config ?? {};
+  const L = ['### Durable pushes: replay storm and cost', ''];
+  L.push(
+    `From \`npm run bench:durable\` (bench/durable.mjs, \`bench/results/durable.json\`), run of ${d.startedAt} (${d.durationS ?? '?'} s), separate from the runs above ` +
+      `(load average at its start: ${(d.loadAverageAtStart ?? []).join(', ') || 'n/a'}). Real processes on loopback: one nats-server with JetStream (store on a local ${d.cost?.[0]?.nats?.fsType ?? 'disk'} file system), ` +
+      `edges from \`services/edge/dist/main.js\`, clients on \`ws\` in the bench's own Node process (which also publishes, with \`@session-mesh/bus\`). ` +
+      `Edge settings: \`MESH_DURABLE_REPLAY_CONCURRENCY=${c.replayConcurrency}\`, \`MESH_DURABLE_REPLAY_MAX=${c.replayMax}\`; ${c.payloadBytes}-byte payloads.` +
+      ((d.loadAverageAtStart?.[0] ?? 0) > (d.machine?.cores ?? Infinity)
+        ? ` **Other work was running on the machine** (load average ${d.loadAverageAtStart[0]} on ${d.machine.cores} cores when the run started): treat the times as pessimistic.`
+        : ''),
+    '',
+  );
+  for (const e of d.errors ?? []) L.push(`**Failed:** \`${e.phase}\`: ${e.error.split('\n')[0]}`, '');
+  const s = d.storm;
+  if (s) {
+    L.push(
+      `**Replay storm.** ${int(s.clients)} clients (distinct users, one tab each) connected to edge A and each received one durable push, so each knows its epoch and position. ` +
+        `Edge A was SIGKILLed (every client saw its socket close within ${int(s.killToAllClosedMs)} ms); while they were away the publisher stored ${int(c.missedPerClient)} durable pushes per user ` +
+        `(${int(s.sent)} in all, acked in ${num(s.publishedWhileAway.ms / 1000, 1)} s, ${int(s.publishedWhileAway.ackedPerSecond)}/s with ${int(c.window)} acks outstanding). ` +
+        `Then all ${int(s.clients)} reconnected **at once** (no jitter; the loop starting them took ${int(s.startLoopMs)} ms) to the ${s.survivors} surviving edges, round robin, with \`?client=&position=&epoch=\`. ` +
+        'Times are per client, from the start of its reconnect:',
+      '',
+      '| per client | p50 | p90 | p99 | max |',
+      '| --- | ---: | ---: | ---: | ---: |',
+    );
+    const row = (label, p) => L.push(`| ${label} | ${ms(p.p50)} | ${ms(p.p90)} | ${ms(p.p99)} | ${ms(p.max)} |`);
+    row('reconnect start -> `welcome`', s.welcomeMs);
+    row('reconnect start -> `position` frame (replay complete)', s.replayCompleteMs);
+    row('`welcome` -> `position` frame', s.welcomeToPositionMs);
+    const refused = Object.entries(s.refusals ?? {});
+    L.push(
+      '',
+      `The whole storm (first reconnect started to last \`position\` frame): **${num(s.stormMs / 1000, 1)} s**. ` +
+        `Sent ${int(s.sent)}, delivered ${int(s.delivered)}, **lost ${int(s.lost)}, duplicated ${int(s.duplicated)}**, not addressed to the client ${int(s.unexpected)}, ` +
+        `clients with pushes out of order ${int(s.outOfOrderClients)}; \`recovered: true\` for ${int(s.recovered)} of ${int(s.clients)} (${int(s.failed)} never welcomed); ` +
+        `upgrades refused or failed and retried: ${refused.length === 0 ? 'none' : refused.map(([k, v]) => `${k} x${v}`).join(', ')}. ` +
+        `Each client's replay was compared with the publisher's acks for its user (positions and order).`,
+      '',
+      `A peer's published p99 for a reconnect storm, with reconnects spread by jitter, is 4.6 to 6.1 s (not measured on this machine); ours, every client at the same instant, ` +
+        `is **${ms(s.replayCompleteMs.p99)}** to a complete replay (welcome included), on ${d.machine?.cores ?? '?'} cores shared by every process of the bench.`,
+      '',
+    );
+    const storms = [s, ...(d.stormVariants ?? [])];
+    L.push(
+      'How the storm grows with what was stored while the clients were away (same clients, fresh processes per row):',
+      '',
+      '| pushes missed per client | messages in the stream | storm | reconnect -> `position` p50 / p99 | CPU during the storm (s) |',
+      '| ---: | ---: | ---: | ---: | --- |',
+    );
+    for (const x of storms) {
+      const stored = x.streamMessages ?? x.publishedWhileAway?.streamMessages;
+      const lossNote = x.lost || x.duplicated ? ` (lost ${int(x.lost)}, duplicated ${int(x.duplicated)})` : '';
+      L.push(
+        `| ${int(x.missedPerClient)} | ${int(stored)} | ${num(x.stormMs / 1000, 1)} s${lossNote} | ${ms(x.replayCompleteMs.p50)} / ${ms(x.replayCompleteMs.p99)} | ` +
+          `${Object.entries(x.cpuSeconds ?? {}).map(([k, v]) => `${k} ${num(v, 1)}`).join(', ')} |`,
+      );
+    }
+    const cpu = s.cpuSeconds ?? {};
+    const edgeMax = Math.max(...Object.entries(cpu).filter(([k]) => k.startsWith('edge')).map(([, v]) => v));
+    L.push(
+      '',
+      'The edge sends `welcome` once the client\'s replay has been read, so welcome and `position` arrive together; the time is spent waiting in the queue of replay reads ' +
+        `(at most ${c.replayConcurrency} per edge in flight). ` +
+        (cpu.nats > 2 * edgeMax
+          ? `nats-server, not the edges, sets the pace: it burnt ${num(cpu.nats, 1)} s of CPU against at most ${num(edgeMax, 1)} s per edge. ` +
+            "Each replay is a batched direct get by subject from the client's position, and nats-server's cost for it grows with the messages stored after that position " +
+            "(every user's, among which it finds the client's few; compare the rows above), not only with the client's own."
+          : ''),
+      '',
+    );
+  }
+  const cost = d.cost ?? [];
+  if (cost.length > 0) {
+    const x = cost[0];
+    L.push(
+      `**Cost of durable against at-most-once.** The same publisher and load: ${int(x.users)} connected users on 2 edges, pushes to random users for ${c.costSeconds} s, ` +
+        `at most ${int(x.window)} outstanding (at-most-once: published and not yet received; durable: JetStream publishes awaiting their ack), then ${c.serialSeconds} s of one push at a time ` +
+        '(the next once the previous one arrived: latency without queueing). Latency is from the publish call to the client reading the frame.',
+      '',
+      '| mode | nats-server JetStream fsync | published (acked)/s | delivered/s | latency p50 / p99, window | latency p50 / p99, one at a time | ack p50 / p99 | CPU µs per delivery: nats / edges / bench process | lost |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    );
+    for (const m of cost) {
+      const fsync = m.nats?.syncAlways ? 'before every ack (`sync_interval: always`)' : `every ${num(m.nats?.syncIntervalS, 0)} s (default)`;
+      const cpu = m.cpuUsPerDelivery ?? {};
+      L.push(
+        `| ${m.mode} | ${fsync} | ${int(m.ackedPerSecond ?? m.publishedPerSecond)} | ${int(m.deliveredPerSecond)} | ${ms(m.latencyMs?.p50)} / ${ms(m.latencyMs?.p99)} | ` +
+          `${ms(m.oneAtATime?.latencyMs?.p50)} / ${ms(m.oneAtATime?.latencyMs?.p99)} | ${m.ackLatencyMs ? `${ms(m.ackLatencyMs.p50)} / ${ms(m.ackLatencyMs.p99)}` : '–'} | ` +
+          `${num(cpu.nats, 1)} / ${num((cpu.edgeA ?? 0) + (cpu.edgeB ?? 0), 1)} / ${num(cpu.bench, 1)} | ${int(m.lost)} of ${int(m.published)} |`,
+      );
+    }
+    const lazy = cost.find((m) => m.ackLatencyMs && !m.nats?.syncAlways);
+    const always = cost.find((m) => m.nats?.syncAlways);
+    L.push('');
+    if (lazy) {
+      L.push(
+        `With the default fsync the bench process (nats.js publisher plus every client) used the most CPU per durable push (${num(lazy.cpuUsPerDelivery?.bench, 1)} µs): ` +
+          'a JetStream publish and its ack through nats.js cost far more than a core publish, so that row is limited by this publisher as much as by the server.',
+      );
+    }
+    if (always) {
+      L.push(
+        `With \`sync_interval: always\` each ack waits for nats-server's fsync: ${int(always.ackedPerSecond)} acks/s is ${num(1000 / always.ackedPerSecond, 2)} ms per push, ` +
+          `against ${ms(always.oneAtATime?.latencyMs?.p50)} end to end for one push at a time, so the writes were synced about one by one on this disk.`,
+      );
+    }
+    L.push(
+      'Every topology in this repository (scripts/local-cluster.sh, the Helm chart\'s bundled NATS, the bench and the tests) leaves `sync_interval` at its default; ' +
+        'see [delivery.md §4](delivery.md#4-what-jetstream-itself-promises).',
+      '',
+    );
+  }
+  return L;
+}
+
+export function renderMarkdown(r, { svgPaths, telemetry, durable }) {
   const me = r.memory?.edge;
   const mr = r.memory?.raw;
   const pe = r.push?.edge;
@@ -237,6 +356,7 @@ export function renderMarkdown(r, { svgPaths, telemetry }) {
   }
   L.push(`![CPU per targeted delivery](${svgPaths.push})`, '');
   if (telemetry) L.push(...renderTelemetry(telemetry));
+  if (durable) L.push(...renderDurable(durable));
 
   L.push('## Targets', '');
   L.push('| target | measured | |', '| --- | ---: | --- |');
@@ -362,7 +482,9 @@ export function render(r, { root }) {
   const md = join(docs, 'benchmarks.md');
   const telemetryFile = join(root, 'bench/results/telemetry-overhead.json');
   const telemetry = existsSync(telemetryFile) ? JSON.parse(readFileSync(telemetryFile, 'utf8')) : undefined;
-  writeFileSync(md, renderMarkdown(r, { svgPaths: { memory: relative(docs, memSvg), push: relative(docs, pushSvg) }, telemetry }));
+  const durableFile = join(root, 'bench/results/durable.json');
+  const durable = existsSync(durableFile) ? JSON.parse(readFileSync(durableFile, 'utf8')) : undefined;
+  writeFileSync(md, renderMarkdown(r, { svgPaths: { memory: relative(docs, memSvg), push: relative(docs, pushSvg) }, telemetry, durable }));
   return [md, memSvg, pushSvg];
 }
 
