@@ -17,6 +17,7 @@ import { createSubjects } from '@session-mesh/protocol';
 import { loadRegistryConfig, startRegistry, type RegistryHandle } from '@session-mesh/registry';
 import { createLogger, Health } from '@session-mesh/runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPushStream } from '../../services/admin/test/support/admin-harness.js';
 import { startNatsServer, type NatsServerHandle } from '../support/nats-server.js';
 import { startService, type ServiceProcess } from '../support/processes.js';
 
@@ -61,6 +62,9 @@ describe('admin API under schemathesis', () => {
       config: loadRegistryConfig({ MESH_NATS_URL: nats.url, MESH_LOG_LEVEL: 'silent', MESH_REGISTRY_ID: 'schemathesis', MESH_REGISTRY_SETTLE_MS: '0' }),
     });
     await registry.whenReady();
+    // Durable pushes (?durable=true) need the push stream, which edges create at start; no edge runs
+    // here, so create it as they do (without it they answer the documented 503 durable_stream_missing).
+    await createPushStream(registryBus);
     admin = await startService('admin', { MESH_NATS_URL: nats.url, MESH_ADMIN_TOKENS: ADMIN_TOKEN, MESH_LOG_LEVEL: 'warn' });
   });
 

@@ -22,6 +22,7 @@ const schema = z
     MESH_BLACKLIST_BUCKET: bucketNameEnv(BLACKLIST_BUCKET),
     MESH_ADMIN_MAX_PUSH_BYTES: env.positiveInt(65_536).refine((v) => v <= MAX_PUSH_BYTES_LIMIT, `must be at most ${MAX_PUSH_BYTES_LIMIT} (NATS max_payload)`),
     MESH_REGISTRY_TIMEOUT_MS: env.positiveInt(2_000),
+    MESH_ADMIN_DURABLE_TIMEOUT_MS: env.positiveInt(5_000),
     MESH_BLACKLIST_JANITOR_MS: env.positiveInt(60_000),
     ...jwtEnvShape,
   })
@@ -56,6 +57,8 @@ export interface AdminConfig extends ServiceConfig {
   readonly blacklistBucket: string;
   readonly maxPushBytes: number;
   readonly registryTimeoutMs: number;
+  /** How long a durable push waits for the push stream's acknowledgement before answering 503. */
+  readonly durableTimeoutMs: number;
   readonly janitorIntervalMs: number;
 }
 
@@ -75,6 +78,7 @@ export function loadAdminConfig(environment: NodeJS.ProcessEnv = process.env): A
     blacklistBucket: c.MESH_BLACKLIST_BUCKET,
     maxPushBytes: c.MESH_ADMIN_MAX_PUSH_BYTES,
     registryTimeoutMs: c.MESH_REGISTRY_TIMEOUT_MS,
+    durableTimeoutMs: c.MESH_ADMIN_DURABLE_TIMEOUT_MS,
     janitorIntervalMs: c.MESH_BLACKLIST_JANITOR_MS,
   };
 }

@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyInstance } from 'fastify';
 import type { Logger } from '@session-mesh/runtime';
-import { ISO_TIME_PATTERN, NO_CONTROL_CHARACTERS } from './schemas.js';
+import { IDEMPOTENCY_KEY_PATTERN, ISO_TIME_PATTERN, NO_CONTROL_CHARACTERS } from './schemas.js';
 
 /** Every error body: a short machine-readable code and a sentence for humans. */
 export interface ErrorBody {
@@ -27,6 +27,7 @@ export const unavailable = (code: string, message: string) => new HttpError(503,
 const PATTERN_WORDS: ReadonlyMap<string, string> = new Map([
   [NO_CONTROL_CHARACTERS, 'must not contain control characters'],
   [ISO_TIME_PATTERN, 'must be an ISO 8601 time with a zone (e.g. 2026-05-01T00:00:00Z) from 1970 to 9999'],
+  [IDEMPOTENCY_KEY_PATTERN, 'must be printable ASCII without leading or trailing spaces (e.g. a UUID)'],
 ]);
 
 const CODES: Readonly<Record<number, string>> = {

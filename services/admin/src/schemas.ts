@@ -44,12 +44,29 @@ const ERROR_DESCRIPTIONS: Readonly<Record<number, string>> = {
   503: 'Bus disconnected, or no registry replica answered in time',
 };
 
+/** 503 of the push routes: the bus, or for durable pushes the push stream. */
+export const PushUnavailable = Type.Ref('Error', {
+  description:
+    'bus_unavailable: the bus is disconnected. Durable pushes also: durable_stream_missing (no stream stores the subject: durable pushes are off on the edges, MESH_DURABLE=false, or no edge created the stream yet) and durable_unavailable (the stream did not acknowledge in time; retry with the same Idempotency-Key, Retry-After says when)',
+});
+
 export const Accepted = Type.Object(
   {
     status: Type.Literal('accepted'),
     subject: Type.String({ description: 'NATS subject the message was published on' }),
   },
   { description: 'Published' },
+);
+
+export const Stored = Type.Object(
+  {
+    status: Type.Literal('stored'),
+    subject: Type.String({ description: 'NATS subject the push was stored under (<prefix>.durable.<kind>.<token>)' }),
+    stream: Type.String({ description: 'The stream that stored it (MESH_DURABLE_STREAM, default MESH_PUSH)' }),
+    position: Type.Integer({ minimum: 1, description: "The push's position (its stream sequence): clients get it in the DURABLE_PUSH frame" }),
+    duplicate: Type.Boolean({ description: 'true: a push with this Idempotency-Key was stored within the duplicate window; nothing new was stored, position is the first one' }),
+  },
+  { description: 'Stored: delivered to connected clients, replayed to clients that resume within the retention' },
 );
 
 /** Close reasons travel in the Mesh-Reason header and the WebSocket close frame (at most 123 bytes). */
@@ -73,11 +90,35 @@ export const SessionParams = Type.Object({ sessionId: SessionId });
 export const ClientParams = Type.Object({ userId: UserId, clientId: ClientId });
 export const ConnectionParams = Type.Object({ connectionId: ConnectionId });
 
+/** Query strings are not coerced (TypeBox validator): a flag is the text `true` or `false`. */
+const Flag = (description: string) => Type.Union([Type.Literal('true'), Type.Literal('false')], { description });
+const DURABLE_FLAG =
+  'true: store the push in the push stream first (JetStream), answer 201 with its position; clients that were away get it when they resume. Default false (at-most-once, 202)';
+
+export const PushQuery = Type.Object({ durable: Type.Optional(Flag(DURABLE_FLAG)) }, { additionalProperties: false });
 export const UserPushQuery = Type.Object(
-  { sessionId: Type.Optional(idString('Only connections of this session of the user')) },
+  { sessionId: Type.Optional(idString('Only connections of this session of the user')), durable: PushQuery.properties.durable },
   { additionalProperties: false },
 );
 export const EmptyQuery = Type.Object({}, { additionalProperties: false });
+
+/**
+ * The longest Idempotency-Key: it travels as the Nats-Msg-Id header, printable ASCII (HTTP trims
+ * surrounding spaces, NATS header values cannot carry control characters).
+ */
+export const MAX_IDEMPOTENCY_KEY = 256;
+export const IDEMPOTENCY_KEY_PATTERN = '^[\\x21-\\x7E]([\\x20-\\x7E]*[\\x21-\\x7E])?$';
+export const PushHeaders = Type.Object({
+  'Idempotency-Key': Type.Optional(
+    Type.String({
+      minLength: 1,
+      maxLength: MAX_IDEMPOTENCY_KEY,
+      pattern: IDEMPOTENCY_KEY_PATTERN,
+      description:
+        'Durable pushes (durable=true): a retried request with the same key within 2 minutes is stored once (the answer says duplicate: true and gives the first position). Printable ASCII, e.g. a UUID. Ignored by at-most-once pushes (nothing is stored to compare with)',
+    }),
+  ),
+});
 
 /** Push payloads are raw bytes of any content type; documented, not validated (see push routes). */
 export const PushBody = Type.Unsafe<Buffer>({ type: 'string', format: 'binary', description: 'Raw bytes, published unchanged (may be empty)' });

@@ -6,7 +6,7 @@ import { createLogger, Health } from '@session-mesh/runtime';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { mintToken } from '../../../test/support/tokens.js';
 import { tokenFingerprint } from '../src/auth.js';
-import { admin, ADMIN_TOKEN, bearer, buildTestAdmin, copy, subjects, type TestAdmin } from './support/admin-harness.js';
+import { admin, ADMIN_TOKEN, bearer, buildTestAdmin, copy, createPushStream, subjects, type TestAdmin } from './support/admin-harness.js';
 import { waitFor } from '../../../test/support/wait-for.js';
 
 const ODD_IDS = ['alice/bob', 'ops@example.com', 'with space', 'ünïcødé ✓', 'star*', 'gt>', 'dot.ted', '100%', 'q?a#b'];
@@ -275,6 +275,101 @@ describe('admin API on the memory bus', () => {
       expect(big.json()).toMatchObject({ error: 'payload_too_large' });
       await published(1);
       expect(received).toHaveLength(1);
+    });
+  });
+
+  describe('durable push', () => {
+    const post = (url: string, payload?: string | Buffer, headers: Record<string, string> = {}) =>
+      t.app.inject({ method: 'POST', url, headers: { ...admin, 'content-type': 'application/octet-stream', ...headers }, ...(payload !== undefined ? { payload } : {}) });
+
+    it('answers 503 durable_stream_missing when no stream stores the subject, and audits nothing', async () => {
+      const r = await post('/v1/users/alice/push?durable=true', 'x');
+      expect(r.statusCode).toBe(503);
+      expect(r.json()).toEqual({ error: 'durable_stream_missing', message: expect.stringContaining(`no stream stores ${subjects.durableUser('alice')}`) });
+      expect(r.json().message).toContain('MESH_DURABLE=false');
+      expect(t.logs.audits()).toEqual([]);
+    });
+
+    it('stores the push, answers 201 with its position, and the stream republishes it with the narrowing headers', async () => {
+      await createPushStream(bus);
+      const binary = Buffer.from([0x00, 0xff, 0x05, 0x7b]);
+      const r1 = await post('/v1/users/alice%2Fbob/push?sessionId=s%2F1&durable=true', binary);
+      expect(r1.statusCode, r1.body).toBe(201);
+      expect(r1.json()).toEqual({ status: 'stored', subject: subjects.durableUser('alice/bob'), stream: 'MESH_PUSH', position: 1, duplicate: false });
+      const r2 = await post('/v1/sessions/s1/push?durable=true', 'to the session');
+      expect(r2.json()).toMatchObject({ subject: subjects.durableSession('s1'), position: 2, duplicate: false });
+      const r3 = await post('/v1/users/alice/clients/tab%201/push?durable=true', undefined);
+      expect(r3.json()).toMatchObject({ subject: subjects.durableUser('alice'), position: 3 });
+      // durable=false is the at-most-once path (an Idempotency-Key is ignored there): 202, no position.
+      const r4 = await post('/v1/users/alice/push?durable=false', 'plain', { 'idempotency-key': 'k1' });
+      expect(r4.statusCode).toBe(202);
+      expect(r4.json()).toEqual({ status: 'accepted', subject: subjects.pushUser('alice') });
+
+      const msgs = await published(4);
+      const byText = (m: BusMessage) => Buffer.from(m.data);
+      expect(msgs.map((m) => [m.subject, m.headers?.get('Nats-Sequence') ?? ''])).toEqual([
+        [subjects.pushUser('alice/bob'), '1'],
+        [subjects.pushSession('s1'), '2'],
+        [subjects.pushUser('alice'), '3'],
+        [subjects.pushUser('alice'), ''],
+      ]);
+      expect(byText(msgs[0]!).equals(binary)).toBe(true);
+      expect(decodeId(msgs[0]!.headers!.get(Header.Session))).toBe('s/1');
+      expect(byText(msgs[1]!).toString()).toBe('to the session');
+      expect(decodeId(msgs[2]!.headers!.get(Header.Client))).toBe('tab 1');
+      expect(msgs[2]!.data.length).toBe(0);
+      for (const m of msgs) expect(Number(m.headers!.get('Mesh-Published-At'))).toBeGreaterThan(Date.now() - 60_000);
+
+      const audits = t.logs.audits();
+      expect(audits.map((a) => [a['action'], a['position'], a['durable']])).toEqual([
+        ['push', 1, true],
+        ['push', 2, true],
+        ['push', 3, true],
+        ['push', undefined, undefined],
+      ]);
+      expect(audits[0]).toMatchObject({ target: { kind: 'user', id: 'alice/bob', sessionId: 's/1' }, stream: 'MESH_PUSH', duplicate: false, bytes: 4 });
+    });
+
+    it('stores a push once per Idempotency-Key: the retry answers duplicate with the first position', async () => {
+      await createPushStream(bus);
+      const first = await post('/v1/users/alice/push?durable=true', 'invoice 42', { 'idempotency-key': 'inv-42' });
+      const retry = await post('/v1/users/alice/push?durable=true', 'invoice 42', { 'idempotency-key': 'inv-42' });
+      const other = await post('/v1/users/alice/push?durable=true', 'invoice 43', { 'idempotency-key': 'inv-43' });
+      expect([first.statusCode, retry.statusCode, other.statusCode]).toEqual([201, 201, 201]);
+      expect([first.json(), retry.json(), other.json()].map((b) => [b.position, b.duplicate])).toEqual([
+        [1, false],
+        [1, true],
+        [2, false],
+      ]);
+      const msgs = await published(2);
+      expect(msgs.map((m) => Buffer.from(m.data).toString())).toEqual(['invoice 42', 'invoice 43']);
+      expect(t.logs.audits().map((a) => [a['idempotencyKey'], a['duplicate']])).toEqual([
+        ['inv-42', false],
+        ['inv-42', true],
+        ['inv-43', false],
+      ]);
+    });
+
+    it('refuses a durable broadcast and bad flag or key values with 400', async () => {
+      await createPushStream(bus);
+      const cases: Array<[string, Record<string, string>, RegExp]> = [
+        ['/v1/broadcast?durable=true', {}, /durable broadcast is not supported/],
+        ['/v1/broadcast?durable=false', {}, /durable broadcast is not supported/],
+        ['/v1/users/alice/push?durable=yes', {}, /querystring\.durable must be one of "true", "false"/],
+        ['/v1/users/alice/push?durable=true', { 'idempotency-key': 'a\u00e9' }, /headers\.idempotency-key must be printable ASCII/],
+        ['/v1/users/alice/push?durable=true', { 'idempotency-key': 'k'.repeat(257) }, /headers\.idempotency-key/],
+      ];
+      for (const [url, headers, message] of cases) {
+        const r = await post(url, 'x', headers);
+        expect(r.statusCode, `${url} ${JSON.stringify(headers)}`).toBe(400);
+        expect(r.json().error).toBe('bad_request');
+        expect(r.json().message).toMatch(message);
+      }
+      // Nothing was published or stored.
+      await bus.flush();
+      expect(received).toEqual([]);
+      expect((await (await bus.stream('MESH_PUSH')).state()).last).toBe(0);
+      expect(t.logs.audits()).toEqual([]);
     });
   });
 

@@ -23,6 +23,7 @@ describe('loadAdminConfig', () => {
       kvReplicas: 1,
       maxPushBytes: 65536,
       registryTimeoutMs: 2000,
+      durableTimeoutMs: 5000,
       jwt: undefined,
     });
   });

@@ -1,8 +1,8 @@
 import { Writable } from 'node:stream';
-import { MemoryBroker, type Bus, type BusMessage } from '@session-mesh/bus';
+import { MemoryBroker, type Bus, type BusMessage, type BusStream } from '@session-mesh/bus';
 import { afterEach, beforeEach } from 'vitest';
 import { createSubjects } from '@session-mesh/protocol';
-import { createLogger, Health, type Logger } from '@session-mesh/runtime';
+import { createLogger, Health, type Logger, type Tracing } from '@session-mesh/runtime';
 import type { FastifyInstance } from 'fastify';
 import { createAdmin } from '../../src/admin.js';
 import type { BlacklistBucket } from '../../src/blacklist-bucket.js';
@@ -28,6 +28,7 @@ export function testConfig(overrides: Partial<AdminConfig> = {}): AdminConfig {
     kvReplicas: 1,
     maxPushBytes: 1024,
     registryTimeoutMs: 300,
+    durableTimeoutMs: 2_000,
     janitorIntervalMs: 20,
     shutdownTimeoutMs: 1_000,
     opsHost: '127.0.0.1',
@@ -42,7 +43,8 @@ export class LogCapture {
   readonly raw: string[] = [];
   readonly logger: Logger;
 
-  constructor() {
+  /** `traceIds`: lines written inside a span carry its trace_id and span_id (as main.ts sets up with tracing on). */
+  constructor(options: { traceIds?: boolean } = {}) {
     const stream = new Writable({
       write: (chunk: Buffer, _encoding, done) => {
         for (const line of chunk.toString('utf8').split('\n')) {
@@ -53,7 +55,7 @@ export class LogCapture {
         done();
       },
     });
-    this.logger = createLogger({ name: 'admin-test', level: 'info', destination: stream });
+    this.logger = createLogger({ name: 'admin-test', level: 'info', destination: stream, traceIds: options.traceIds === true });
   }
 
   audits(): Array<Record<string, unknown>> {
@@ -74,11 +76,23 @@ export interface TestAdmin {
  * the blacklist is loaded (unless `waitLoaded` is false); closing the app also stops the role's
  * background jobs, so tests close one thing.
  */
-export async function buildTestAdmin(bus: Bus, overrides: Partial<AdminConfig> = {}, options: { waitLoaded?: boolean } = {}): Promise<TestAdmin> {
-  const logs = new LogCapture();
+export async function buildTestAdmin(
+  bus: Bus,
+  overrides: Partial<AdminConfig> = {},
+  options: { waitLoaded?: boolean; tracing?: Tracing } = {},
+): Promise<TestAdmin> {
+  const logs = new LogCapture({ traceIds: options.tracing !== undefined });
   const health = new Health();
   const clock: { t: number | undefined } = { t: undefined };
-  const admin = await createAdmin({ bus, logger: logs.logger, health, config: testConfig(overrides), subjects, now: () => clock.t ?? Date.now() });
+  const admin = await createAdmin({
+    bus,
+    logger: logs.logger,
+    health,
+    config: testConfig(overrides),
+    subjects,
+    now: () => clock.t ?? Date.now(),
+    ...(options.tracing !== undefined ? { tracing: options.tracing } : {}),
+  });
   admin.app.addHook('onClose', () => admin.stopBackground());
   await admin.app.ready();
   if (options.waitLoaded !== false) await waitFor(() => admin.blacklist.readiness() === true, { what: 'the admin blacklist to load' });
@@ -87,6 +101,22 @@ export async function buildTestAdmin(bus: Bus, overrides: Partial<AdminConfig> =
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 export const admin = bearer(ADMIN_TOKEN);
+
+/**
+ * The push stream as an edge creates it at start (services/edge/src/durable/durable-pushes.ts
+ * streamConfig()), for tests that run the admin without an edge: durable pushes need it.
+ */
+export function createPushStream(bus: Bus): Promise<BusStream> {
+  return bus.stream('MESH_PUSH', {
+    subjects: [subjects.durableAll()],
+    maxAgeMs: 3_600_000,
+    maxMsgs: 0,
+    maxBytes: 0,
+    replicas: 1,
+    duplicateWindowMs: 120_000,
+    republish: { src: subjects.durableAll(), dest: subjects.durableRepublish() },
+  });
+}
 
 /** Keeps a received message (NATS messages expose fields through getters and reuse buffers). */
 export function copy(msg: BusMessage): BusMessage {
