@@ -1,8 +1,6 @@
 // @ts-check
-// Resume after reconnect. NEEDS DURABLE PUSHES (issue 8), WHICH DO NOT EXIST YET: the wire format it
-// uses is a proposal kept in lib/durable-protocol.js, to be aligned with docs/protocol.md when the
-// feature lands. Until then it fails against a real cluster, and CI type-checks it but does not
-// run it (k6/README.md says why).
+// Resume after reconnect with durable pushes (docs/delivery.md; the wire format in
+// lib/durable-protocol.js follows docs/protocol.md section 6).
 //
 // Every iteration of a VU: connect with a fixed client id and receive LIVE_BEFORE durable pushes;
 // close; while away, publish MISSED durable pushes; reconnect with the last position and expect
@@ -12,7 +10,7 @@ import { check } from 'k6';
 import exec from 'k6/execution';
 import { Counter, Rate, Trend } from 'k6/metrics';
 import { clearTimeout, setTimeout } from 'k6/timers';
-import { parseDurablePush, publishDurable, resumeQuery } from './lib/durable-protocol.js';
+import { DURABLE_STORED, parseDurablePush, publishDurable, resumeQuery } from './lib/durable-protocol.js';
 import { commonThresholds, env, envDurationMs, envInt, newRunId, openSession, parseStamp, requireAdmin, tokenFor, userId } from './lib/mesh.js';
 
 requireAdmin();
@@ -108,7 +106,7 @@ export default async function (data) {
   const publish = async () => {
     seq += 1;
     const res = await publishDurable(user, session, JSON.stringify({ run: data.runId, seq, sentAt: Date.now() }));
-    return res.status === 202;
+    return res.status === DURABLE_STORED;
   };
 
   // 1. Live, then away.

@@ -1,22 +1,21 @@
 // @ts-check
-// PROPOSED wire format for durable pushes and resume. NOT IMPLEMENTED YET: durable pushes arrive
-// with issue 8 ("Sessions that survive the network"), and docs/protocol.md does not describe them
-// yet. Everything resume.js assumes about the wire lives in this file, so that when the feature
-// lands only this file follows docs/protocol.md. What it assumes, from docs/architecture.md ("the
-// binary PUSH opcode leaves room for a sequenced variant") and issue 8 (positions, epochs,
-// `recovered`, Centrifugo's offset + epoch as the model):
+// The wire format of durable pushes and resume, as docs/protocol.md (section 6) and
+// docs/delivery.md describe it. Everything resume.js needs to know about the wire lives here:
 //
-//   publish durable   POST /v1/users/{userId}/push?sessionId=<id>&durable=true   (202 as today)
+//   publish durable   POST /v1/users/{userId}/push?sessionId=<id>&durable=true  -> 201 {"position": n, ...}
 //   durable PUSH      [0x05][position: u64 big-endian][payload...]              server -> client
-//   welcome           {"type":"welcome", ..., "epoch":"<stream epoch>", "recovered": true|false}
-//   resume            reconnect with ?client=<same client id>&resume=<epoch>:<last position>
+//   welcome           {"type":"welcome", ..., "epoch":"<stream epoch>", "position": n, "recovered": true|false}
+//   end of a replay   {"type":"position","position":n}
+//   resume            reconnect with ?client=<same client id>&position=<last position>&epoch=<epoch>
 import { adminPost } from './mesh.js';
 
 export const OP_DURABLE_PUSH = 0x05;
+/** The admin API's answer to a durable push: 201 once the stream stored it. */
+export const DURABLE_STORED = 201;
 
 /** @param {string} user @param {string} session @param {string} body */
 export function publishDurable(user, session, body) {
-  return adminPost(`/v1/users/${encodeURIComponent(user)}/push?sessionId=${encodeURIComponent(session)}&durable=true`, body);
+  return adminPost(`/v1/users/${encodeURIComponent(user)}/push?sessionId=${encodeURIComponent(session)}&durable=true`, body, DURABLE_STORED);
 }
 
 /**
@@ -35,5 +34,5 @@ export function parseDurablePush(frame) {
 
 /** The query parameters that ask the edge to replay what came after `position`. @param {string} epoch @param {number} position */
 export function resumeQuery(epoch, position) {
-  return { resume: `${epoch}:${position}` };
+  return { position: String(position), epoch };
 }

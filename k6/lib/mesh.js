@@ -272,13 +272,13 @@ export function asciiText(buffer) {
 // ---------------------------------------------------------------------------------------------
 // Publishing through the admin API (services/admin/openapi.json)
 
-/** @param {string} path @param {string} body */
-export async function adminPost(path, body) {
+/** @param {string} path @param {string} body @param {number} [expectedStatus] 202 for at-most-once pushes, 201 for durable ones */
+export async function adminPost(path, body, expectedStatus = 202) {
   const res = await http.asyncRequest('POST', `${config.adminUrl}${path}`, body, {
     headers: { Authorization: `Bearer ${config.adminToken}`, 'Content-Type': 'application/json' },
     tags: { name: path.startsWith('/v1/users/') ? '/v1/users/{userId}/push' : path },
   });
-  metrics.publishFailed.add(res.status !== 202);
+  metrics.publishFailed.add(res.status !== expectedStatus);
   return res;
 }
 

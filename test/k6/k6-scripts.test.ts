@@ -4,8 +4,6 @@
  * a registry and the admin API, all separate processes. Sessions are spread over both edges and the
  * admin API publishes from a third NATS node, so every push crosses the cluster. Each run must pass
  * its thresholds and print exact counts (sent = delivered, lost = 0).
- *
- * k6/resume.js is type-checked but not run: it needs durable pushes (issue 8), see k6/README.md.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -193,6 +191,19 @@ describe('k6 scripts against a local topology', () => {
     expect(tokensServed - before).toBeGreaterThanOrEqual(cycles);
     expect(count(r, 'presence_leftover')).toBe(0);
     expect(r.summary?.thresholds.find((t) => t.metric === 'presence_leftover')?.ok).toBe(true);
+  });
+
+  it('resume: pushes missed while away are replayed on the other edge exactly, in order, then live ones', async () => {
+    const r = await runStandin('k6/resume.js', { ...env(), VUS: '3', DURATION: '2s', LIVE_BEFORE: '3', MISSED: '10', LIVE_AFTER: '3', REPLAY_P95_MS: '2000', REPLAY_P99_MS: '4000' });
+    expect(r.code, explain(r)).toBe(0);
+    expect(r.summary?.errors).toEqual([]);
+    const iterations = r.summary?.metrics['resume_recovered']?.values['passes'] ?? 0;
+    expect(iterations).toBeGreaterThanOrEqual(3);
+    expect(r.summary?.metrics['resume_recovered']?.values['rate']).toBe(1);
+    expect(count(r, 'resume_missing') ?? 0).toBe(0);
+    expect(count(r, 'resume_duplicates') ?? 0).toBe(0);
+    expect(count(r, 'resume_out_of_order') ?? 0).toBe(0);
+    expect(r.summary?.metrics['resume_replay_time']?.values['count']).toBe(iterations);
   });
 
   it('fails the run when the edges refuse the tokens (a wrong secret), saying why', async () => {
