@@ -478,6 +478,16 @@ if (report.errors.length > 0) exitCode = 1;
 mkdirSync(dirname(outFile), { recursive: true });
 writeFileSync(outFile, `${JSON.stringify(report, null, 2)}\n`);
 log(`wrote ${outFile} (process logs in ${logDir})`);
+const say = (line) => process.stdout.write(`${line}\n`);
+const pct = (p) => `p50 ${p.p50} / p90 ${p.p90} / p99 ${p.p99} / max ${p.max} ms`;
+for (const s of [report.storm, ...(report.stormVariants ?? [])].filter(Boolean)) {
+  say(`storm, ${s.clients} clients, ${s.missedPerClient} missed each: sent ${s.sent}, delivered ${s.delivered}, lost ${s.lost}, duplicated ${s.duplicated}, recovered ${s.recovered}, storm ${s.stormMs} ms`);
+  say(`  reconnect -> welcome   ${pct(s.welcomeMs)}`);
+  say(`  reconnect -> position  ${pct(s.replayCompleteMs)}`);
+}
+for (const m of report.cost ?? []) {
+  say(`${m.mode}: ${m.ackedPerSecond ?? m.publishedPerSecond}/s ${m.acked === undefined ? 'published' : 'acked'}, ${m.deliveredPerSecond}/s delivered, lost ${m.lost}; latency p50 ${m.latencyMs.p50} / p99 ${m.latencyMs.p99} ms (window ${m.window}), one at a time p50 ${m.oneAtATime.latencyMs.p50} / p99 ${m.oneAtATime.latencyMs.p99} ms`);
+}
 if (outFile === DEFAULT_OUT && process.env.BENCH_RENDER !== '0' && existsSync(join(ROOT, 'bench/results/latest.json'))) {
   const { render } = await import('./render.mjs');
   for (const f of render(JSON.parse(readFileSync(join(ROOT, 'bench/results/latest.json'), 'utf8')), { root: ROOT })) log(`wrote ${f}`);
