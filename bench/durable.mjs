@@ -21,8 +21,8 @@
 // while away), BENCH_DURABLE_MISSED_VARIANTS (2: extra storms with these numbers, comma-separated;
 // empty for none), BENCH_DURABLE_SURVIVORS (2 edges left after the kill), BENCH_DURABLE_COST_USERS (2000),
 // BENCH_DURABLE_COST_SECONDS (10), BENCH_DURABLE_WINDOW (256), BENCH_DURABLE_PAYLOAD_BYTES (100),
-// BENCH_DURABLE_PHASES (storm,cost), MESH_DURABLE_REPLAY_CONCURRENCY (64) and MESH_DURABLE_REPLAY_MAX
-// (1000) passed to the edges, BENCH_NATS_SERVER (else scripts/install-nats-server.sh),
+// BENCH_DURABLE_PHASES (storm,cost), MESH_DURABLE_REPLAY_CONCURRENCY (64), MESH_DURABLE_REPLAY_MAX
+// (1000) and MESH_DURABLE_MERGE_MAX (100000; 0: every resume reads its own subjects) passed to the edges, BENCH_NATS_SERVER (else scripts/install-nats-server.sh),
 // BENCH_DURABLE_OUT (bench/results/durable.json; writing there also re-renders docs/benchmarks.md
 // unless BENCH_RENDER=0).
 import { execFileSync } from 'node:child_process';
@@ -70,6 +70,7 @@ const config = {
   payloadBytes: intEnv('BENCH_DURABLE_PAYLOAD_BYTES', 100, 16),
   replayConcurrency: intEnv('MESH_DURABLE_REPLAY_CONCURRENCY', 64),
   replayMax: intEnv('MESH_DURABLE_REPLAY_MAX', 1000),
+  mergeMax: intEnv('MESH_DURABLE_MERGE_MAX', 100000, 0),
   phases: (process.env.BENCH_DURABLE_PHASES ?? 'storm,cost').split(',').map((s) => s.trim()),
 };
 for (const p of config.phases) if (!['storm', 'cost'].includes(p)) throw new Error(`BENCH_DURABLE_PHASES: unknown phase ${p} (storm, cost)`);
@@ -90,7 +91,10 @@ const secret = randomBytes(24).toString('hex');
 const edgeEnv = {
   MESH_DURABLE_REPLAY_CONCURRENCY: String(config.replayConcurrency),
   MESH_DURABLE_REPLAY_MAX: String(config.replayMax),
+  MESH_DURABLE_MERGE_MAX: String(config.mergeMax),
   MESH_KV_REPLICAS: '1',
+  // BENCH_EDGE_LOG_LEVEL=info shows the edges' merged replay reads in the process logs.
+  ...(process.env.BENCH_EDGE_LOG_LEVEL ? { MESH_LOG_LEVEL: process.env.BENCH_EDGE_LOG_LEVEL } : {}),
 };
 const logDir = mkdtempSync(join(tmpdir(), 'session-mesh-durable-bench-'));
 const procs = new Procs(logDir, process.env.BENCH_PIDFILE);

@@ -135,10 +135,12 @@ export class MemoryStream {
       if ((this.entries[mid] as Entry).seq < from) lo = mid + 1;
       else hi = mid;
     }
+    // A pattern (`*`, `>`) reads every subject it matches, as next_by_subj does in JetStream.
+    const pattern = subject.includes('*') || subject.includes('>') ? subject.split('.') : undefined;
     for (let i = lo; i < this.entries.length && out.length < max; i++) {
       const e = this.entries[i] as Entry;
       if (e.seq > to) break;
-      if (e.subject !== subject) continue;
+      if (pattern === undefined ? e.subject !== subject : !patternMatches(pattern, e.subject.split('.'))) continue;
       out.push({ seq: e.seq, subject: e.subject, data: e.data.slice(), headers: e.headers === undefined ? undefined : new MemoryHeaders(e.headers) });
     }
     return out;

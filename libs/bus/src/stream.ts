@@ -64,8 +64,8 @@ export interface BusStream {
   /** Read from the server each call. */
   state(): Promise<StreamState>;
   /**
-   * Messages stored under exactly `subject` with `from <= seq <= to`, in order, at most `max`
-   * (fewer when the range holds fewer). For NATS: direct gets, batched.
+   * Messages stored under `subject` (exact, or a pattern with `*` / `>`) with `from <= seq <= to`,
+   * in order, at most `max` (fewer when the range holds fewer). For NATS: direct gets, batched.
    */
   read(subject: string, from: number, to: number, max: number): Promise<StoredMessage[]>;
   /** Deletes the stream and everything in it (operators, tests: a new one gets a new epoch). */

@@ -768,6 +768,27 @@ export function runBusConformance(target: ConformanceTarget): void {
         expect(await stream.read(x, 6, 6, 100)).toEqual([]);
         await readUntil(() => stream.read(y, 1, 6, 100), 2);
         expect((await stream.read(y, 1, 6, 100)).map((m) => str(m.data))).toEqual(['y1', 'y2']);
+        // A pattern reads every matching subject in sequence order (merged replays read this way).
+        expect((await stream.read(`${root}.user.*`, 3, 6, 100)).map((m) => [m.seq, m.subject])).toEqual([[3, y], [4, x], [5, x], [6, y]]);
+        expect((await stream.read(`${root}.>`, 2, 6, 3)).map((m) => m.seq)).toEqual([2, 3, 4]);
+        await stream.delete();
+      });
+
+      it('reads a wide range by pattern in order (a merged replay), bounded by `to` and `max`', async () => {
+        const root = uniq('wide');
+        const stream = await a.stream(streamName(), config(root));
+        await visible(stream, b, `${root}.probe.p`);
+        const pending: Array<Promise<unknown>> = [];
+        for (let i = 0; i < 1500; i++) pending.push(b.publishStored(`${root}.user.${i % 2 === 0 ? 'x' : 'y'}`, text(`m${i}`)));
+        await Promise.all(pending);
+        const last = (await stream.state()).last;
+        await readUntil(() => stream.read(`${root}.user.*`, 1, last, 5000), 1500);
+        const all = await stream.read(`${root}.user.*`, 1, last, 5000);
+        expect(all.map((m) => str(m.data))).toEqual(Array.from({ length: 1500 }, (_, i) => `m${i}`));
+        expect(all.map((m) => m.seq)).toEqual([...all.map((m) => m.seq)].sort((p, q) => p - q));
+        const middle = await stream.read(`${root}.user.*`, all[100]!.seq, all[1299]!.seq, 5000);
+        expect(middle.map((m) => str(m.data))).toEqual(Array.from({ length: 1200 }, (_, i) => `m${i + 100}`));
+        expect((await stream.read(`${root}.user.*`, 1, last, 1100)).length).toBe(1100);
         await stream.delete();
       });
 

@@ -125,6 +125,7 @@ const schema = z
     MESH_DURABLE_REPLAY_MAX: env.positiveInt(1000),
     MESH_DURABLE_REPLAY_CONCURRENCY: env.positiveInt(64),
     MESH_DURABLE_PENDING_MAX: env.positiveInt(10_000),
+    MESH_DURABLE_MERGE_MAX: env.nonNegativeInt(100_000),
   })
   .superRefine(refineJwtEnv((v) => v.MESH_ANONYMOUS))
   .superRefine((v, ctx) => {
@@ -192,6 +193,7 @@ export function loadEdgeConfig(vars: NodeJS.ProcessEnv = process.env): EdgeConfi
           replayMax: v.MESH_DURABLE_REPLAY_MAX,
           replayConcurrency: v.MESH_DURABLE_REPLAY_CONCURRENCY,
           pendingMax: v.MESH_DURABLE_PENDING_MAX,
+          mergeMax: v.MESH_DURABLE_MERGE_MAX,
         },
   };
 }

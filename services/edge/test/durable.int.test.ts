@@ -204,10 +204,48 @@ function durableSuite(kind: 'memory' | 'nats', open: () => Promise<Place>): void
       }
     });
 
+    it('serves a reconnect storm with merged reads: 40 tabs resuming at once each get exactly their own pushes', async () => {
+      const users = Array.from({ length: 20 }, (_, i) => `storm-${kind}-${i}`);
+      const points = new Map<string, { position: number; epoch: string }>();
+      for (const user of users) {
+        const tabs = [await tab(a, user, `${user}-sa`, 'ta'), await tab(a, user, `${user}-sb`, 'tb')];
+        const ack = await toUser(user, 'before');
+        await waitFor(() => tabs.every((c) => c.durable.length === 1), 5000, 'the first push');
+        await Promise.all(tabs.map((c) => c.close()));
+        points.set(user, { position: ack.seq, epoch: tabs[0]!.welcome!.epoch! });
+      }
+      const expected = new Map<string, number[]>();
+      const expect_ = (key: string, seq: number) => expected.set(key, [...(expected.get(key) ?? []), seq]);
+      for (const user of users) {
+        const all = await toUser(user, 'all');
+        expect_(`${user}/ta`, all.seq);
+        expect_(`${user}/tb`, all.seq);
+        expect_(`${user}/ta`, (await toUser(user, 'only-ta', { client: 'ta' })).seq);
+        expect_(`${user}/tb`, (await toSession(`${user}-sb`, 'session-b')).seq);
+        await toUser(user, 'nobody', { session: `${user}-sa`, client: 'tb' });
+      }
+      const before = (await (await fetch(`${b.opsUrl}/stats`)).json()) as { durable: { merged: number; mergedClients: number } };
+      const resumed = await Promise.all(
+        users.flatMap((user) => [
+          tab(b, user, `${user}-sa`, 'ta', points.get(user)).then((c) => [`${user}/ta`, c] as const),
+          tab(b, user, `${user}-sb`, 'tb', points.get(user)).then((c) => [`${user}/tb`, c] as const),
+        ]),
+      );
+      await waitFor(() => resumed.every(([, c]) => c.positionMarks.length === 1), 10_000, 'every replay');
+      for (const [key, c] of resumed) {
+        expect(c.welcome!.recovered, key).toBe(true);
+        expect(c.durable.map((d) => d.position), key).toEqual(expected.get(key));
+      }
+      const after = (await (await fetch(`${b.opsUrl}/stats`)).json()) as { durable: { merged: number; mergedClients: number } };
+      console.log(`[durable storm ${kind}] 40 resumes: ${after.durable.merged - before.durable.merged} merged reads served ${after.durable.mergedClients - before.durable.mergedClients} of them`);
+      expect(after.durable.mergedClients - before.durable.mergedClients).toBeGreaterThan(1);
+      await Promise.all(resumed.map(([, c]) => c.close()));
+    }, 60_000);
+
     it('counts resumes, replayed pushes and their outcome in /stats (the metrics read them)', async () => {
       const stats = (await (await fetch(`${b.opsUrl}/stats`)).json()) as { durable?: { resumes: number; recovered: number; notRecovered: number; replayed: number; replaysWaiting: number } };
       expect(stats.durable).toBeDefined();
-      expect(stats.durable!.recovered).toBeGreaterThanOrEqual(4); // away, seam, and the two narrowed tabs
+      expect(stats.durable!.recovered).toBeGreaterThanOrEqual(44); // away, seam, the two narrowed tabs, the storm
       expect(stats.durable!.notRecovered).toBeGreaterThanOrEqual(2);
       expect(stats.durable!.resumes).toBe(stats.durable!.recovered + stats.durable!.notRecovered);
       expect(stats.durable!.replayed).toBeGreaterThanOrEqual(500);

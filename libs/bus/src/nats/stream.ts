@@ -4,6 +4,7 @@
  * 2.11+), acknowledged publishes. nats.js's errors become the bus's typed ones.
  */
 import {
+  DeliverPolicy,
   jetstream,
   jetstreamManager,
   JetStreamApiError,
@@ -32,6 +33,11 @@ import { NOT_YET_CODES } from './kv.js';
 const STREAM_NOT_FOUND = 10059;
 const STREAM_NAME_EXISTS = 10058;
 const READ_BATCH = 256;
+/** A pattern read over more positions than this streams through an ordered consumer instead of direct gets. */
+const SCAN_ABOVE = 1024;
+/** Messages per fetch of such a scan; a fetch with nothing left ends after SCAN_IDLE_MS. */
+const SCAN_FETCH = 4096;
+const SCAN_IDLE_MS = 1000;
 const NS = 1_000_000;
 
 function toStreamError(err: unknown, name: string): unknown {
@@ -147,6 +153,9 @@ class NatsStream implements BusStream {
   }
 
   async read(subject: string, from: number, to: number, max: number): Promise<StoredMessage[]> {
+    // Wide pattern reads (merged replays in a reconnect storm): an ordered consumer streams the
+    // range about three times faster than batched direct gets, for the price of one ephemeral consumer.
+    if (to - from + 1 > SCAN_ABOVE && max > SCAN_ABOVE && (subject.includes('*') || subject.includes('>'))) return this.scan(subject, from, to, max);
     const out: StoredMessage[] = [];
     let next = from;
     while (out.length < max && next <= to) {
@@ -160,6 +169,32 @@ class NatsStream implements BusStream {
       next = (got[got.length - 1] as StoredMessage).seq + 1;
     }
     return out;
+  }
+
+  private async scan(subject: string, from: number, to: number, max: number): Promise<StoredMessage[]> {
+    const out: StoredMessage[] = [];
+    try {
+      const consumer = await jetstream(this.client.nc).consumers.get(this.name, { filter_subjects: [subject], deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: from });
+      for (;;) {
+        const batch = await consumer.fetch({ max_messages: Math.min(SCAN_FETCH, max - out.length), expires: SCAN_IDLE_MS });
+        let got = 0;
+        let done = false;
+        for await (const m of batch) {
+          got++;
+          if (m.seq > to) done = true;
+          else out.push({ seq: m.seq, subject: m.subject, data: m.data, headers: m.headers as BusHeaders | undefined });
+          // pending: messages matching the filter after this one, now.
+          if (done || m.seq === to || m.info.pending === 0 || out.length >= max) {
+            done = true;
+            batch.stop();
+            break;
+          }
+        }
+        if (done || got === 0) return out;
+      }
+    } catch (err) {
+      throw toStreamError(err, this.name);
+    }
   }
 
   /** One batched direct get: messages until the EOB (204) or no-results (404) status. */

@@ -1,9 +1,10 @@
 import { openStreamWhenReady, StreamUnavailableError, type Bus, type BusStream, type StoredMessage, type StreamConfig, type StreamState } from '@session-mesh/bus';
-import { CloseCode, encodeId, Header, type ResumePoint, type Subjects } from '@session-mesh/protocol';
+import { CloseCode, type ResumePoint, type Subjects } from '@session-mesh/protocol';
 import type { Logger } from '@session-mesh/runtime';
 import { HeldPushes, type Connection } from '../connection/connection.js';
 import type { Hub } from '../hub/hub.js';
 import { ReplayLimiter } from './replay-limiter.js';
+import { ReplayReads, type ReplayReadStats } from './replay-reads.js';
 
 /** What the operator sets for durable pushes (MESH_DURABLE_*). */
 export interface DurableConfig {
@@ -18,6 +19,8 @@ export interface DurableConfig {
   readonly replayConcurrency: number;
   /** Durable pushes held per connection while it is welcomed and replayed; past it, it must resume again. */
   readonly pendingMax: number;
+  /** Largest range of positions read once for clients resuming together (reconnect storms; 0: never). */
+  readonly mergeMax: number;
 }
 
 /** Who is resuming: the connection's identity as the replay needs it. */
@@ -64,6 +67,7 @@ export class DurablePushes {
   private inflight: Promise<StreamState> | undefined;
   private queued: Promise<StreamState> | undefined;
   private readonly limiter: ReplayLimiter;
+  private readonly reads: ReplayReads;
   private reopening = false;
 
   constructor(
@@ -73,6 +77,12 @@ export class DurablePushes {
     private readonly logger: Logger,
   ) {
     this.limiter = new ReplayLimiter(config.replayConcurrency);
+    this.reads = new ReplayReads(() => this.stream as BusStream, subjects, config, this.limiter, logger);
+  }
+
+  /** Replay reads so far: per client, and merged for clients resuming together. */
+  get readStats(): ReplayReadStats {
+    return this.reads.stats;
   }
 
   /** Resumes waiting for a replay slot (MESH_DURABLE_REPLAY_CONCURRENCY). */
@@ -177,7 +187,7 @@ export class DurablePushes {
     // Older than retention (the stream dropped pushes after it), ahead of the stream, or another incarnation.
     if (epoch !== state.epoch || position > state.last || position < state.first - 1) return this.notRecovered(state);
     if (position === state.last) return this.recovered(state, position, []);
-    const replay = await this.limiter.run(() => this.read(target, position + 1, state.last));
+    const replay = await this.reads.read(target, position + 1, state.last);
     if (replay === undefined) return this.notRecovered(state);
     return this.recovered(state, position, replay);
   }
@@ -241,43 +251,5 @@ export class DurablePushes {
     this.stats.recovered++;
     this.stats.replayed += replay.length;
     return { epoch: state.epoch, position, recovered: true, replay, top: state.last };
-  }
-
-  /** The client's pushes in [from, to], merged in order and narrowed; undefined past the per-client cap. */
-  private async read(target: ResumeTarget, from: number, to: number): Promise<StoredMessage[] | undefined> {
-    const stream = this.stream as BusStream;
-    const max = this.config.replayMax;
-    const [byUser, bySession] = await Promise.all([
-      stream.read(this.subjects.durableUser(target.user), from, to, max + 1),
-      stream.read(this.subjects.durableSession(target.session), from, to, max + 1),
-    ]);
-    const session = encodeId(target.session);
-    const client = encodeId(target.client);
-    const out: StoredMessage[] = [];
-    let i = 0;
-    let j = 0;
-    while (i < byUser.length || j < bySession.length) {
-      const u = byUser[i];
-      const s = bySession[j];
-      let m: StoredMessage;
-      let viaUser: boolean;
-      if (s === undefined || (u !== undefined && u.seq < s.seq)) {
-        [m, viaUser] = [u as StoredMessage, true];
-        i++;
-      } else {
-        [m, viaUser] = [s, false];
-        j++;
-      }
-      const h = m.headers;
-      if (h !== undefined) {
-        // Narrowing holds in replays exactly as live: another tab's push is never replayed here.
-        const toSession = viaUser ? h.get(Header.Session) : '';
-        const toClient = h.get(Header.Client);
-        if ((toSession !== '' && toSession !== session) || (toClient !== '' && toClient !== client)) continue;
-      }
-      out.push(m);
-      if (out.length > max) return undefined;
-    }
-    return out;
   }
 }

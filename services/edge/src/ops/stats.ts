@@ -4,6 +4,7 @@ import type { BrokerStats } from '../broker/edge-broker.js';
 import type { OutboundStats } from '../connection/connection.js';
 import type { ConnectionsStats } from '../connection/connections.js';
 import type { DurablePushes, DurableStats } from '../durable/durable-pushes.js';
+import type { ReplayReadStats } from '../durable/replay-reads.js';
 import type { RoleTable } from '../connection/identity.js';
 import type { BlacklistView } from '../control/blacklist-view.js';
 import type { SweepStats } from '../control/sweeper.js';
@@ -34,7 +35,7 @@ export interface EdgeStats {
   readonly upgrades: UpgradeStats;
   readonly inbound: InboundStats;
   /** Durable pushes and resumes (absent when MESH_DURABLE=false); `replaysWaiting`: resumes queued for a replay slot. */
-  readonly durable?: DurableStats & { readonly replaysWaiting: number };
+  readonly durable?: DurableStats & ReplayReadStats & { readonly replaysWaiting: number };
   readonly internedRoleSets: number;
   readonly eventLoopMaxDelayMs: number;
   readonly rss: number;
@@ -86,7 +87,7 @@ export function collectStats(s: StatsSources): EdgeStats {
     blacklistEntries: s.blacklist.size,
     upgrades: { ...s.upgrades() },
     inbound: { ...s.inbound },
-    ...(s.durable === undefined ? {} : { durable: { ...s.durable.stats, replaysWaiting: s.durable.replaysWaiting } }),
+    ...(s.durable === undefined ? {} : { durable: { ...s.durable.stats, ...s.durable.readStats, replaysWaiting: s.durable.replaysWaiting } }),
     internedRoleSets: s.roles.size,
     eventLoopMaxDelayMs: Math.round(s.stall.lastMaxMs),
     rss: memory.rss,
