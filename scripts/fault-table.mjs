@@ -6,12 +6,6 @@
 //   node scripts/fault-table.mjs [--clients 200] [--only "<fault name part>"] [--json out.json]
 // The code lives in test/fault/ (TypeScript, shared with the CI form test/integration/fault-table.test.ts)
 // and runs through vite-node with the workspace aliases of vitest.config.ts.
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { runTestKit } from './run-test-kit.mjs';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-const result = spawnSync(process.execPath, ['node_modules/vite-node/vite-node.mjs', '--config', 'vitest.config.ts', 'test/fault/cli.ts', '--', ...process.argv.slice(2)], {
-  cwd: root,
-  stdio: 'inherit',
-});
-process.exit(result.status ?? 1);
+process.exit(runTestKit('test/fault/cli.ts', process.argv.slice(2)));

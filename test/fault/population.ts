@@ -42,9 +42,11 @@ export class Population {
   constructor(
     private readonly edgeUrls: () => string[],
     size: number,
+    /** Users are `<prefix><i>`, sessions `<prefix>s<i>-<n>`: two populations with other prefixes never meet. */
+    private readonly prefix = 'f',
   ) {
     for (let i = 0; i < size; i++) {
-      this.clients.push({ index: i, user: `f${i}`, sock: undefined, received: new Map(), maxSeq: 0, outOfOrder: 0, drops: 0, transitions: [], paused: false, stopped: false });
+      this.clients.push({ index: i, user: `${prefix}${i}`, sock: undefined, received: new Map(), maxSeq: 0, outOfOrder: 0, drops: 0, transitions: [], paused: false, stopped: false });
     }
   }
 
@@ -97,7 +99,7 @@ export class Population {
     const url = urls[(c.index + attempt) % urls.length]!;
     let client: MeshClient | undefined;
     try {
-      const token = await mintToken({ sub: c.user, jti: `fs${c.index}-${Date.now().toString(36)}${attempt}` });
+      const token = await mintToken({ sub: c.user, jti: `${this.prefix}s${c.index}-${Date.now().toString(36)}${attempt}` });
       client = await connectClient({ url, token, timeoutMs: 5000 });
     } catch {
       client = undefined;
