@@ -63,11 +63,16 @@ export async function runFaultTable(options: FaultTableOptions, onRow?: (row: Fa
   }
 }
 
-/** Waits until every client is open and presence matches; returns how long it took. */
+/**
+ * Waits until every client is open, none is between a client-side close and its reconnect (a
+ * rebalance or churn still in flight would otherwise land in the next fault's counts), and presence
+ * matches; returns how long it took.
+ */
 async function converge(observer: Observer, population: Population, timeoutMs: number): Promise<number> {
   const started = Date.now();
   for (;;) {
-    if (population.openCount() === population.clients.length && (await observer.presenceMismatches()) === 0) return Date.now() - started;
+    const settled = () => population.openCount() === population.clients.length && population.clients.every((c) => !c.paused);
+    if (settled() && (await observer.presenceMismatches()) === 0 && settled()) return Date.now() - started;
     if (Date.now() - started > timeoutMs) return -1;
     await sleep(200);
   }

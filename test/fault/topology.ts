@@ -3,7 +3,10 @@
  * not advertise each other, so services reach NATS only through the TCP proxies this module puts
  * in front of every node for every service: a partition is a proxy cut), two edges, two registry
  * replicas and the admin API as separate processes, and an observer bus connection (straight to
- * the last node) that publishes the numbered pushes and listens to presence and lifecycle events.
+ * nodes 2 and 1, never through a proxy) that publishes the numbered pushes and listens to presence
+ * and lifecycle events. It knows two nodes so that it fails over when the one it sits on is killed
+ * (the node holding the KV leaders can be any), and never node 0, the node frozen and killed.
+ * nats.js shuffles a server list, so services do not reliably sit on their "preferred" node.
  */
 import { connectNatsBus, type Bus } from '@session-mesh/bus';
 import { createSubjects } from '@session-mesh/protocol';
@@ -49,7 +52,7 @@ const preferredNode: Record<string, number> = { 'edge-0': 0, 'edge-1': 1, 'regis
 export async function startTopology(options: TopologyOptions): Promise<Topology> {
   const nats = await startNatsCluster({ size: 3, jetstream: true, noAdvertise: true });
   const proxies = new Map<string, TcpProxy[]>();
-  const observer = await connectNatsBus({ servers: [nats.urls[2]!], name: 'fault-observer' });
+  const observer = await connectNatsBus({ servers: [nats.urls[2]!, nats.urls[1]!], name: 'fault-observer' });
   const env = (service: string): Record<string, string> => ({
     MESH_NATS_URL: natsUrlFor(service),
     MESH_JWT_SECRET: TEST_JWT_SECRET,
