@@ -123,7 +123,7 @@ export function renderDurable(d) {
     `From \`npm run bench:durable\` (bench/durable.mjs, \`bench/results/durable.json\`), run of ${d.startedAt} (${d.durationS ?? '?'} s), separate from the runs above ` +
       `(load average at its start: ${(d.loadAverageAtStart ?? []).join(', ') || 'n/a'}). Real processes on loopback: one nats-server with JetStream (store on a local ${d.cost?.[0]?.nats?.fsType ?? 'disk'} file system), ` +
       `edges from \`services/edge/dist/main.js\`, clients on \`ws\` in the bench's own Node process (which also publishes, with \`@session-mesh/bus\`). ` +
-      `Edge settings: \`MESH_DURABLE_REPLAY_CONCURRENCY=${c.replayConcurrency}\`, \`MESH_DURABLE_REPLAY_MAX=${c.replayMax}\`; ${c.payloadBytes}-byte payloads.` +
+      `Edge settings: \`MESH_DURABLE_REPLAY_CONCURRENCY=${c.replayConcurrency}\`, \`MESH_DURABLE_REPLAY_MAX=${c.replayMax}\`, \`MESH_DURABLE_MERGE_MAX=${c.mergeMax ?? 'unset (before merged reads)'}\`; ${c.payloadBytes}-byte payloads.` +
       ((d.loadAverageAtStart?.[0] ?? 0) > (d.machine?.cores ?? Infinity)
         ? ` **Other work was running on the machine** (load average ${d.loadAverageAtStart[0]} on ${d.machine.cores} cores when the run started): treat the times as pessimistic.`
         : ''),
@@ -178,12 +178,15 @@ export function renderDurable(d) {
     const edgeMax = Math.max(...Object.entries(cpu).filter(([k]) => k.startsWith('edge')).map(([, v]) => v));
     L.push(
       '',
-      'The edge sends `welcome` once the client\'s replay has been read, so welcome and `position` arrive together; the time is spent waiting in the queue of replay reads ' +
-        `(at most ${c.replayConcurrency} per edge in flight). ` +
+      'The edge sends `welcome` once the client\'s replay has been read, so welcome and `position` arrive together. ' +
+        (c.mergeMax > 0
+          ? `Resumes that arrive together are served by merged reads (one read of the union of their ranges, by pattern through an ordered consumer, when it spans at most ${int(c.mergeMax)} positions; one merged read at a time per edge): ` +
+            'the time is the upgrades of the 5,000 reconnects plus one or two passes over the stored range per edge. '
+          : `Every resume reads its own subjects (merged reads off), at most ${c.replayConcurrency} per edge in flight. `) +
         (cpu.nats > 2 * edgeMax
           ? `nats-server, not the edges, sets the pace: it burnt ${num(cpu.nats, 1)} s of CPU against at most ${num(edgeMax, 1)} s per edge. ` +
-            "Each replay is a batched direct get by subject from the client's position, and nats-server's cost for it grows with the messages stored after that position " +
-            "(every user's, among which it finds the client's few; compare the rows above), not only with the client's own."
+            "A replay read by subject from the client's position costs nats-server work in proportion to the messages stored after that position " +
+            "(every user's, among which it finds the client's few), not only to the client's own."
           : ''),
       '',
     );
