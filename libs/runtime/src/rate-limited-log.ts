@@ -28,3 +28,20 @@ export function createRateLimitedLog(logger: Logger, options: { intervalMs?: num
 }
 
 export type RateLimitedLog = ReturnType<typeof createRateLimitedLog>;
+
+/** Anything that publishes like a bus (structural: the runtime does not depend on the bus). */
+export type PublishFn = (subject: string, data: Uint8Array, headers?: Record<string, string>) => void;
+
+/**
+ * Publishing fails only on a closed bus (shutdown) or a refused subject; it must never throw out
+ * of a timer or a handler. Failures are logged, rate limited per subject family.
+ */
+export function safePublish(publish: PublishFn, log: RateLimitedLog, message = 'could not publish'): PublishFn {
+  return (subject, data, headers) => {
+    try {
+      publish(subject, data, headers);
+    } catch (err) {
+      log(`publish:${subject.split('.').slice(0, 3).join('.')}`, { err, subject }, message);
+    }
+  };
+}

@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, createLogger, DuplicateCheckError, env, Health, healthResponse, loadConfig, runMain, Shutdown, startOpsServer, z } from '@session-mesh/runtime';
+import { ConfigError, createLogger, createRateLimitedLog, DuplicateCheckError, env, Health, healthResponse, loadConfig, runMain, safePublish, Shutdown, startOpsServer, z } from '@session-mesh/runtime';
 
 const schema = z.object({
   MESH_PORT: env.port(8080),
@@ -35,6 +35,27 @@ describe('loadConfig', () => {
     expect(problems).toMatch(/^MESH_PORT: .*"99999"/m);
     expect(problems).toMatch(/^MESH_FLAG: must be true or false/m);
     expect(problems).toMatch(/^MESH_NATS_URL: must be a comma-separated list of nats:\/\/host:port URLs/m);
+  });
+});
+
+describe('safePublish', () => {
+  it('passes publishes through, and turns a throwing publish into one rate-limited log line per subject family', () => {
+    const lines: string[] = [];
+    const logger = createLogger({ name: 't', level: 'info', destination: new Writable({ write: (c, _e, cb) => (lines.push(String(c)), cb()) }) });
+    const sent: string[] = [];
+    let closed = false;
+    const publish = safePublish((subject) => {
+      if (closed) throw new Error('bus closed');
+      sent.push(subject);
+    }, createRateLimitedLog(logger, { now: () => 1000 }));
+    publish('mesh.events.connect', new Uint8Array(0));
+    closed = true;
+    expect(() => publish('mesh.events.connect', new Uint8Array(0))).not.toThrow();
+    publish('mesh.events.connect', new Uint8Array(0));
+    publish('mesh.presence.abc', new Uint8Array(0));
+    expect(sent).toEqual(['mesh.events.connect']);
+    expect(lines.map((l) => (JSON.parse(l) as { subject: string; msg: string }).subject)).toEqual(['mesh.events.connect', 'mesh.presence.abc']);
+    expect(lines.every((l) => l.includes('could not publish') && l.includes('bus closed'))).toBe(true);
   });
 });
 

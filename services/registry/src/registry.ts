@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { openKvWhenReady, type Bus, type KvStore } from '@session-mesh/bus';
 import { parsePresenceEvent, type StatsReply, type Subjects } from '@session-mesh/protocol';
-import { createRateLimitedLog, type Health, type Logger } from '@session-mesh/runtime';
+import { createRateLimitedLog, safePublish, type Health, type Logger } from '@session-mesh/runtime';
 import { AnnouncedLedger } from './announce/announced-ledger.js';
 import { Announcer } from './announce/announcer.js';
 import { HeardPresence } from './announce/heard-presence.js';
@@ -14,7 +14,6 @@ import { UserCap } from './limits/user-cap.js';
 import { startQueryResponder } from './queries/query-responder.js';
 import { registryStats } from './queries/registry-stats.js';
 import { Readiness } from './readiness.js';
-import { safePublish } from './safe-publish.js';
 import { SnapshotRequests } from './snapshot/snapshot-requests.js';
 import { SnapshotSync } from './snapshot/snapshot-sync.js';
 import { EdgeLiveness } from './state/edge-liveness.js';
@@ -66,7 +65,7 @@ export async function startRegistry(deps: RegistryDeps): Promise<RegistryHandle>
   // Each part adds its own `component` to `base`; this module's lines use `logger`.
   const base = deps.logger.child({ registry: id });
   const logger = base.child({ component: 'registry' });
-  const publish = safePublish(bus, createRateLimitedLog(logger));
+  const publish = safePublish((subject, data, headers) => bus.publish(subject, data, headers), createRateLimitedLog(logger));
   const store = new PresenceStore();
   const liveness = new EdgeLiveness(config.edgeLostAfterMs);
   const sync = new SnapshotSync({ assemblyTimeoutMs: 5_000, requestTimeoutMs: 1_000 });

@@ -3,6 +3,7 @@ import { CloseCode, Header, JsHeader, tryDecodeId, type Subjects } from '@sessio
 import {
   createRateLimitedLog,
   isSampledTraceparent,
+  safePublish,
   PlainHistogram,
   PUBLISHED_AT_HEADER,
   PUSH_LATENCY_BUCKETS,
@@ -10,6 +11,7 @@ import {
   TRACEPARENT_HEADER,
   tracingOff,
   type Logger,
+  type PublishFn,
   type RateLimitedLog,
   type Tracing,
 } from '@session-mesh/runtime';
@@ -89,6 +91,7 @@ export class EdgeBroker {
   ) {
     // Server errors come in bursts (one per refused subscription): one line per 10 s at most.
     this.logBusError = createRateLimitedLog(logger, { level: 'error' });
+    this.publishEvent = safePublish((subject, data, headers) => bus.publish(subject, data, headers), this.logBusError, 'could not publish a lifecycle event');
   }
 
   /** Subscribes to what every edge hears (kills, broadcasts, snapshot requests) and to bus events. */
@@ -176,13 +179,8 @@ export class EdgeBroker {
   }
 
   /** Publishes a lifecycle event; a closed or disconnected bus must not break socket handlers. */
-  publishEvent(subject: string, data: Uint8Array, headers?: HeaderValues): void {
-    try {
-      this.bus.publish(subject, data, headers);
-    } catch (err) {
-      this.logBusError('publish-event', { err, subject }, 'could not publish a lifecycle event');
-    }
-  }
+  /** Lifecycle events: never throws (a closed bus at shutdown), failures logged rate limited. */
+  readonly publishEvent: PublishFn;
 
   /** A client MESSAGE to `<prefix>.in.<topic>` with identity headers set by the edge; false when the bus refused it. */
   publishInbound(topic: string, payload: Uint8Array, headers: HeaderValues): boolean {
