@@ -22,6 +22,8 @@ runMain('session-mesh', async () => {
   env['MESH_DRAIN_SPREAD_MS'] ??= '0';
   // On the in-process bus no backend outside this process could read the lifecycle events stream: do not keep it.
   if (!env['MESH_NATS_URL']) env['MESH_EVENTS'] ??= 'false';
+  // ... and its push stream lives in this process's memory: keep it to 64 MiB unless told otherwise.
+  if (!env['MESH_NATS_URL']) env['MESH_DURABLE_MAX_BYTES'] ??= String(64 * 1024 * 1024);
 
   // Validate every role's configuration before starting anything.
   const edgeConfig = loadEdgeConfig(env);
