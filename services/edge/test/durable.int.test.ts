@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectNatsBus, type Bus, type StreamPublishAck } from '@session-mesh/bus';
 import { createSubjects, encodeId, Header, type Subjects } from '@session-mesh/protocol';
 import { startNatsServer, type NatsServerHandle } from '../../../test/support/nats-server.js';
+import { startTcpProxy, type TcpProxy } from '../../../test/support/tcp-proxy.js';
 import { mintToken } from '../../../test/support/tokens.js';
 import type { MeshClient } from '../../../test/support/ws-client.js';
 import { createTestBus, type TestBus } from './support/test-bus.js';
@@ -361,4 +362,45 @@ describe('a durable push lost on the way to an edge', () => {
       [lost.seq + 1, 'three'],
     ]);
   });
+});
+
+describe('a durable push stored while the edge\'s NATS connection is down', () => {
+  let nats: NatsServerHandle;
+  let proxy: TcpProxy;
+  let edgeBus: Bus;
+  let backend: Bus;
+  let t: TestEdge;
+  beforeAll(async () => {
+    nats = await startNatsServer({ jetstream: true });
+    proxy = await startTcpProxy(nats.port);
+    edgeBus = await connectNatsBus({ servers: proxy.url, name: 'edge-behind-proxy' });
+    backend = await connectNatsBus({ servers: nats.url, name: 'backend' });
+    t = await startTestEdge({ bus: edgeBus });
+  }, 30_000);
+  afterAll(async () => {
+    await t?.stop();
+    await edgeBus?.close();
+    await backend?.close();
+    await proxy?.close();
+    await nats?.stop();
+  });
+
+  it('tells the tabs it was for to resume (4014) as soon as NATS is back, without waiting for another push; the resume replays it', async () => {
+    const subjects = createSubjects('mesh');
+    const token = await mintToken({ sub: 'away-nats', jti: 'away-nats-s' });
+    const c = await t.connect({ token, client: 't' });
+    const bystander = await t.connect({ token: await mintToken({ sub: 'bystander', jti: 'bystander-s' }), client: 't' });
+    const first = await backend.publishStored(subjects.durableUser('away-nats'), bytes('one'));
+    await waitFor(() => c.durable.length === 1, 5000, 'the first push');
+    proxy.cut();
+    await waitFor(() => !edgeBus.isConnected(), 10_000, 'the edge to notice');
+    const missed = await backend.publishStored(subjects.durableUser('away-nats'), bytes('two'));
+    proxy.heal();
+    await waitFor(() => c.closed, 15_000, 'the close after the reconnect');
+    expect(c.closed!.code).toBe(4014);
+    expect(bystander.closed).toBeUndefined(); // nothing was stored for it
+    const again = await t.connect({ token, client: 't', resume: { position: first.seq, epoch: c.welcome!.epoch! } });
+    await waitFor(() => again.positionMarks.length === 1, 5000, 'the replay');
+    expect(again.durable.map((d) => [d.position, text(d.payload)])).toEqual([[missed.seq, 'two']]);
+  }, 60_000);
 });

@@ -41,6 +41,8 @@ export interface BrokerEventHandler {
   onDurablePush(group: Group, data: Uint8Array, seq: number, session: string | undefined, client: string | undefined): void;
   /** A durable push went missing on the way to this group (its chain broke): its connections must resume. */
   onDurableGap(group: Group): void;
+  /** The bus connection came back: pushes published meanwhile were not received. */
+  onBusReconnected(): void;
   onKill(order: KillOrder): void;
   onSnapshotRequest(): void;
   /** The bus refused a group's subscription: its members cannot receive pushes. */
@@ -304,7 +306,10 @@ export class EdgeBroker {
     if (event.type !== 'subscription-error') {
       this.logger.warn({ event: event.type }, `bus ${event.type}`);
       // Events published while disconnected may be lost: a snapshot reconciles the registry.
-      if (event.type === 'reconnected') this.handler?.onSnapshotRequest();
+      if (event.type === 'reconnected') {
+        this.handler?.onSnapshotRequest();
+        this.handler?.onBusReconnected();
+      }
       return;
     }
     this.errors++;

@@ -240,6 +240,7 @@ export class Connections implements BrokerEventHandler, SocketEvents {
   }
 
   onDurablePush(group: Group, data: Uint8Array, seq: number, session: string | undefined, client: string | undefined): void {
+    this.deps.durable?.seen(seq);
     this.deps.hub.deliverDurable(group, data, seq, session, client);
   }
 
@@ -247,6 +248,19 @@ export class Connections implements BrokerEventHandler, SocketEvents {
     if (this.deps.durable !== undefined) this.deps.durable.stats.gaps++;
     // Copy: closing edits the group's array. The clients come back with their positions and get the gap replayed.
     for (const conn of [...group.conns]) conn.close(CloseCode.RESUME_REQUIRED, 'durable pushes may have been missed: resume');
+  }
+
+  /** Durable pushes stored while the bus was away did not reach this edge: the groups they were for must resume. */
+  onBusReconnected(): void {
+    const durable = this.deps.durable;
+    if (durable === undefined) return;
+    durable.missedWhileAway(this.deps.hub).then(
+      (groups) => {
+        for (const group of groups) this.onDurableGap(group);
+        if (groups.length > 0) this.deps.logger.warn({ groups: groups.length }, 'durable pushes were stored while NATS was away: their tabs were told to resume');
+      },
+      (err: unknown) => this.deps.logger.warn({ err }, 'could not check the push stream after a NATS reconnect; gaps show with the next push'),
+    );
   }
 
   onBroadcast(data: Uint8Array): void {

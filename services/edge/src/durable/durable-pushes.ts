@@ -1,8 +1,8 @@
 import { openStreamWhenReady, StreamUnavailableError, type Bus, type BusStream, type StoredMessage, type StreamConfig, type StreamState } from '@session-mesh/bus';
-import { CloseCode, type ResumePoint, type Subjects } from '@session-mesh/protocol';
+import { CloseCode, createSubjectParser, type ResumePoint, type Subjects } from '@session-mesh/protocol';
 import type { Logger } from '@session-mesh/runtime';
 import { HeldPushes, type Connection } from '../connection/connection.js';
-import type { Hub } from '../hub/hub.js';
+import type { Group, Hub } from '../hub/hub.js';
 import { ReplayLimiter } from './replay-limiter.js';
 import { ReplayReads, type ReplayReadStats } from './replay-reads.js';
 
@@ -53,6 +53,8 @@ export interface DurableStats {
 }
 
 const DUPLICATE_WINDOW_MS = 120_000;
+/** Positions read at a time when checking for pushes stored while NATS was away. */
+const CHECK_CHUNK = 16_384;
 
 /**
  * Durable pushes on this edge: the push stream (created or updated to the operator's retention at
@@ -108,6 +110,41 @@ export class DurablePushes {
     };
   }
 
+  /** The highest position this edge received live (or the stream's last at start): where a reconnect check starts. */
+  private lastSeen = 0;
+
+  seen(seq: number): void {
+    if (seq > this.lastSeen) this.lastSeen = seq;
+  }
+
+  /**
+   * After the edge's NATS connection came back: the groups of this edge that durable pushes were
+   * stored for meanwhile (positions after the last one this edge received, and after what each
+   * group already has). Read by pattern once; past MESH_DURABLE_MERGE_MAX positions every durable
+   * group is returned (too much to check, all resume). A push that arrived live after the
+   * reconnect may be counted too: its tabs resume for nothing, never miss it.
+   */
+  async missedWhileAway(hub: Hub): Promise<Group[]> {
+    const state = await this.stateAfterNow();
+    const from = this.lastSeen + 1;
+    const to = state.last;
+    this.seen(to);
+    if (to < from || hub.size === 0) return [];
+    const all = (): Group[] => [...hub.users.values(), ...hub.sessions.values()].filter((g) => g.conns.length > 0);
+    if (to - from + 1 > this.config.mergeMax) return all();
+    const missed = new Set<Group>();
+    const parse = createSubjectParser(this.subjects.prefix);
+    const stream = this.stream as BusStream;
+    for (let start = from; start <= to; start += CHECK_CHUNK) {
+      for (const m of await stream.read(this.subjects.durableAll(), start, Math.min(to, start + CHECK_CHUNK - 1), CHECK_CHUNK)) {
+        const target = parse(m.subject);
+        const group = target?.kind === 'durable-user' ? hub.users.get(target.user) : target?.kind === 'durable-session' ? hub.sessions.get(target.session) : undefined;
+        if (group !== undefined && group.conns.length > 0 && m.seq > group.lastSeq) missed.add(group);
+      }
+    }
+    return [...missed];
+  }
+
   /** Creates or updates the stream, retrying while JetStream cannot answer (the edge stays unready). */
   async start(signal: AbortSignal): Promise<void> {
     this.stream = await openStreamWhenReady(this.bus, this.config.stream, this.streamConfig(), {
@@ -118,6 +155,11 @@ export class DurablePushes {
       },
     });
     this.failure = undefined;
+    // Where a check after a NATS reconnect starts (unknown: the first check resumes every tab).
+    await this.stream.state().then(
+      (state) => this.seen(state.last),
+      (err: unknown) => this.logger.warn({ err }, 'could not read the push stream state at start'),
+    );
     this.logger.info({ stream: this.config.stream, maxAgeS: this.config.maxAgeS, maxMsgs: this.config.maxMsgs, replicas: this.config.replicas }, 'durable push stream ready');
   }
 
