@@ -270,12 +270,15 @@ export function renderMarkdown(r, { svgPaths, telemetry, durable }) {
   );
   const memRow = (label, x, bold) =>
     `| ${label} | ${int(x.connections)} | ${bold ? `**${num(x.kibPerConnection)} KiB**` : `${num(x.kibPerConnection)} KiB`} | ` +
-    `${num(x.withoutForcedGc?.kibPerConnection)} KiB | ${int(x.heapBytesPerConnection)} B | this run |`;
+    `${num(x.withoutForcedGc?.kibPerConnection)} KiB | ${Number.isFinite(x.heapBytesPerConnection) ? `${int(x.heapBytesPerConnection)} B` : 'n/a (not a JS heap)'} | this run |`;
   if (me) L.push(memRow('Session Mesh edge (authenticated; its own user and session subscriptions each)', me, true));
   else L.push('| Session Mesh edge | – | not measured | – | – | this run |');
   if (mr) L.push(memRow('raw uWebSockets.js (no auth, no state)', mr, false));
-  L.push(`| ${EARLIER.socketIo.label} | 15,000 | – | ${EARLIER.socketIo.kibPerConnection} KiB | – | measured earlier on this machine (${EARLIER.date}) |`);
-  L.push(`| ${EARLIER.socketIoRedis.label} | 15,000 | – | ${EARLIER.socketIoRedis.kibPerConnection.join(' to ')} KiB | – | measured earlier on this machine (${EARLIER.date}) |`);
+  for (const k of PEER_ORDER) if (r.memory?.[k]) L.push(memRow(`${r.memory[k].label ?? PEER_LABELS[k]} (ratios: "Peers in the same run")`, r.memory[k], false));
+  if (!r.memory?.socketio) {
+    L.push(`| ${EARLIER.socketIo.label} | 15,000 | – | ${EARLIER.socketIo.kibPerConnection} KiB | – | measured earlier on this machine (${EARLIER.date}) |`);
+    L.push(`| ${EARLIER.socketIoRedis.label} | 15,000 | – | ${EARLIER.socketIoRedis.kibPerConnection.join(' to ')} KiB | – | measured earlier on this machine (${EARLIER.date}) |`);
+  }
   L.push(`| raw uWebSockets.js, earlier measurement | 15,000 | – | ${EARLIER.rawBroadcast.kibPerConnection} KiB | – | measured earlier on this machine (${EARLIER.date}) |`);
   L.push('');
   if (me?.nats) {
@@ -311,13 +314,22 @@ export function renderMarkdown(r, { svgPaths, telemetry, durable }) {
         `${num(pr.serverUsPerDelivery)} µs (${num(pr.serverUserUsPerDelivery)} + ${num(pr.serverSystemUsPerDelivery)}) | this run |`,
     );
   }
+  for (const k of PEER_ORDER) {
+    const p = r.push?.[k];
+    if (p) {
+      L.push(
+        `| ${p.label ?? PEER_LABELS[k]}, targeted (ratios: "Peers in the same run") | ${int(p.delivered)} | ${int(p.deliveriesPerSecond)} | ` +
+          `${num(p.serverUsPerDelivery)} µs (${num(p.serverUserUsPerDelivery)} + ${num(p.serverSystemUsPerDelivery)}) | this run |`,
+      );
+    }
+  }
   L.push(
     `| ${EARLIER.socketIo.label}, **broadcast** | – | about ${int(EARLIER.socketIo.broadcastPerSecond)} | about ${EARLIER.socketIo.usPerDelivery} µs | measured earlier on this machine (${EARLIER.date}) |`,
     `| ${EARLIER.socketIoRedis.label}, **broadcast** | – | about ${int(EARLIER.socketIoRedis.broadcastPerSecond)} | about ${EARLIER.socketIoRedis.usPerDelivery} µs | measured earlier on this machine (${EARLIER.date}) |`,
     `| ${EARLIER.rawBroadcast.label} | – | about ${int(EARLIER.rawBroadcast.broadcastPerSecond)} | about ${EARLIER.rawBroadcast.usPerDelivery} µs | measured earlier on this machine (${EARLIER.date}) |`,
     '',
     'The earlier figures are broadcasts (one message to every socket, batched per socket by the server): cheaper per delivery ' +
-      'than targeted pushes and not directly comparable; they are listed because they are the only Socket.IO numbers for this machine.',
+      'than targeted pushes and not directly comparable; they are listed as the only broadcast numbers for this machine.',
     '',
   );
   if (pe) {
@@ -358,6 +370,7 @@ export function renderMarkdown(r, { svgPaths, telemetry, durable }) {
     );
   }
   L.push(`![CPU per targeted delivery](${svgPaths.push})`, '');
+  L.push(...renderPeers(r));
   if (telemetry) L.push(...renderTelemetry(telemetry));
   if (durable) L.push(...renderDurable(durable));
 
@@ -380,7 +393,8 @@ export function renderMarkdown(r, { svgPaths, telemetry, durable }) {
 
   L.push('## Method', '');
   L.push(
-    '- One `npm run bench` runs four phases, each with fresh processes, all on loopback: `memory-raw`, `memory-edge`, `push-edge`, `push-raw`.',
+    `- One \`npm run bench\` runs these phases, each with fresh processes, all on loopback: ${(c.phases ?? []).map((x) => `\`${x}\``).join(', ')}. ` +
+      'Before each phase it reads the 1-minute load average and, above 2, waits for it to drop (bounded by `BENCH_LOAD_WAIT_S`, 120 s per phase, and `BENCH_LOAD_WAIT_TOTAL_S`, 480 s in all); the value is recorded per phase in the JSON (`loadAverages`).',
     '- **Load generator**: `bench/loadgen`, Go, one epoll loop over raw non-blocking sockets (no goroutine per socket, a 64 KiB read buffer shared by all ' +
       'sockets, a few dozen bytes of state per socket). It mints an HS256 token per user (`sub` u<i>, `jti` s<i>), connects with ' +
       '`Authorization: Bearer`, subprotocol `session-mesh.v1` and `?client=c<i>`, counts a socket as up at the `welcome` frame (at the 101 in raw mode), ' +
@@ -413,13 +427,16 @@ export function renderMarkdown(r, { svgPaths, telemetry, durable }) {
   L.push(
     '```sh',
     'npm ci && npm run build      # the edge is services/edge/dist/main.js',
-    'npm run bench                # about 3 to 6 minutes on 2 cores; writes bench/results/latest.json and this page',
+    'npm run bench                # about 10 to 20 minutes on 2 cores (first run: +5 minutes to build Centrifugo); writes bench/results/latest.json and this page',
     '```',
     '',
     'scripts/bench.sh builds the load generator once (cached under `~/.cache/session-mesh/bin/loadgen-<hash of its sources>`), ' +
       'installs nats-server when missing, builds the edge, and stops every process it started, also on failure or Ctrl-C. ' +
+      'For the peers it installs Debian\'s `redis-server` when missing (as root), runs `npm ci` in `bench/peers/socketio`, and builds Centrifugo once ' +
+      '(`scripts/install-centrifugo.sh`, about 5 minutes on 2 cores, cached under `~/.cache/session-mesh/bin`); a peer that cannot be installed is named under "Not measured" with the reason. ' +
       'Knobs: `BENCH_CONNS` (15000), `BENCH_PUSH_USERS_PER_EDGE` (5000), `BENCH_PUSH_SECONDS` (15, at most 20), `BENCH_RAW_PUSH_SECONDS` (10), ' +
-      '`BENCH_PHASES` (e.g. `memory-edge,push-edge`), `BENCH_SKIP_EDGE=1` (baseline only). Process logs stay in the directory printed at the end.',
+      '`BENCH_PHASES` (e.g. `memory-edge,push-edge` or `memory-socketio,push-centrifugo-nats`; peer phases: `memory-<peer>` and `push-<peer>` for `socketio`, `centrifugo-memory`, `centrifugo-nats`), ' +
+      '`BENCH_MAX_LOAD` (2), `BENCH_LOAD_WAIT_S` (120) and `BENCH_LOAD_WAIT_TOTAL_S` (480), `BENCH_SKIP_EDGE=1` (baseline only). Process logs stay in the directory printed at the end.',
     '',
   );
 
@@ -434,11 +451,143 @@ export function renderMarkdown(r, { svgPaths, telemetry, durable }) {
     '- Loopback TCP: the sending process pays for the receiver\'s TCP input path in system time, so system CPU per delivery is higher than on a NIC, for the edge and the raw server alike.',
     '- The raw uWebSockets.js push baseline generates its messages in-process; the edge receives them from NATS (parsing, subject lookup). The difference between the two is the cost of the session layer plus the bus.',
     '- Memory: the "left alone" figures include garbage V8 had not collected yet and memory the allocator had not returned; the "after GC" figures count what the connections really hold. A production process sits somewhere between the two.',
-    '- The Socket.IO and raw-broadcast figures are from shared/ENVIRONMENT.md, measured earlier on a machine of this kind with `ws`-based clients, not by this bench.',
+    `- The raw-broadcast figures${r.memory?.socketio ? '' : ' and the Socket.IO figures'} marked "earlier" are from shared/ENVIRONMENT.md, measured earlier on a machine of this kind with \`ws\`-based clients, not by this bench.`,
+    '- Peers: the Socket.IO publisher is a Node process (the emitter) and Centrifugo\'s memory-broker publisher goes through its HTTP API, so the publishers differ; only the server (and bus) CPU enters the ratios, never the publisher\'s. Broadcast, connect storms, kill propagation and churn are not yet run against the peers.',
     `- /proc CPU times have a resolution of 10 ms; over runs of ${c.pushSeconds} s the error is far below 1 %.`,
     '',
   );
   return `${L.join('\n')}`;
+}
+
+const PEER_ORDER = ['socketio', 'centrifugo-memory', 'centrifugo-nats'];
+const CHART_LABELS = { socketio: 'Socket.IO + Redis, 2 procs', 'centrifugo-memory': 'Centrifugo, memory broker', 'centrifugo-nats': 'Centrifugo, NATS broker' };
+const PEER_LABELS = {
+  socketio: 'Socket.IO 4.8 + Redis adapter (2 processes + redis-server)',
+  'centrifugo-memory': 'Centrifugo v6.9.1, memory broker',
+  'centrifugo-nats': 'Centrifugo v6.9.1, NATS broker',
+};
+const ratio = (a, b) => (typeof a === 'number' && typeof b === 'number' && Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? a / b : NaN);
+const x2 = (v) => (Number.isFinite(v) ? `${v.toFixed(2)}×` : 'n/a');
+const loadOf = (r, phase) => {
+  const l = r.loadAverages?.[phase];
+  return l ? `${l.atStart[0]}${l.waitedS ? ` (waited ${l.waitedS} s)` : ''}` : 'n/a';
+};
+
+/** Why a phase produced nothing: its error in this run, else "not selected". */
+function whyMissing(r, phase) {
+  const e = (r.errors ?? []).find((x) => x.phase === phase);
+  if (e) return e.error.split('\n')[0].slice(0, 400);
+  return (r.config?.phases ?? []).includes(phase) ? 'no result' : 'phase not selected in this run (BENCH_PHASES)';
+}
+
+/** The peers section: same scenarios, same load generator, every figure as a ratio edge / peer. */
+export function renderPeers(r) {
+  const me = r.memory?.edge;
+  const pe = r.push?.edge;
+  const c = r.config;
+  const L = ['### Peers in the same run', ''];
+  L.push(
+    'Each peer runs in its real topology on loopback, with fresh processes per phase, driven by the same Go load generator ' +
+      `(\`bench/loadgen\`, with the peer's protocol adapter) with the same socket counts (${int(c.conns)} idle; ${int(c.pushUsersPerEdge * 2)} for pushes) and the same ${c.payloadBytes}-byte payloads ` +
+      '(a JSON string carrying the publish time). Every ratio is **Session Mesh / peer**: below 1 means the edge uses less. ' +
+      'The "load" column is the 1-minute load average read just before the phase started (the bench waits for it to drop below ' +
+      `${r.loadAverages ? Object.values(r.loadAverages)[0]?.limit ?? 2 : 2}, for a bounded time, and measures anyway).`,
+    '',
+  );
+  L.push('**Memory per idle authenticated connection** (server RSS growth after forced full GCs, all server processes of the peer together, divided by the connections):', '');
+  L.push(
+    '| peer | KiB/conn after GC | left alone | per server process (after GC) | bus/store beside it | edge / peer after GC | edge + NATS / peer + its store | load |',
+    '| --- | ---: | ---: | --- | --- | ---: | ---: | ---: |',
+  );
+  const edgeMem = me?.kibPerConnection;
+  const edgeMemAll = me ? me.kibPerConnection + (me.nats?.kibPerConnection ?? 0) : NaN;
+  if (me) {
+    L.push(
+      `| **Session Mesh edge** (1 process) | **${num(edgeMem)}** | ${num(me.withoutForcedGc?.kibPerConnection)} | – | nats-server ${num(me.nats?.kibPerConnection)} KiB | 1 | 1 | ${loadOf(r, 'memory-edge')} |`,
+    );
+  }
+  const notMeasured = [];
+  for (const k of PEER_ORDER) {
+    const m = r.memory?.[k];
+    if (!m) {
+      L.push(`| ${PEER_LABELS[k]} | not measured | | | | | | |`);
+      notMeasured.push([`memory-${k}`, whyMissing(r, `memory-${k}`)]);
+      continue;
+    }
+    const supportKiB = Object.values(m.support ?? {}).reduce((a, x) => a + x.kibPerConnection, 0);
+    const support = Object.entries(m.support ?? {}).map(([n, x]) => `${n} ${num(x.kibPerConnection)} KiB`).join(', ') || 'none (in-process)';
+    const perServer = m.servers.map((x) => `${x.name}: ${num(x.kibPerConnection)} (${int(x.connections)} conns)`).join('; ');
+    L.push(
+      `| ${m.label ?? PEER_LABELS[k]} | ${num(m.kibPerConnection)} | ${num(m.withoutForcedGc?.kibPerConnection)} | ${perServer} | ${support} | ` +
+        `**${x2(ratio(edgeMem, m.kibPerConnection))}** | ${x2(ratio(edgeMemAll, m.kibPerConnection + supportKiB))} | ${loadOf(r, `memory-${k}`)} |`,
+    );
+  }
+  L.push('');
+  L.push(
+    '**Targeted pushes at saturation** (one push to one random user; the publisher runs as fast as a window of ' +
+      `${int(c.window)} pushes in flight allows for ${c.pushSeconds} s after a ${int(c.warmupPushes)}-push warm-up; CPU from \`/proc\` between the start of the measured run and the last delivery):`,
+    '',
+  );
+  L.push(
+    '| peer | publisher | deliveries/s | server CPU per delivery (user + system) | bus/store CPU per delivery | edge / peer (server CPU) | edge + NATS / peer + its bus | lost | load |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  );
+  const edgeCpu = pe?.edgeUsPerDelivery;
+  const edgeCpuAll = pe ? pe.edgeUsPerDelivery + (pe.cpu?.nats?.usPerDelivery ?? 0) : NaN;
+  if (pe) {
+    L.push(
+      `| **Session Mesh** (2 edges + nats-server) | Go, nats.go | ${int(pe.deliveriesPerSecond)} | **${num(edgeCpu)} µs** (${num(pe.edgeUserUsPerDelivery)} + ${num(pe.edgeSystemUsPerDelivery)}) | ` +
+        `nats-server ${num(pe.cpu?.nats?.usPerDelivery)} µs | 1 | 1 | ${int(pe.lost)} | ${loadOf(r, 'push-edge')} |`,
+    );
+  }
+  for (const k of PEER_ORDER) {
+    const p = r.push?.[k];
+    if (!p) {
+      L.push(`| ${PEER_LABELS[k]} | | not measured | | | | | | |`);
+      notMeasured.push([`push-${k}`, whyMissing(r, `push-${k}`)]);
+      continue;
+    }
+    const support = Object.keys(p.cpu).filter((n) => !p.servers.includes(n) && n !== 'loadgen' && n !== 'publisher');
+    const supportText = support.map((n) => `${n} ${num(p.cpu[n].usPerDelivery)} µs`).join(', ') || 'none (in-process)';
+    L.push(
+      `| ${p.label ?? PEER_LABELS[k]} | ${p.publisherKind} | ${int(p.deliveriesPerSecond)} | ${num(p.serverUsPerDelivery)} µs (${num(p.serverUserUsPerDelivery)} + ${num(p.serverSystemUsPerDelivery)}) | ` +
+        `${supportText} | **${x2(ratio(edgeCpu, p.serverUsPerDelivery))}** | ${x2(ratio(edgeCpuAll, p.serverUsPerDelivery + p.supportUsPerDelivery))} | ${int(p.lost)}${p.drainComplete ? '' : ' (count stopped short)'} | ${loadOf(r, `push-${k}`)} |`,
+    );
+  }
+  L.push('');
+  const busy = PEER_ORDER.map((k) => [k, r.push?.[k]]).filter(([, p]) => p);
+  if (busy.length) {
+    L.push('Who kept the 2 cores busy during each peer\'s measured push window (cores; "other" = processes outside the bench):', '');
+    L.push('| peer | server processes | bus/store | load generator | publisher | other |', '| --- | ---: | ---: | ---: | ---: | ---: |');
+    for (const [k, p] of busy) {
+      const cores = p.cpuCoresBusy;
+      const srv = p.servers.reduce((a, n) => a + (cores[n] ?? 0), 0);
+      const sup = Object.keys(cores).filter((n) => !p.servers.includes(n) && n !== 'loadgen' && n !== 'publisher').reduce((a, n) => a + cores[n], 0);
+      L.push(`| ${PEER_LABELS[k]} | ${num(srv)} | ${num(sup)} | ${num(cores.loadgen)} | ${num(cores.publisher)} | ${num(p.otherProcessesCoresBusy)} |`);
+    }
+    L.push('');
+  }
+  if (notMeasured.length) {
+    L.push('**Not measured in this run:**', '');
+    for (const [phase, why] of notMeasured) L.push(`- \`${phase}\`: ${why}`);
+    L.push('');
+  }
+  L.push(
+    'How each peer is set up (`bench/lib/peers.mjs`):',
+    '',
+    '- **Socket.IO** (`bench/peers/socketio/server.mjs`): two Node processes, `transports: [\'websocket\']`, no per-message deflate, `@socket.io/redis-adapter` on one Debian ' +
+      '`redis-server` (no persistence). A namespace middleware verifies the same HS256 token (node:crypto) sent in the CONNECT packet (`40{"token":...}`) and joins the socket to the room ' +
+      'of its user. The load generator speaks Engine.IO v4 / Socket.IO v5 framing (waits for the open packet, sends `40`, counts `42[...]` events, answers pings with `3`). ' +
+      'Pushes: `@socket.io/redis-emitter` in a separate Node process, `emitter.to(<user>).emit(\'p\', data)`: a Redis PUBLISH that **every** server process receives and decodes ' +
+      '(the adapter pattern-subscribes to all rooms), then delivers to its local sockets. Memory after GC: inspector `HeapProfiler.collectGarbage` in both processes.',
+    '- **Centrifugo v6.9.1** (built with `go install`, cached by `scripts/install-centrifugo.sh`): one process, JSON protocol (connect command carrying the HS256 JWT), ' +
+      'a server-side personal channel per user (`personal:#<user>`, `subscribe_to_user_personal_channel`). Memory broker: pushes through the HTTP server API, ' +
+      '`/api/batch` with up to 500 publish commands per request (Centrifugo parses them; its CPU includes that). NATS broker: one nats-server, raw mode ' +
+      '(`cf.personal.#<user>` subjects, payload delivered as it is), the same Go publisher as the edge\'s. "After GC" is RSS after `runtime.GC()` ' +
+      '(`/debug/pprof/heap?gc=1` on the internal port); Go returns freed pages to the OS lazily, so it is close to "left alone".',
+    '',
+  );
+  return L;
 }
 
 /** Writes docs/benchmarks.md and the charts; returns the paths written. */
@@ -460,8 +609,13 @@ export function render(r, { root }) {
       bars: [
         { label: 'Session Mesh edge (this run, after GC)', value: me?.kibPerConnection ?? NaN, color: '#2e7d32' },
         { label: 'raw uWebSockets.js (this run, after GC)', value: mr?.kibPerConnection ?? NaN },
-        { label: 'Socket.IO 4.8 (earlier)', value: EARLIER.socketIo.kibPerConnection, color: '#999', digits: 1 },
-        { label: 'Socket.IO + redis, 2 procs (earlier)', value: EARLIER.socketIoRedis.kibPerConnection[1], color: '#999', text: '12.5 to 14 KiB' },
+        ...PEER_ORDER.filter((k) => r.memory?.[k]).map((k) => ({ label: `${CHART_LABELS[k]} (this run)`, value: r.memory[k].kibPerConnection, color: '#c27c4a' })),
+        ...(r.memory?.socketio
+          ? []
+          : [
+              { label: 'Socket.IO 4.8 (earlier)', value: EARLIER.socketIo.kibPerConnection, color: '#999', digits: 1 },
+              { label: 'Socket.IO + redis, 2 procs (earlier)', value: EARLIER.socketIoRedis.kibPerConnection[1], color: '#999', text: '12.5 to 14 KiB' },
+            ]),
       ],
       target: { value: r.targets?.edgeKiBPerConnection ?? 2.5, label: `target ${r.targets?.edgeKiBPerConnection ?? 2.5} KiB` },
     }),
@@ -477,7 +631,7 @@ export function render(r, { root }) {
         { label: 'nats-server (this run)', value: pe?.cpu?.nats?.usPerDelivery ?? NaN, color: '#8e6bbf' },
         { label: 'raw uWS, user (this run)', value: pr?.serverUserUsPerDelivery ?? NaN },
         { label: 'raw uWS, user+system (this run)', value: pr?.serverUsPerDelivery ?? NaN, color: '#7f9fd6' },
-        { label: 'Socket.IO 4.8 (earlier, broadcast)', value: EARLIER.socketIo.usPerDelivery, color: '#999', text: 'about 7 µs', note: 'not targeted' },
+        ...PEER_ORDER.filter((k) => r.push?.[k]).map((k) => ({ label: `${CHART_LABELS[k]}, user+system`, value: r.push[k].serverUsPerDelivery, color: '#c27c4a' })),
       ],
       target: { value: r.targets?.edgeUsPerDelivery ?? 3, label: `target ${r.targets?.edgeUsPerDelivery ?? 3} µs (edge)` },
     }),

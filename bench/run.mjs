@@ -6,6 +6,12 @@
 //   push-edge    nats-server + two edges, M users each; a Go publisher sends 100-byte pushes to random
 //                users over NATS; CPU of every process per delivery
 //   push-raw     raw uWebSockets.js sending to random sockets itself, same loadgen: the floor
+//   memory-<peer>, push-<peer>   the same two scenarios for each peer (bench/lib/peers.mjs):
+//                socketio (Socket.IO 4.8 + Redis adapter, 2 processes), centrifugo-memory,
+//                centrifugo-nats (Centrifugo v6.9.1): same load generator, socket counts and payloads
+// Before each phase the 1-minute load average is read; above BENCH_MAX_LOAD (2) the bench waits for
+// it to drop (at most BENCH_LOAD_WAIT_S, 120 s, per phase and BENCH_LOAD_WAIT_TOTAL_S, 480 s, in all)
+// and records it either way.
 // Results go to bench/results/latest.json, then bench/render.mjs writes docs/benchmarks.md.
 //
 // Environment (all optional): BENCH_CONNS (15000), BENCH_PUSH_USERS_PER_EDGE (5000),
@@ -13,6 +19,7 @@
 // BENCH_SKIP_EDGE=1 (raw phases only), BENCH_LOADGEN, BENCH_NATS_SERVER (paths; set by bench.sh),
 // BENCH_LOG_DIR, BENCH_PIDFILE, BENCH_RESULTS, BENCH_RENDER=0 (do not touch docs/),
 // BENCH_EDGE_MAIN (another edge entry point with the same env and HTTP contract),
+// BENCH_CENTRIFUGO, BENCH_REDIS_SERVER (peer binaries, set by bench.sh; BENCH_*_MISSING: why not),
 // BENCH_PUSH_PUBLISHED_AT=1 and BENCH_PUSH_TRACEPARENT=<sampled ratio> (push-edge: headers of a traced backend).
 import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -23,6 +30,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Procs, readLog } from './lib/procs.mjs';
 import { cpuDelta, cpuSnapshot, machineBusyUs, rssKiB } from './lib/procstat.mjs';
+import { PEERS, startPeer } from './lib/peers.mjs';
 import { forceGc, getJson, settleRss, startEdge, startNats, startRaw } from './lib/services.mjs';
 import { render } from './render.mjs';
 
@@ -34,6 +42,8 @@ const intEnv = (name, def, min, max) => {
   return v;
 };
 
+const PEER_KINDS = Object.keys(PEERS);
+const DEFAULT_PHASES = ['memory-raw', 'memory-edge', 'push-edge', 'push-raw', ...PEER_KINDS.flatMap((k) => [`memory-${k}`, `push-${k}`])];
 const cfg = {
   conns: intEnv('BENCH_CONNS', 15000, 100, 19000),
   pushUsersPerEdge: intEnv('BENCH_PUSH_USERS_PER_EDGE', 5000, 10, 9500),
@@ -42,16 +52,24 @@ const cfg = {
   payloadBytes: 100,
   warmupPushes: 20000,
   window: 20000,
-  phases: (env.BENCH_PHASES ?? 'memory-raw,memory-edge,push-edge,push-raw').split(',').map((s) => s.trim()).filter(Boolean),
+  phases: (env.BENCH_PHASES ?? DEFAULT_PHASES.join(',')).split(',').map((s) => s.trim()).filter(Boolean),
   skipEdge: env.BENCH_SKIP_EDGE === '1',
   loadgen: env.BENCH_LOADGEN ?? join(process.env.HOME ?? '/root', '.cache/session-mesh/bin/loadgen'),
   natsServer: env.BENCH_NATS_SERVER ?? join(process.env.HOME ?? '/root', '.cache/session-mesh/bin/nats-server'),
   resultsPath: resolve(ROOT, env.BENCH_RESULTS ?? 'bench/results/latest.json'),
+  centrifugo: env.BENCH_CENTRIFUGO || undefined,
+  centrifugoMissing: env.BENCH_CENTRIFUGO_MISSING || undefined,
+  redisServer: env.BENCH_REDIS_SERVER || undefined,
+  redisMissing: env.BENCH_REDIS_MISSING || undefined,
+  maxLoad: Number(env.BENCH_MAX_LOAD ?? 2),
+  loadWaitS: intEnv('BENCH_LOAD_WAIT_S', 120, 0, 900),
+  // All waits together stay bounded, so a busy machine cannot push the default run past 25 minutes.
+  loadWaitTotalS: intEnv('BENCH_LOAD_WAIT_TOTAL_S', 480, 0, 3600),
 };
 for (const [what, path] of [['load generator', cfg.loadgen], ['nats-server', cfg.natsServer]]) {
   if (!existsSync(path)) throw new Error(`no ${what} at ${path}: run the bench through scripts/bench.sh (npm run bench), which builds or installs it`);
 }
-const known = new Set(['memory-raw', 'memory-edge', 'push-edge', 'push-raw']);
+const known = new Set(DEFAULT_PHASES);
 for (const p of cfg.phases) if (!known.has(p)) throw new Error(`BENCH_PHASES: unknown phase ${p} (known: ${[...known].join(', ')})`);
 
 const logDir = env.BENCH_LOG_DIR ?? mkdtempSync(join(tmpdir(), 'session-mesh-bench-'));
@@ -224,6 +242,45 @@ function edgeWarnings(proc, max = 10) {
   return out;
 }
 
+/**
+ * The measured window of a push phase: the publisher (paused after its warm-up) is told to go, runs
+ * its timed run, and the window ends at the last delivery the load generator counts.
+ */
+async function measuredRun(lg, pub, pids) {
+  // The publisher is paused: the count is still, and the next stats line (100 ms) is current.
+  const base = (await lg.waitFor((m) => m.event === 'stats', 5000, 'a stats line', lg.messages.length)).pushes;
+  const cpu0 = cpuSnapshot(pids);
+  const busy0 = machineBusyUs();
+  const t0 = performance.now();
+  pub.send('go');
+  const done = await pub.waitFor((m) => m.event === 'done', (cfg.pushSeconds + 60) * 1000, 'the measured publishing run to end');
+  const drained = await drain(lg, base + done.published);
+  const delta = cpuDelta(cpu0, cpuSnapshot(pids));
+  return { base, t0, done, drained, delta, busy: machineBusyUs() - busy0 };
+}
+
+/** What every push phase reports about its measured window (publisher's "done", the drain, CPU). */
+function pushFigures({ connect, warmed, done, drained, base, t0, delta, busy, quiet }) {
+  const delivered = drained.pushes - base;
+  const seconds = (drained.at - t0) / 1000;
+  return {
+    connect,
+    warmup: warmed,
+    published: done.published,
+    publisherSeconds: done.elapsedMs / 1000,
+    publisherStalls: { count: done.stalls, ms: done.stallMs, window: cfg.window },
+    delivered,
+    lost: done.published - delivered,
+    drainComplete: drained.complete,
+    seconds,
+    deliveriesPerSecond: delivered / seconds,
+    cpu: perDelivery(delta, delivered),
+    cpuCoresBusy: Object.fromEntries(Object.entries(delta).map(([k, d]) => [k, d.total / 1e6 / seconds])),
+    otherProcessesCoresBusy: otherCores(busy, delta, (performance.now() - t0) / 1000),
+    quietBefore: quiet,
+  };
+}
+
 /** Per-delivery CPU figures (µs) from a cpuDelta. */
 function perDelivery(delta, deliveries) {
   const out = {};
@@ -268,24 +325,13 @@ async function phasePushEdge(tmp) {
   const statsA0 = await getJson(`${edgeA.base}/stats`);
   const statsB0 = await getJson(`${edgeB.base}/stats`);
   const nats0 = await natsCounts(nats.monitor);
-  const cpu0 = cpuSnapshot(pids);
-  const busy0 = machineBusyUs();
-  // The publisher is paused: the count is still, and the next stats line (100 ms) is current.
-  const base = (await lg.waitFor((m) => m.event === 'stats', 5000, 'a stats line', lg.messages.length)).pushes;
-  const t0 = performance.now();
-  pub.send('go');
-  const done = await pub.waitFor((m) => m.event === 'done', (cfg.pushSeconds + 60) * 1000, 'the measured publishing run to end');
-  const drained = await drain(lg, base + done.published);
-  const cpu1 = cpuSnapshot(pids);
-  const busy1 = machineBusyUs();
+  const { base, t0, done, drained, delta, busy } = await measuredRun(lg, pub, pids);
   const statsA1 = await getJson(`${edgeA.base}/stats`);
   const statsB1 = await getJson(`${edgeB.base}/stats`);
   const nats1 = await natsCounts(nats.monitor);
   const lgFinal = lg.latest((m) => m.event === 'stats');
-  const delivered = drained.pushes - base;
-  const seconds = (drained.at - t0) / 1000;
-  const delta = cpuDelta(cpu0, cpu1);
-  const per = perDelivery(delta, delivered);
+  const figures = pushFigures({ connect, warmed, done, drained, base, t0, delta, busy, quiet });
+  const { delivered } = figures;
   const edgeCpu = delta.edgeA.total + delta.edgeB.total;
   const edgeUser = delta.edgeA.user + delta.edgeB.user;
   const edgeSystem = delta.edgeA.system + delta.edgeB.system;
@@ -297,23 +343,10 @@ async function phasePushEdge(tmp) {
   const deltaStats = (a, b) => ({ deliveries: (b.hub?.deliveries ?? NaN) - (a.hub?.deliveries ?? NaN), drops: (b.outbound?.drops ?? NaN) - (a.outbound?.drops ?? NaN) });
   return {
     usersPerEdge: cfg.pushUsersPerEdge,
-    connect,
-    warmup: warmed,
-    published: done.published,
-    publisherSeconds: done.elapsedMs / 1000,
-    publisherStalls: { count: done.stalls, ms: done.stallMs, window: cfg.window },
-    delivered,
-    lost: done.published - delivered,
-    drainComplete: drained.complete,
-    seconds,
-    deliveriesPerSecond: delivered / seconds,
-    cpu: per,
+    ...figures,
     edgeUsPerDelivery: edgeCpu / delivered,
     edgeUserUsPerDelivery: edgeUser / delivered,
     edgeSystemUsPerDelivery: edgeSystem / delivered,
-    cpuCoresBusy: Object.fromEntries(Object.entries(delta).map(([k, d]) => [k, d.total / 1e6 / seconds])),
-    otherProcessesCoresBusy: otherCores(busy1 - busy0, delta, (performance.now() - t0) / 1000),
-    quietBefore: quiet,
     edgeStats: { a: deltaStats(statsA0, statsA1), b: deltaStats(statsB0, statsB1), aAfter: statsA1, bAfter: statsB1 },
     nats: {
       slowConsumers: nats1.slowConsumers - nats0.slowConsumers,
@@ -369,6 +402,144 @@ async function phasePushRaw() {
   };
 }
 
+function peerCtx(tmp) {
+  return {
+    procs, root: ROOT, loadgen: cfg.loadgen, natsServer: cfg.natsServer, tmp, secret, payloadBytes: cfg.payloadBytes,
+    centrifugo: cfg.centrifugo, centrifugoMissing: cfg.centrifugoMissing, redisServer: cfg.redisServer, redisMissing: cfg.redisMissing,
+  };
+}
+
+/** A loadgen connect for a peer: same counts, source addresses and report period as the edge's. */
+function loadgenPeer(name, peer, { n, reportMs = 1000, creditSocket }) {
+  const args = ['connect', '-url', peer.urls.join(','), '-n', String(n), '-max-duration', '8m', '-report-every', `${reportMs}ms`];
+  args.push('-sources', String(Math.max(1, Math.ceil(n / 10000))), ...peer.loadgenArgs);
+  if (creditSocket) args.push('-credit-socket', creditSocket);
+  return procs.start(name, cfg.loadgen, args);
+}
+
+/** Memory of every server process of a peer: left alone, then after forced full GCs. */
+async function readPeerMemory(peer) {
+  const natural = await Promise.all(peer.servers.map((s) => settleRss(() => rssKiB(s.pid))));
+  await peer.gc();
+  const gc = await Promise.all(peer.servers.map((s) => settleRss(() => rssKiB(s.pid))));
+  const stats = await Promise.all(peer.servers.map((s) => (s.readStats ? s.readStats().catch(() => undefined) : undefined)));
+  return { natural, gc, stats };
+}
+
+async function phaseMemoryPeer(kind, tmp) {
+  const peer = await startPeer(kind, peerCtx(tmp));
+  try {
+    const before = await readPeerMemory(peer);
+    const support0 = Object.fromEntries(Object.entries(peer.support).map(([k, pid]) => [k, rssKiB(pid)]));
+    const lg = loadgenPeer(`loadgen-memory-${kind}`, peer, { n: cfg.conns });
+    const connect = await loadgenReady(lg, cfg.conns, 180000);
+    const after = await readPeerMemory(peer);
+    const support1 = Object.fromEntries(Object.entries(peer.support).map(([k, pid]) => [k, rssKiB(pid)]));
+    const lgRss = rssKiB(lg.pid);
+    await lg.stop();
+    // The loadgen splits users over the URLs in contiguous blocks: n / servers each (the last takes the rest).
+    const share = (i) => (i < peer.servers.length - 1 ? Math.floor(cfg.conns / peer.servers.length) : cfg.conns - Math.floor(cfg.conns / peer.servers.length) * (peer.servers.length - 1));
+    const servers = peer.servers.map((s, i) => {
+      const conns = after.stats[i]?.connections ?? share(i);
+      return {
+        name: s.name,
+        connections: conns,
+        rssBeforeKiB: before.gc[i].rssKiB,
+        rssAfterKiB: after.gc[i].rssKiB,
+        kibPerConnection: (after.gc[i].rssKiB - before.gc[i].rssKiB) / conns,
+        kibPerConnectionLeftAlone: (after.natural[i].rssKiB - before.natural[i].rssKiB) / conns,
+        heapBytesPerConnection: after.stats[i] && before.stats[i] ? (after.stats[i].heapUsed - before.stats[i].heapUsed) / conns : undefined,
+        settled: after.gc[i].settled && after.natural[i].settled,
+      };
+    });
+    const sum = (arr, f) => arr.reduce((a, x, i) => a + f(x, i), 0);
+    return {
+      label: peer.label,
+      connections: cfg.conns,
+      connect,
+      connectsPerSecond: cfg.conns / (connect.connectMs / 1000),
+      gcMethod: peer.gcMethod,
+      servers,
+      // All server processes together, per connection of the run (what the edge's figure means).
+      kibPerConnection: sum(peer.servers, (_, i) => after.gc[i].rssKiB - before.gc[i].rssKiB) / cfg.conns,
+      withoutForcedGc: { kibPerConnection: sum(peer.servers, (_, i) => after.natural[i].rssKiB - before.natural[i].rssKiB) / cfg.conns },
+      heapBytesPerConnection: servers.every((x) => x.heapBytesPerConnection !== undefined) ? sum(servers, (x) => x.heapBytesPerConnection * x.connections) / cfg.conns : undefined,
+      support: Object.fromEntries(Object.keys(peer.support).map((k) => [k, { rssBeforeKiB: support0[k], rssAfterKiB: support1[k], kibPerConnection: (support1[k] - support0[k]) / cfg.conns }])),
+      loadgenRssKiB: lgRss,
+      loadgenKiBPerSocket: lgRss / cfg.conns,
+    };
+  } finally {
+    await peer.stop();
+  }
+}
+
+async function phasePushPeer(kind, tmp) {
+  const peer = await startPeer(kind, peerCtx(tmp));
+  try {
+    const users = cfg.pushUsersPerEdge * 2;
+    const creditSocket = join(tmp, `credit-${kind}.sock`);
+    const lg = loadgenPeer(`loadgen-push-${kind}`, peer, { n: users, reportMs: 100, creditSocket });
+    const connect = await loadgenReady(lg, users, 120000);
+    const pub = peer.publisher({ users, size: cfg.payloadBytes, seconds: cfg.pushSeconds, warmup: cfg.warmupPushes, window: cfg.window, creditSocket });
+    const warmed = await pub.waitFor((m) => m.event === 'warmed', 90000, 'the warm-up to finish');
+    if (warmed.received < warmed.published) log(`${kind} warm-up: ${warmed.received} of ${warmed.published} pushes received`);
+    const serverPids = Object.fromEntries(peer.servers.map((s) => [s.name, s.pid]));
+    const pids = { ...serverPids, ...peer.support, loadgen: lg.pid, publisher: pub.pid };
+    const quiet = await quietMachine(pids);
+    const loadAverage = readLoadAverage();
+    const { base, t0, done, drained, delta, busy } = await measuredRun(lg, pub, pids);
+    const lgFinal = lg.latest((m) => m.event === 'stats');
+    const figures = pushFigures({ connect, warmed, done, drained, base, t0, delta, busy, quiet });
+    const { delivered } = figures;
+    const sumOf = (names, f) => names.reduce((a, k) => a + f(delta[k]), 0);
+    const names = Object.keys(serverPids);
+    pub.send('exit');
+    await pub.stop();
+    await lg.stop();
+    return {
+      label: peer.label,
+      sockets: users,
+      servers: names,
+      publisherKind: peer.publisherKind,
+      ...figures,
+      serverUsPerDelivery: sumOf(names, (d) => d.total) / delivered,
+      serverUserUsPerDelivery: sumOf(names, (d) => d.user) / delivered,
+      serverSystemUsPerDelivery: sumOf(names, (d) => d.system) / delivered,
+      supportUsPerDelivery: sumOf(Object.keys(peer.support), (d) => d.total) / delivered,
+      loadAverage,
+      loadgenClosed: lgFinal?.closed ?? null,
+      loadgenCloses: lgFinal?.closes ?? null,
+    };
+  } finally {
+    await peer.stop();
+  }
+}
+
+function readLoadAverage() {
+  return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
+}
+
+/**
+ * Before each phase: the 1-minute load average; above cfg.maxLoad, polls every 5 s until it drops
+ * (at most cfg.loadWaitS) and records what it saw either way.
+ */
+let loadWaitedMs = 0;
+async function waitForLoad(name) {
+  const t0 = performance.now();
+  const limitMs = Math.max(0, Math.min(cfg.loadWaitS * 1000, cfg.loadWaitTotalS * 1000 - loadWaitedMs));
+  const first = readLoadAverage();
+  let now = first;
+  if (now[0] > cfg.maxLoad && limitMs > 0) log(`phase ${name}: load average ${now[0]} > ${cfg.maxLoad}: waiting up to ${Math.round(limitMs / 1000)} s for it to drop`);
+  while (now[0] > cfg.maxLoad && performance.now() - t0 < limitMs) {
+    await sleep(5000);
+    now = readLoadAverage();
+  }
+  loadWaitedMs += performance.now() - t0;
+  const waitedS = Math.round((performance.now() - t0) / 1000);
+  if (now[0] > cfg.maxLoad) log(`phase ${name}: load average still ${now[0]} after ${waitedS} s; measuring anyway`);
+  return { atCheck: first, atStart: now, waitedS, belowLimit: now[0] <= cfg.maxLoad, limit: cfg.maxLoad };
+}
+
 /**
  * Before a measured window: waits (at most maxMs) for a second in which processes this bench did
  * not start keep less than `limit` cores busy. On a shared 2-core machine this keeps a test suite
@@ -404,6 +575,18 @@ function tryExec(cmd, args) {
   } catch {
     return undefined;
   }
+}
+
+function socketIoVersions() {
+  const out = {};
+  for (const name of ['socket.io', '@socket.io/redis-adapter', '@socket.io/redis-emitter', 'redis']) {
+    try {
+      out[name] = JSON.parse(readFileSync(join(ROOT, 'bench/peers/socketio/node_modules', name, 'package.json'), 'utf8')).version;
+    } catch {
+      out[name] = undefined;
+    }
+  }
+  return out;
 }
 
 function describeMachine() {
@@ -458,7 +641,15 @@ async function main() {
     memory: {},
     push: {},
     errors: [],
-    loadAverageAtStart: readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number),
+    loadAverageAtStart: readLoadAverage(),
+    // Per phase: the load average before it, and how long the bench waited for it to drop.
+    loadAverages: {},
+    peers: {
+      labels: PEERS,
+      centrifugo: cfg.centrifugo ? { binary: cfg.centrifugo } : { missing: cfg.centrifugoMissing ?? 'not installed' },
+      redisServer: cfg.redisServer ? { binary: cfg.redisServer, version: tryExec(cfg.redisServer, ['--version']) } : { missing: cfg.redisMissing ?? 'not installed' },
+      socketIo: socketIoVersions(),
+    },
     logDir,
   };
   const phases = {
@@ -467,6 +658,10 @@ async function main() {
     'push-edge': async () => (results.push.edge = await phasePushEdge(tmp)),
     'push-raw': async () => (results.push.raw = await phasePushRaw(tmp)),
   };
+  for (const k of PEER_KINDS) {
+    phases[`memory-${k}`] = async () => (results.memory[k] = await phaseMemoryPeer(k, tmp));
+    phases[`push-${k}`] = async () => (results.push[k] = await phasePushPeer(k, tmp));
+  }
   try {
     for (const name of cfg.phases) {
       if (stopping) break;
@@ -474,8 +669,9 @@ async function main() {
         results.errors.push({ phase: name, error: env.BENCH_EDGE_UNAVAILABLE || 'skipped (BENCH_SKIP_EDGE=1)' });
         continue;
       }
+      results.loadAverages[name] = await waitForLoad(name);
       const p0 = Date.now();
-      log(`phase ${name}: start`);
+      log(`phase ${name}: start (load average ${results.loadAverages[name].atStart.join(' ')})`);
       try {
         await phases[name]();
         log(`phase ${name}: done in ${((Date.now() - p0) / 1000).toFixed(1)} s`);

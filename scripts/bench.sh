@@ -86,6 +86,46 @@ if [[ "${BENCH_SKIP_EDGE:-0}" != "1" ]]; then
   [[ -f services/edge/dist/main.js ]] || die "services/edge/dist/main.js does not exist after the build: the edge has no entry point yet (BENCH_SKIP_EDGE=1 runs the baseline alone)"
 fi
 
+# --- peers (bench/lib/peers.mjs) ----------------------------------------------------------------
+# Installed only when a selected phase needs them. A peer that cannot be installed is not fatal: its
+# reason goes to run.mjs (BENCH_*_MISSING), which names it in docs/benchmarks.md.
+PHASES="${BENCH_PHASES:-socketio,centrifugo}"
+if [[ "$PHASES" == *socketio* ]]; then
+  if [[ -z "${BENCH_REDIS_SERVER:-}" ]]; then
+    if ! command -v redis-server >/dev/null && [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+      say "installing Debian's redis-server (the Socket.IO peer's adapter)"
+      apt-get install -y redis-server >"$BIN_DIR/redis-install.log" 2>&1 ||
+        { apt-get update >>"$BIN_DIR/redis-install.log" 2>&1 && apt-get install -y redis-server >>"$BIN_DIR/redis-install.log" 2>&1; } || true
+    fi
+    if command -v redis-server >/dev/null; then
+      export BENCH_REDIS_SERVER="$(command -v redis-server)"
+    else
+      export BENCH_REDIS_MISSING="redis-server is not installed and could not be (apt-get install -y redis-server; log: $BIN_DIR/redis-install.log)"
+    fi
+  fi
+  SIO=bench/peers/socketio
+  STAMP="$SIO/node_modules/.lock-$(sha256sum "$SIO/package-lock.json" | cut -c1-16)"
+  if [[ ! -f "$STAMP" ]]; then
+    say "installing the Socket.IO peer's packages (npm ci in $SIO)"
+    if (cd "$SIO" && npm ci --no-audit --no-fund --loglevel=error >&2); then
+      touch "$STAMP"
+    else
+      say "npm ci in $SIO failed: the Socket.IO phases will report it"
+    fi
+  fi
+fi
+if [[ "$PHASES" == *centrifugo* && -z "${BENCH_CENTRIFUGO:-}" ]]; then
+  say "Centrifugo: scripts/install-centrifugo.sh (cached; the first build takes about 5 minutes on 2 cores)"
+  CF_ERR="$(mktemp)"
+  if CF_OUT="$(bash scripts/install-centrifugo.sh 2>"$CF_ERR")"; then
+    export BENCH_CENTRIFUGO="$(printf '%s\n' "$CF_OUT" | tail -n 1)"
+  else
+    export BENCH_CENTRIFUGO_MISSING="scripts/install-centrifugo.sh failed: $(tail -n 5 "$CF_ERR" | tr '\n' ' ' | cut -c1-600)"
+    say "$BENCH_CENTRIFUGO_MISSING"
+  fi
+  rm -f "$CF_ERR"
+fi
+
 node bench/run.mjs "$@" &
 NODE_PID=$!
 set +e

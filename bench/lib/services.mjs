@@ -47,7 +47,8 @@ export async function getJson(url, timeoutMs = 5000) {
   return res.json();
 }
 
-function tcpReachable(port) {
+/** Resolves true once a TCP connect to the loopback port succeeds, undefined otherwise (for until()). */
+export function tcpReachable(port) {
   return new Promise((resolve) => {
     const s = connect({ host: '127.0.0.1', port }, () => {
       s.destroy();
@@ -86,7 +87,18 @@ export async function startNats(procs, { bin, dir, name = 'nats' }) {
  * One edge (services/edge/dist/main.js) on a free port, ready when GET /readyz answers 200.
  * Fails loudly, quoting the edge's output, when it exits or is not ready in time.
  */
-export async function startEdge(procs, { root, natsUrl, secret, id, logLevel = 'warn', extraEnv = {}, inspect = false }) {
+export async function startEdge(procs, opts) {
+  try {
+    return await startEdgeOnce(procs, opts);
+  } catch (err) {
+    // freePort() releases the port before the edge binds it: on a shared machine another process can
+    // take it in between. One retry on fresh ports; any other failure is the edge's.
+    if (!(err instanceof ProcessFailed) || !/cannot listen/.test(err.message)) throw err;
+    return startEdgeOnce(procs, opts);
+  }
+}
+
+async function startEdgeOnce(procs, { root, natsUrl, secret, id, logLevel = 'warn', extraEnv = {}, inspect = false }) {
   // BENCH_EDGE_MAIN: another entry point speaking the same env and HTTP contract (harness tests).
   const main = process.env.BENCH_EDGE_MAIN || join(root, 'services/edge/dist/main.js');
   if (!existsSync(main)) throw new ProcessFailed(`the edge is not built: ${main} is missing (npx tsc -b services/edge)`);

@@ -1,0 +1,140 @@
+// The peers of `npm run bench` (bench/run.mjs), each started in its real topology on loopback and
+// described by one object, so the memory and push phases drive every peer the same way:
+//
+//   { kind, label, urls, loadgenArgs,            where and how the Go load generator connects
+//     servers: [{ name, pid, readStats?() }],    the processes whose memory and CPU are "the server"
+//     support: { name: pid },                    the rest of the topology (Redis, nats-server)
+//     gc(),                                      full collections in every server process
+//     publisher({users, size, seconds, warmup,   a publisher process speaking the Go publisher's
+//       window, creditSocket}),                  stdout/stdin protocol (connected, warmed, go, done)
+//     stop() }
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { forceGc, freePort, getJson, startNats, tcpReachable, until } from './services.mjs';
+
+export const PEERS = {
+  socketio: 'Socket.IO 4.8 + Redis adapter (2 processes + redis-server)',
+  'centrifugo-memory': 'Centrifugo v6.9.1, memory broker',
+  'centrifugo-nats': 'Centrifugo v6.9.1, NATS broker',
+};
+
+/**
+ * ctx: { procs, root, loadgen, natsServer, centrifugo?, centrifugoMissing?, redisServer?, redisMissing?,
+ * tmp, secret (HS256), payloadBytes }. Throws (with the reason) when the peer is not available.
+ */
+export async function startPeer(kind, ctx) {
+  const dir = join(ctx.tmp, `${kind}-${Date.now()}`);
+  mkdirSync(dir, { recursive: true });
+  if (kind === 'socketio') return startSocketio(ctx, dir);
+  if (kind === 'centrifugo-memory' || kind === 'centrifugo-nats') return startCentrifugo(kind, ctx, dir);
+  throw new Error(`unknown peer ${kind}`);
+}
+
+async function startSocketio(ctx, dir) {
+  const { procs, root } = ctx;
+  if (!ctx.redisServer) throw new Error(`Socket.IO peer not run: no redis-server (${ctx.redisMissing ?? 'not installed'})`);
+  const sio = join(root, 'bench/peers/socketio');
+  if (!existsSync(join(sio, 'node_modules/socket.io'))) throw new Error(`Socket.IO peer not run: ${sio}/node_modules is missing (scripts/bench.sh runs npm ci there)`);
+  const redisPort = await freePort();
+  const redis = procs.start('redis', ctx.redisServer, ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir]);
+  await until(() => tcpReachable(redisPort), { timeoutMs: 15000, what: 'redis-server port', proc: redis });
+  const redisUrl = `redis://127.0.0.1:${redisPort}`;
+  const servers = [];
+  for (const name of ['socketio-a', 'socketio-b']) {
+    const inspectPort = await freePort();
+    const proc = procs.start(name, process.execPath, [`--inspect=127.0.0.1:${inspectPort}`, join(sio, 'server.mjs'), '--redis', redisUrl, '--secret', ctx.secret], {
+      cwd: sio,
+      env: { ...process.env, NODE_ENV: 'production' },
+    });
+    const msg = await proc.waitFor((m) => m.event === 'listening', 20000, 'the listening line');
+    const base = `http://127.0.0.1:${msg.port}`;
+    servers.push({ name, proc, pid: proc.pid, port: msg.port, inspectPort, base, readStats: () => getJson(`${base}/stats`) });
+  }
+  return {
+    kind: 'socketio',
+    label: PEERS.socketio,
+    urls: servers.map((s) => `ws://127.0.0.1:${s.port}/socket.io/?EIO=4&transport=websocket`),
+    loadgenArgs: ['-proto', 'socketio', '-secret', ctx.secret, '-subprotocol', '', '-client-prefix', ''],
+    servers,
+    support: { redis: redis.pid },
+    gcMethod: 'HeapProfiler.collectGarbage through the inspector, twice',
+    gc: () => Promise.all(servers.map((s) => forceGc(s.inspectPort))),
+    publisher: (o) =>
+      procs.start(
+        'publisher',
+        process.execPath,
+        [join(sio, 'publisher.mjs'), '--redis', redisUrl, '--users', String(o.users), '--size', String(o.size), '--seconds', String(o.seconds),
+          '--warmup', String(o.warmup), '--window', String(o.window), '--credit-socket', o.creditSocket, '--wait-go'],
+        { cwd: sio, stdin: true },
+      ),
+    publisherKind: 'Node, @socket.io/redis-emitter (emitter.to(user room).emit)',
+    stop: async () => {
+      await Promise.all(servers.map((s) => s.proc.stop()));
+      await redis.stop();
+    },
+  };
+}
+
+async function startCentrifugo(kind, ctx, dir) {
+  const { procs } = ctx;
+  if (!ctx.centrifugo) throw new Error(`Centrifugo not built: ${ctx.centrifugoMissing ?? 'scripts/install-centrifugo.sh failed'}`);
+  const [port, internalPort] = await Promise.all([freePort(), freePort()]);
+  const apiKey = randomBytes(16).toString('hex');
+  const config = {
+    log: { level: 'error' },
+    http_server: { address: '127.0.0.1', port, internal_address: '127.0.0.1', internal_port: String(internalPort) },
+    client: {
+      token: { hmac_secret_key: ctx.secret },
+      // A server-side personal channel per user (personal:#<user>): Centrifugo's targeted push.
+      subscribe_to_user_personal_channel: { enabled: true, personal_channel_namespace: 'personal' },
+    },
+    channel: { namespaces: [{ name: 'personal' }] },
+    http_api: { key: apiKey },
+    // pprof on the internal port: /debug/pprof/heap?gc=1 runs a full GC (the "after GC" reading).
+    debug: { enabled: true },
+  };
+  let nats;
+  if (kind === 'centrifugo-nats') {
+    nats = await startNats(procs, { bin: ctx.natsServer, dir: join(dir, 'nats') });
+    // Raw mode: subject cf.<channel with ':' as '.'> carries the payload as it is, so the same Go
+    // publisher feeds Centrifugo over NATS as it feeds the edges.
+    config.broker = { enabled: true, type: 'nats', nats: { url: nats.url, raw_mode: { enabled: true, prefix: 'cf.', channel_replacements: { ':': '.' } } } };
+  }
+  const configPath = join(dir, 'centrifugo.json');
+  writeFileSync(configPath, JSON.stringify(config, null, 2));
+  const proc = procs.start(kind, ctx.centrifugo, ['--config', configPath]);
+  await until(() => tcpReachable(port), { timeoutMs: 20000, what: `${kind} port`, proc });
+  const internal = `http://127.0.0.1:${internalPort}`;
+  await until(() => tcpReachable(internalPort), { timeoutMs: 20000, what: `${kind} internal port`, proc });
+  const via = nats
+    ? ['-nats', nats.url, '-subject-prefix', 'cf.personal.#', '-subject-encoding', 'plain']
+    : ['-http-api', `${internal}/api`, '-api-key', apiKey, '-channel-prefix', 'personal:#'];
+  return {
+    kind,
+    label: PEERS[kind],
+    urls: [`ws://127.0.0.1:${port}/connection/websocket`],
+    loadgenArgs: ['-proto', 'centrifugo', '-secret', ctx.secret, '-subprotocol', '', '-client-prefix', ''],
+    servers: [{ name: 'centrifugo', proc, pid: proc.pid }],
+    support: nats ? { nats: nats.proc.pid } : {},
+    gcMethod: 'runtime.GC() through GET /debug/pprof/heap?gc=1',
+    gc: async () => {
+      const res = await fetch(`${internal}/debug/pprof/heap?gc=1`, { signal: AbortSignal.timeout(30000) });
+      await res.arrayBuffer();
+      if (!res.ok) throw new Error(`centrifugo pprof heap?gc=1: HTTP ${res.status}`);
+    },
+    publisher: (o) =>
+      procs.start(
+        'publisher',
+        ctx.loadgen,
+        ['publish', ...via, '-users', String(o.users), '-size', String(o.size), '-duration', `${o.seconds}s`,
+          '-warmup', String(o.warmup), '-window', String(o.window), '-credit-socket', o.creditSocket, '-wait-go'],
+        { stdin: true },
+      ),
+    publisherKind: nats ? 'Go, nats.go, raw-mode subjects cf.personal.#<user>' : 'Go, HTTP server API /api/batch (500 publish commands per request)',
+    stop: async () => {
+      await proc.stop();
+      if (nats) await nats.proc.stop();
+    },
+  };
+}
