@@ -251,9 +251,10 @@ export function renderMarkdown(r, { svgPaths, telemetry, durable }) {
     '> Do not edit by hand: rerun the bench, or `node bench/render.mjs` to re-render the same results.',
     '',
   );
-  if (r.errors?.length) {
+  const failed = (r.errors ?? []).filter((e) => !e.unavailable);
+  if (failed.length) {
     L.push('**This run is incomplete.** Phases that failed:', '');
-    for (const e of r.errors) L.push(`- \`${e.phase}\`: ${e.error.split('\n')[0]}`);
+    for (const e of failed) L.push(`- \`${e.phase}\`: ${e.error.split('\n')[0]}`);
     L.push('');
   }
 

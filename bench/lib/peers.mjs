@@ -24,6 +24,8 @@ export const PEERS = {
  * tmp, secret (HS256), payloadBytes }. Throws (with the reason) when the peer is not available.
  */
 export async function startPeer(kind, ctx) {
+  const missing = peerMissing(kind, ctx);
+  if (missing) throw Object.assign(new Error(missing), { unavailable: true });
   const dir = join(ctx.tmp, `${kind}-${Date.now()}`);
   mkdirSync(dir, { recursive: true });
   if (kind === 'socketio') return startSocketio(ctx, dir);
@@ -31,11 +33,20 @@ export async function startPeer(kind, ctx) {
   throw new Error(`unknown peer ${kind}`);
 }
 
+/** Why a peer cannot run here (not installed, not built), or undefined. Not a bench failure: the doc names it. */
+function peerMissing(kind, ctx) {
+  if (kind === 'socketio') {
+    if (!ctx.redisServer) return `Socket.IO peer not run: no redis-server (${ctx.redisMissing ?? 'not installed'})`;
+    const sio = join(ctx.root, 'bench/peers/socketio');
+    if (!existsSync(join(sio, 'node_modules/socket.io'))) return `Socket.IO peer not run: ${sio}/node_modules is missing (scripts/bench.sh runs npm ci there)`;
+  }
+  if (kind.startsWith('centrifugo') && !ctx.centrifugo) return `Centrifugo not built: ${ctx.centrifugoMissing ?? 'scripts/install-centrifugo.sh failed'}`;
+  return undefined;
+}
+
 async function startSocketio(ctx, dir) {
   const { procs, root } = ctx;
-  if (!ctx.redisServer) throw new Error(`Socket.IO peer not run: no redis-server (${ctx.redisMissing ?? 'not installed'})`);
   const sio = join(root, 'bench/peers/socketio');
-  if (!existsSync(join(sio, 'node_modules/socket.io'))) throw new Error(`Socket.IO peer not run: ${sio}/node_modules is missing (scripts/bench.sh runs npm ci there)`);
   const redisPort = await freePort();
   const redis = procs.start('redis', ctx.redisServer, ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir]);
   await until(() => tcpReachable(redisPort), { timeoutMs: 15000, what: 'redis-server port', proc: redis });
@@ -78,7 +89,6 @@ async function startSocketio(ctx, dir) {
 
 async function startCentrifugo(kind, ctx, dir) {
   const { procs } = ctx;
-  if (!ctx.centrifugo) throw new Error(`Centrifugo not built: ${ctx.centrifugoMissing ?? 'scripts/install-centrifugo.sh failed'}`);
   const [port, internalPort] = await Promise.all([freePort(), freePort()]);
   const apiKey = randomBytes(16).toString('hex');
   const config = {
