@@ -404,3 +404,23 @@ describe('a durable push stored while the edge\'s NATS connection is down', () =
     expect(again.durable.map((d) => [d.position, text(d.payload)])).toEqual([[missed.seq, 'two']]);
   }, 60_000);
 });
+
+describe('durable pushes turned off (MESH_DURABLE=false)', () => {
+  let t: TestEdge;
+  beforeAll(async () => {
+    t = await startTestEdge({ env: { MESH_DURABLE: 'false' } });
+  });
+  afterAll(() => t?.stop());
+
+  it('creates no push stream, welcomes without epoch/position/recovered, and still delivers at-most-once pushes', async () => {
+    const c = await t.connect({ token: await mintToken({ sub: 'no-durable', jti: 'no-durable-s' }), client: 't' });
+    expect(c.welcome).toBeDefined();
+    expect(c.welcome).not.toHaveProperty('epoch');
+    expect(c.welcome).not.toHaveProperty('recovered');
+    await expect(t.bus.publishStored(createSubjects('mesh').durableUser('no-durable'), bytes('x'))).rejects.toThrow(/stream/i);
+    t.pushUser('no-durable', 'live');
+    expect(text(await c.nextPush())).toBe('live');
+    const stats = (await (await fetch(`${t.opsUrl}/stats`)).json()) as { durable?: unknown };
+    expect(stats.durable).toBeUndefined();
+  });
+});
