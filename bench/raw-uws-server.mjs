@@ -2,10 +2,13 @@
 // no NATS, no per-connection state beyond its slot in an array). Same library and Node as the edge,
 // so the difference between the two is what the session layer costs.
 //
-//   node bench/raw-uws-server.mjs [--port 0] [--host 127.0.0.1]
+//   node bench/raw-uws-server.mjs [--port 0] [--host 127.0.0.1] [--broadcast]
 //   GET /stats                      {connections, rss, heapUsed, cpu: {user, system}} (µs)
 //   GET /push?seconds=10&size=100   targeted sends to one random socket at a time, as fast as
 //                                   possible, for `seconds`; answers when done with counts and CPU.
+//   GET /broadcast?count=1&size=100 (with --broadcast: every socket subscribes to one topic) app.publish
+//                                   of `count` frames to every socket, each carrying the publish time
+//                                   ("~t" + Unix ns, as the Go publisher stamps it); answers with CPU.
 // Prints {"event":"listening","port":N,"binary":"..."} on stdout once it accepts connections.
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
@@ -19,7 +22,7 @@ if (binary === undefined || typeof uWS.SSLApp !== 'function') {
 }
 
 const { values: opts } = parseArgs({
-  options: { port: { type: 'string', default: '0' }, host: { type: 'string', default: '127.0.0.1' } },
+  options: { port: { type: 'string', default: '0' }, host: { type: 'string', default: '127.0.0.1' }, broadcast: { type: 'boolean', default: false } },
 });
 
 /** Open sockets; each socket's user data holds its index so close is a swap-remove. */
@@ -46,6 +49,8 @@ app.ws('/*', {
   open: (ws) => {
     ws.getUserData().i = sockets.length;
     sockets.push(ws);
+    // Opt-in: a topic subscription costs memory, and the memory phase measures the bare socket.
+    if (opts.broadcast) ws.subscribe('all');
   },
   close: (ws) => {
     const i = ws.getUserData().i;
@@ -84,6 +89,29 @@ app.get('/push', (res, req) => {
     busy = false;
     if (!aborted) json(res, '200 OK', result);
   });
+});
+
+app.get('/broadcast', (res, req) => {
+  const q = new URLSearchParams(req.getQuery() ?? '');
+  const count = Number(q.get('count') ?? '1');
+  const size = Number(q.get('size') ?? '100');
+  if (!opts.broadcast || !(Number.isInteger(count) && count >= 1 && count <= 10000) || !(size >= 24 && size <= 65536)) {
+    json(res, '400 Bad Request', { error: opts.broadcast ? 'count must be an integer in [1, 10000], size in [24, 65536]' : 'started without --broadcast' });
+    return;
+  }
+  const frame = Buffer.alloc(size + 1, 0x61);
+  frame[0] = 0x01;
+  frame.write('~t', 1, 'latin1');
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let k = 0; k < count; k++) {
+    // Unix ns from the monotonic clock (sub-µs precision is lost in the double; µs is what counts).
+    const ns = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000)) * 1000n;
+    frame.write(ns.toString().padStart(19, '0'), 3, 'latin1');
+    app.publish('all', frame, true, false);
+  }
+  const cpu = process.cpuUsage(cpu0);
+  json(res, '200 OK', { count, sockets: sockets.length, publishMs: performance.now() - t0, cpuUserUs: cpu.user, cpuSystemUs: cpu.system });
 });
 
 /**

@@ -63,6 +63,9 @@ export function barChart({ title, unit, bars, target, width = 760 }) {
   return `${parts.join('\n')}\n`;
 }
 
+/** met() for a floor: value ≥ limit. */
+const metAtLeast = (value, limit) => met(-value, -limit);
+
 function met(value, limit) {
   if (typeof value !== 'number' || !Number.isFinite(value)) return 'not measured';
   return value <= limit ? '**met**' : '**not met**';
@@ -251,6 +254,13 @@ export function renderMarkdown(r, { svgPaths, telemetry, durable }) {
     '> Do not edit by hand: rerun the bench, or `node bench/render.mjs` to re-render the same results.',
     '',
   );
+  if (r.mergedFrom) {
+    L.push(
+      `> Merged results (\`BENCH_MERGE=1\`): ${(r.config.phases ?? []).filter((p) => !(r.mergedFrom.phases ?? []).includes(p)).map((p) => `\`${p}\``).join(', ')} ran at ${r.startedAt}; ` +
+        `${(r.mergedFrom.phases ?? []).map((p) => `\`${p}\``).join(', ')} are kept from the run of ${r.mergedFrom.startedAt} (${r.mergedFrom.durationS ?? '?'} s). Each table gives the load average before its phase.`,
+      '',
+    );
+  }
   const failed = (r.errors ?? []).filter((e) => !e.unavailable);
   if (failed.length) {
     L.push('**This run is incomplete.** Phases that failed:', '');
@@ -372,6 +382,7 @@ export function renderMarkdown(r, { svgPaths, telemetry, durable }) {
   }
   L.push(`![CPU per targeted delivery](${svgPaths.push})`, '');
   L.push(...renderPeers(r));
+  L.push(...renderScenarios(r));
   if (telemetry) L.push(...renderTelemetry(telemetry));
   if (durable) L.push(...renderDurable(durable));
 
@@ -382,6 +393,20 @@ export function renderMarkdown(r, { svgPaths, telemetry, durable }) {
       `${me ? `${num(me.kibPerConnection)} KiB after GC (${num(me.withoutForcedGc?.kibPerConnection)} KiB left alone)` : 'n/a'} | ${met(me?.kibPerConnection, t.edgeKiBPerConnection)} |`,
   );
   L.push(`| edge CPU per targeted delivery ≤ ${t.edgeUsPerDelivery} µs | ${pe ? `${num(pe.edgeUsPerDelivery)} µs` : 'n/a'} | ${met(pe?.edgeUsPerDelivery, t.edgeUsPerDelivery)} |`);
+  // Issue 12's ratio targets for the connect, latency and broadcast scenarios (raw uWS of this run as the reference).
+  const hs = r.connect?.edge?.hs256;
+  const cr = r.connect?.raw;
+  const hsRatio = ratio(hs?.cpu?.edge?.usPerConnect, cr?.serverUsPerConnect);
+  L.push(`| edge CPU per HS256 connect ≤ 3× raw uWS's | ${hs ? `${num(hs.cpu.edge.usPerConnect, 0)} µs vs ${num(cr?.serverUsPerConnect, 0)} µs: ${x2(hsRatio)}` : 'n/a'} | ${met(hsRatio, 3)} |`);
+  const perCore = hs ? 1e6 / hs.cpu.edge.usPerConnect : NaN;
+  L.push(`| ≥ 20,000 HS256 connects/s per edge core | ${hs ? int(perCore) : 'n/a'} | ${metAtLeast(perCore, 20000)} |`);
+  const step20 = r.latency?.edge?.steps?.find((x) => x.offeredPerSecond === 20000);
+  const r20 = ratio(step20?.edgeUsPerDelivery, pr?.serverUsPerDelivery);
+  L.push(`| edge CPU per delivery at 20,000/s ≤ 1.5× raw uWS's at saturation | ${step20 ? `${num(step20.edgeUsPerDelivery)} µs vs ${num(pr?.serverUsPerDelivery)} µs: ${x2(r20)}` : 'n/a'} | ${met(r20, 1.5)} |`);
+  const { step: half } = halfSaturationStep(r);
+  L.push(`| p99 end to end < 5 ms at half of saturation | ${half ? `${num(half.latencyMs?.p99)} ms at ${int(half.offeredPerSecond)}/s` : 'n/a'} | ${met(half?.latencyMs?.p99, 5)} |`);
+  const bRatio = ratio(r.broadcast?.edge?.burst?.deliveriesPerSecond, r.broadcast?.raw?.burst?.deliveriesPerSecond);
+  L.push(`| broadcast deliveries/s ≥ 70 % of raw uWS's | ${Number.isFinite(bRatio) ? `${Math.round(bRatio * 100)} %` : 'n/a'} | ${metAtLeast(bRatio, 0.7)} |`);
   L.push('');
   if (pe && pr) {
     L.push(
@@ -411,6 +436,7 @@ export function renderMarkdown(r, { svgPaths, telemetry, durable }) {
       '(the load generator streams its count over a unix socket): without that window the publisher outruns the edges and the NATS server ' +
       'disconnects them as slow consumers, which measures an overload, not a throughput. CPU of every process from `/proc/<pid>/stat` ' +
       '(utime + stime, 10 ms resolution) between the start of the measured run and the last delivery, divided by deliveries counted by the load generator.',
+    '- **Connect storm**, **latency at rising rates** and **broadcast**: described with their tables above (phases `connect-edge`, `connect-raw`, `latency-edge`, `broadcast-edge`, `broadcast-raw`; about 1.5 minutes together).',
     `- **Raw uWebSockets.js** (\`bench/raw-uws-server.mjs\`, same Node and uWS build as the edge): no auth, no NATS; \`GET /push\` sends ` +
       `[0x01][${c.payloadBytes} bytes] to random sockets (each send corked, as the edge does) for ${c.rawPushSeconds} s, skipping sockets with more than 64 KiB buffered.`,
     '',
@@ -428,7 +454,7 @@ export function renderMarkdown(r, { svgPaths, telemetry, durable }) {
   L.push(
     '```sh',
     'npm ci && npm run build      # the edge is services/edge/dist/main.js',
-    'npm run bench                # about 10 to 20 minutes on 2 cores (first run: +5 minutes to build Centrifugo); writes bench/results/latest.json and this page',
+    `npm run bench                # about 5 to 8 minutes on 2 cores${r.mergedFrom ? '' : ` (this run: ${r.durationS ?? '?'} s)`}, first run +5 minutes to build Centrifugo; writes bench/results/latest.json and this page`,
     '```',
     '',
     'scripts/bench.sh builds the load generator once (cached under `~/.cache/session-mesh/bin/loadgen-<hash of its sources>`), ' +
@@ -437,7 +463,8 @@ export function renderMarkdown(r, { svgPaths, telemetry, durable }) {
       '(`scripts/install-centrifugo.sh`, about 5 minutes on 2 cores, cached under `~/.cache/session-mesh/bin`); a peer that cannot be installed is named under "Not measured" with the reason. ' +
       'Knobs: `BENCH_CONNS` (15000), `BENCH_PUSH_USERS_PER_EDGE` (5000), `BENCH_PUSH_SECONDS` (15, at most 20), `BENCH_RAW_PUSH_SECONDS` (10), ' +
       '`BENCH_PHASES` (e.g. `memory-edge,push-edge` or `memory-socketio,push-centrifugo-nats`; peer phases: `memory-<peer>` and `push-<peer>` for `socketio`, `centrifugo-memory`, `centrifugo-nats`), ' +
-      '`BENCH_MAX_LOAD` (2), `BENCH_LOAD_WAIT_S` (120) and `BENCH_LOAD_WAIT_TOTAL_S` (480), `BENCH_SKIP_EDGE=1` (baseline only). Process logs stay in the directory printed at the end.',
+      '`BENCH_STORM_CONNS` (15000), `BENCH_LATENCY_RATES` (5000,…,120000 pushes/s), `BENCH_LATENCY_SECONDS` (6 per rate), `BENCH_BROADCAST_SOCKETS` (10000), `BENCH_BROADCAST_BURST` (100), ' +
+      '`BENCH_MERGE=1` (keep the previous results of the phases not selected, e.g. `BENCH_MERGE=1 BENCH_PHASES=latency-edge npm run bench`), `BENCH_MAX_LOAD` (2), `BENCH_LOAD_WAIT_S` (120) and `BENCH_LOAD_WAIT_TOTAL_S` (480), `BENCH_SKIP_EDGE=1` (baseline only). Process logs stay in the directory printed at the end.',
     '',
   );
 
@@ -453,11 +480,153 @@ export function renderMarkdown(r, { svgPaths, telemetry, durable }) {
     '- The raw uWebSockets.js push baseline generates its messages in-process; the edge receives them from NATS (parsing, subject lookup). The difference between the two is the cost of the session layer plus the bus.',
     '- Memory: the "left alone" figures include garbage V8 had not collected yet and memory the allocator had not returned; the "after GC" figures count what the connections really hold. A production process sits somewhere between the two.',
     `- The raw-broadcast figures${r.memory?.socketio ? '' : ' and the Socket.IO figures'} marked "earlier" are from shared/ENVIRONMENT.md, measured earlier on a machine of this kind with \`ws\`-based clients, not by this bench.`,
-    '- Peers: the Socket.IO publisher is a Node process (the emitter) and Centrifugo\'s memory-broker publisher goes through its HTTP API, so the publishers differ; only the server (and bus) CPU enters the ratios, never the publisher\'s. Broadcast, connect storms, kill propagation and churn are not yet run against the peers.',
+    '- Peers: the Socket.IO publisher is a Node process (the emitter) and Centrifugo\'s memory-broker publisher goes through its HTTP API, so the publishers differ; only the server (and bus) CPU enters the ratios, never the publisher\'s. Connect storms and broadcast are compared with raw uWebSockets.js only, not yet with the peers; kill propagation and churn are not in `npm run bench` yet.',
     `- /proc CPU times have a resolution of 10 ms; over runs of ${c.pushSeconds} s the error is far below 1 %.`,
     '',
   );
   return `${L.join('\n')}`;
+}
+
+const msv = (v) => (typeof v === 'number' && Number.isFinite(v) ? (v >= 100 ? v.toFixed(0) : v.toFixed(2)) : 'n/a');
+const phaseNote = (r, phase) => {
+  const at = r.phaseStartedAt?.[phase];
+  const merged = r.mergedFrom && !(r.mergedFrom.phases ?? []).includes(phase);
+  return `${loadOf(r, phase)}${merged && at ? `; run ${at.slice(0, 16).replace('T', ' ')}` : ''}`;
+};
+
+/** The highest paced step at or below half the saturation rate, and that rate. */
+export function halfSaturationStep(r) {
+  const steps = r.latency?.edge?.steps ?? [];
+  const sat = Math.max(r.push?.edge?.deliveriesPerSecond ?? 0, ...steps.map((s) => s.deliveriesPerSecond));
+  const under = steps.filter((s) => s.offeredPerSecond <= sat / 2);
+  return { saturation: sat, step: under[under.length - 1] };
+}
+
+/** Connect storm, targeted-push latency at rising rates, broadcast (issue 12, scenarios 2 to 4). */
+export function renderScenarios(r) {
+  const L = [];
+  const ce = r.connect?.edge;
+  const cr = r.connect?.raw;
+  L.push('### Connect storm', '');
+  if (!ce && !cr) {
+    L.push(`Not measured in this run: ${whyMissing(r, 'connect-edge')}.`, '');
+  } else {
+    const n = ce?.connects ?? cr?.connects;
+    L.push(
+      `A fresh load generator opens ${int(n)} sockets to one server, 256 handshakes in flight (after a 2,000-socket warm-up storm that is not counted). ` +
+        'Upgrade-to-welcome is the time from writing the upgrade request to the `welcome` frame (for raw uWebSockets.js: to its 101); with 256 in flight it includes queueing in the server. ' +
+        'Server CPU from `/proc` between the start of the load generator and the last welcome, divided by the connects; "connects/s per core" is 1 s / CPU per connect. ' +
+        'Each token is minted by the load generator (HS256 with the edge\'s secret; ES256 with a P-256 key whose public half the edge is given).',
+      '',
+      '| server | connects/s (wall) | server CPU per connect (user + system) | connects/s per server core | nats-server CPU per connect | upgrade-to-welcome p50 | p99 | p999 | edge / raw (CPU per connect) | load |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    );
+    const row = (label, x, main, phase) => {
+      if (!x) return `| ${label} | not measured: ${whyMissing(r, phase)} | | | | | | | | |`;
+      const c = x.cpu[main];
+      const rel = main === 'edge' ? x2(ratio(c.usPerConnect, cr?.serverUsPerConnect)) : '1';
+      return `| ${label} | ${int(x.connectsPerSecond)} | **${int(c.usPerConnect)} µs** (${int(c.userUsPerConnect)} + ${int(c.systemUsPerConnect)}) | ${int(1e6 / c.usPerConnect)} | ${x.cpu.nats ? `${int(x.cpu.nats.usPerConnect)} µs` : '–'} | ${msv(x.connectTime?.p50)} ms | ${msv(x.connectTime?.p99)} ms | ${msv(x.connectTime?.p999)} ms | ${main === 'edge' ? `**${rel}**` : rel} | ${phaseNote(r, phase)} |`;
+    };
+    L.push(row('**Session Mesh edge**, HS256', ce?.hs256, 'edge', 'connect-edge'));
+    L.push(row('**Session Mesh edge**, ES256', ce?.es256, 'edge', 'connect-edge'));
+    L.push(row('raw uWebSockets.js (101, no auth)', cr, 'server', 'connect-raw'));
+    L.push('');
+    L.push(
+      `CPU per connect comes from \`/proc\` times of 10 ms resolution over the storm (${cr ? `raw: ${int(cr.cpu.server.usPerConnect * cr.connects / 1000)} ms in all` : 'n/a'}${ce?.hs256 ? `, edge HS256: ${int(ce.hs256.cpu.edge.usPerConnect * ce.hs256.connects / 1000)} ms` : ''}), so the raw figure is good to about ±${num(10000 / (cr?.connects ?? n), 1)} µs. ` +
+        'The edge also makes nats-server work per connect (its user and session subscriptions): that column is not in the ratio. ' +
+        `The load generator shares the 2 cores and mints every token itself (${ce?.hs256 ? `HS256: ${num(ce.hs256.loadgenCpuUs / ce.hs256.connects, 0)} µs of its CPU per connect` : ''}${ce?.es256 ? `, ES256: ${num(ce.es256.loadgenCpuUs / ce.es256.connects, 0)} µs` : ''}${cr ? `, raw: ${num(cr.loadgenCpuUs / cr.connects, 0)} µs` : ''}), ` +
+        'so the wall-clock connects/s are those of this machine, not of one edge core: CPU per connect is the figure that carries over.',
+      '',
+    );
+  }
+
+  const le = r.latency?.edge;
+  L.push('### Targeted-push latency at rising rates', '');
+  if (!le) {
+    L.push(`Not measured in this run: ${whyMissing(r, 'latency-edge')}.`, '');
+  } else {
+    const { saturation, step: half } = halfSaturationStep(r);
+    L.push(
+      `Same topology as the targeted pushes (nats-server, two edges, ${int(le.sockets)} users, one socket each, ${r.config.payloadBytes}-byte payloads to random users). ` +
+        `The Go publisher is paced (each millisecond it publishes what is due) at each offered rate for ${le.secondsPerStep} s, a fresh publisher per rate, rising until a rate is not delivered (saturation). ` +
+        'Latency is end to end: the publisher writes its clock (Unix ns) into each payload just before `nc.Publish`, and the load generator subtracts it from its clock at receipt (same machine, same clock), ' +
+        'through NATS, the edge and loopback TCP. CPU per delivery of both edges together over each step, from `/proc`.',
+      '',
+      '| offered pushes/s | delivered/s | p50 | p99 | p999 | max | edge CPU per delivery (user + system) | vs at saturation | nats-server per delivery | edges busy (cores) |',
+      '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    );
+    const satUs = r.push?.edge?.edgeUsPerDelivery;
+    for (const s of le.steps) {
+      const l = s.latencyMs ?? {};
+      L.push(
+        `| ${int(s.offeredPerSecond)}${s.saturated ? ' (saturated)' : ''} | ${int(s.deliveriesPerSecond)} | ${msv(l.p50)} ms | **${msv(l.p99)} ms** | ${msv(l.p999)} ms | ${msv(l.max)} ms | ` +
+          `**${num(s.edgeUsPerDelivery)} µs** (${num(s.edgeUserUsPerDelivery)} + ${num(s.edgeSystemUsPerDelivery)}) | ${x2(ratio(s.edgeUsPerDelivery, satUs))} | ${num(s.natsUsPerDelivery)} µs | ${num(s.edgeCoresBusy)} |`,
+      );
+    }
+    L.push('');
+    L.push(
+      `"vs at saturation" divides by the edges' ${num(satUs)} µs per delivery in the targeted-push phase above. ` +
+        `Load average before this phase: ${phaseNote(r, 'latency-edge')}. ` +
+        (half
+          ? `Saturation in this run: about ${int(saturation)} deliveries/s; at ${int(half.offeredPerSecond)}/s (the highest step at or below half of it) p99 was ${msv(half.latencyMs?.p99)} ms.`
+          : 'No step ran at or below half of saturation.'),
+      '',
+    );
+    if (r.push?.raw) {
+      L.push(
+        `Raw uWebSockets.js was not paced (its push endpoint sends as fast as it can); its ${num(r.push.raw.serverUsPerDelivery)} µs per delivery at saturation is the reference for the ratios in "Targets".`,
+        '',
+      );
+    }
+  }
+
+  const be = r.broadcast?.edge;
+  const br = r.broadcast?.raw;
+  L.push('### Broadcast', '');
+  if (!be && !br) {
+    L.push(`Not measured in this run: ${whyMissing(r, 'broadcast-edge')}.`, '');
+  } else {
+    const n = be?.sockets ?? br?.sockets;
+    L.push(
+      `${int(n)} sockets in one load-generator process. Session Mesh: two edges (half the sockets each) and nats-server; one NATS message on \`mesh.push.all\` reaches every welcomed socket of every edge. ` +
+        'Raw uWebSockets.js: every socket subscribes to one topic and `app.publish` sends to all of them. ' +
+        `First five single broadcasts (after one warm-up): "until the last socket" is the largest publish-to-receipt time over the ${int(n)} receipts (the payload carries the publish time), median of five. ` +
+        `Then a burst of ${int(be?.burst?.publishes ?? br?.burst?.publishes)} broadcasts published at once: deliveries per second from the publish to the last delivery, and server CPU per delivery.`,
+      '',
+      '| server | single broadcast: until the last socket (median of 5) | worst of 5 | p50 socket | burst deliveries | deliveries/s | server CPU per delivery (user + system) | burst: last delivery after | load |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    );
+    const row = (label, x, cpu, phase) => {
+      if (!x) return `| ${label} | not measured: ${whyMissing(r, phase)} | | | | | | | |`;
+      const runs = x.single.runs;
+      const p50 = runs.map((s) => s.latencyMs?.p50).sort((a, b) => a - b)[Math.floor(runs.length / 2)];
+      return `| ${label} | **${msv(x.single.lastSocketMsMedian)} ms** | ${msv(x.single.lastSocketMsMax)} ms | ${msv(p50)} ms | ${int(x.burst.delivered)} of ${int(x.burst.expected)} | **${int(x.burst.deliveriesPerSecond)}** | ${num(cpu.total)} µs (${num(cpu.user)} + ${num(cpu.system)}) | ${msv(x.burst.seconds * 1000)} ms | ${phaseNote(r, phase)} |`;
+    };
+    const sumCpu = (x, names) => {
+      const d = x?.burst?.delivered;
+      const f = (k) => names.reduce((a, nm) => a + (x.burst.cpu[nm]?.[k] ?? 0), 0);
+      return x ? { total: f('cpuUs') / d, user: f('userUsPerDelivery'), system: f('systemUsPerDelivery') } : {};
+    };
+    const ecpu = sumCpu(be, ['edgeA', 'edgeB']);
+    const rcpu = sumCpu(br, ['server']);
+    L.push(row('**Session Mesh** (2 edges + nats-server)', be, ecpu, 'broadcast-edge'));
+    L.push(row('raw uWebSockets.js app.publish', br, rcpu, 'broadcast-raw'));
+    L.push('');
+    if (be && br) {
+      L.push(
+        `**Edge / raw**: deliveries per second ${x2(ratio(be.burst.deliveriesPerSecond, br.burst.deliveriesPerSecond))} (${Math.round(100 * ratio(be.burst.deliveriesPerSecond, br.burst.deliveriesPerSecond))} % of raw), ` +
+          `time until the last socket ${x2(ratio(be.single.lastSocketMsMedian, br.single.lastSocketMsMedian))}, server CPU per delivery ${x2(ratio(ecpu.total, rcpu.total))}. ` +
+          `nats-server spent ${num(be.natsUsPerDelivery)} µs per delivery (one message per edge per broadcast). Sockets still open after the phase: edge ${int(be.openAtEnd)}, raw ${int(br.openAtEnd)}; edge outbound drops: ${int(be.edgeDrops)}.`,
+        '',
+      );
+    }
+    L.push(
+      'Both runs share 2 cores with the load generator, which reads every socket in one epoll thread: for a broadcast it is the receiver, not the server, that sets the time until the last socket ' +
+        `(it used ${num(be?.burst?.cpu?.loadgen?.usPerDelivery ?? br?.burst?.cpu?.loadgen?.usPerDelivery)} µs per delivery). The ratio edge / raw is the figure that carries over.`,
+      '',
+    );
+  }
+  return L;
 }
 
 const PEER_ORDER = ['socketio', 'centrifugo-memory', 'centrifugo-nats'];

@@ -9,6 +9,13 @@
 //   memory-<peer>, push-<peer>   the same two scenarios for each peer (bench/lib/peers.mjs):
 //                socketio (Socket.IO 4.8 + Redis adapter, 2 processes), centrifugo-memory,
 //                centrifugo-nats (Centrifugo v6.9.1): same load generator, socket counts and payloads
+//   connect-edge one edge + nats-server: connect storms (HS256, then ES256 on a second edge) from a
+//                fresh loadgen, 256 handshakes in flight: edge CPU per connect, upgrade-to-welcome times
+//   connect-raw  the same storm against raw uWebSockets.js (its 101)
+//   latency-edge nats-server + two edges, 10,000 users; targeted pushes paced at rising rates until
+//                saturation: end-to-end latency (publish stamp -> loadgen receipt) and CPU per delivery
+//   broadcast-edge / broadcast-raw  10,000 sockets; one publish to every socket (mesh.push.all; raw:
+//                app.publish): time until the last socket has it, then a burst: deliveries/s and CPU
 // Before each phase the 1-minute load average is read; above BENCH_MAX_LOAD (2) the bench waits for
 // it to drop (at most BENCH_LOAD_WAIT_S, 120 s, per phase and BENCH_LOAD_WAIT_TOTAL_S, 480 s, in all)
 // and records it either way.
@@ -20,8 +27,11 @@
 // BENCH_LOG_DIR, BENCH_PIDFILE, BENCH_RESULTS, BENCH_RENDER=0 (do not touch docs/),
 // BENCH_EDGE_MAIN (another edge entry point with the same env and HTTP contract),
 // BENCH_CENTRIFUGO, BENCH_REDIS_SERVER (peer binaries, set by bench.sh; BENCH_*_MISSING: why not),
-// BENCH_PUSH_PUBLISHED_AT=1 and BENCH_PUSH_TRACEPARENT=<sampled ratio> (push-edge: headers of a traced backend).
-import { randomBytes } from 'node:crypto';
+// BENCH_PUSH_PUBLISHED_AT=1 and BENCH_PUSH_TRACEPARENT=<sampled ratio> (push-edge: headers of a traced backend),
+// BENCH_STORM_CONNS (15000), BENCH_LATENCY_RATES (comma list of pushes/s), BENCH_LATENCY_SECONDS (6),
+// BENCH_BROADCAST_SOCKETS (10000), BENCH_BROADCAST_BURST (100 publishes),
+// BENCH_MERGE=1 (keep the previous latest.json's results for the phases not run now: re-render without rerunning them).
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { cpus, totalmem, tmpdir, release } from 'node:os';
@@ -31,7 +41,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Procs, readLog } from './lib/procs.mjs';
 import { cpuDelta, cpuSnapshot, machineBusyUs, rssKiB } from './lib/procstat.mjs';
 import { PEERS, startPeer } from './lib/peers.mjs';
-import { forceGc, getJson, settleRss, startEdge, startNats, startRaw } from './lib/services.mjs';
+import { forceGc, getJson, settleRss, startEdge, startNats, startRaw, until } from './lib/services.mjs';
 import { render } from './render.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -43,7 +53,8 @@ const intEnv = (name, def, min, max) => {
 };
 
 const PEER_KINDS = Object.keys(PEERS);
-const DEFAULT_PHASES = ['memory-raw', 'memory-edge', 'push-edge', 'push-raw', ...PEER_KINDS.flatMap((k) => [`memory-${k}`, `push-${k}`])];
+const SCENARIO_PHASES = ['connect-edge', 'connect-raw', 'latency-edge', 'broadcast-edge', 'broadcast-raw'];
+const DEFAULT_PHASES = ['memory-raw', 'memory-edge', 'push-edge', 'push-raw', ...PEER_KINDS.flatMap((k) => [`memory-${k}`, `push-${k}`]), ...SCENARIO_PHASES];
 const cfg = {
   conns: intEnv('BENCH_CONNS', 15000, 100, 19000),
   pushUsersPerEdge: intEnv('BENCH_PUSH_USERS_PER_EDGE', 5000, 10, 9500),
@@ -61,6 +72,16 @@ const cfg = {
   centrifugoMissing: env.BENCH_CENTRIFUGO_MISSING || undefined,
   redisServer: env.BENCH_REDIS_SERVER || undefined,
   redisMissing: env.BENCH_REDIS_MISSING || undefined,
+  stormConns: intEnv('BENCH_STORM_CONNS', 15000, 100, 19000),
+  latencyRates: (env.BENCH_LATENCY_RATES || '5000,10000,20000,40000,60000,80000,90000,100000,120000').split(',').map((x) => {
+    const v = Number(x.trim());
+    if (!Number.isInteger(v) || v < 100 || v > 1000000) throw new Error(`BENCH_LATENCY_RATES: ${x} is not an integer in [100, 1000000]`);
+    return v;
+  }),
+  latencySeconds: intEnv('BENCH_LATENCY_SECONDS', 6, 1, 20),
+  broadcastSockets: intEnv('BENCH_BROADCAST_SOCKETS', 10000, 100, 19000),
+  broadcastBurst: intEnv('BENCH_BROADCAST_BURST', 100, 1, 1000),
+  merge: env.BENCH_MERGE === '1',
   maxLoad: Number(env.BENCH_MAX_LOAD ?? 2),
   loadWaitS: intEnv('BENCH_LOAD_WAIT_S', 120, 0, 900),
   // All waits together stay bounded, so a busy machine cannot push the default run past 25 minutes.
@@ -90,13 +111,13 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
 }
 
 /** Args shared by every loadgen connect. */
-function loadgenConnect(name, { urls, n, raw, reportMs = 1000, creditSocket, sources }) {
+function loadgenConnect(name, { urls, n, raw, reportMs = 1000, creditSocket, sources, extra = [], stdin = false }) {
   const args = ['connect', '-url', urls.join(','), '-n', String(n), '-max-duration', '8m', '-report-every', `${reportMs}ms`];
   args.push('-sources', String(sources ?? Math.max(1, Math.ceil(n / 10000))));
   if (raw) args.push('-raw', '-subprotocol', '');
   else args.push('-secret', secret);
   if (creditSocket) args.push('-credit-socket', creditSocket);
-  return procs.start(name, cfg.loadgen, args);
+  return procs.start(name, cfg.loadgen, [...args, ...extra], { stdin });
 }
 
 /** Waits for the loadgen's ready line; throws when too few sockets opened, quoting the reasons. */
@@ -246,14 +267,14 @@ function edgeWarnings(proc, max = 10) {
  * The measured window of a push phase: the publisher (paused after its warm-up) is told to go, runs
  * its timed run, and the window ends at the last delivery the load generator counts.
  */
-async function measuredRun(lg, pub, pids) {
+async function measuredRun(lg, pub, pids, { seconds = cfg.pushSeconds, readBase } = {}) {
   // The publisher is paused: the count is still, and the next stats line (100 ms) is current.
-  const base = (await lg.waitFor((m) => m.event === 'stats', 5000, 'a stats line', lg.messages.length)).pushes;
+  const base = readBase ? await readBase() : (await lg.waitFor((m) => m.event === 'stats', 5000, 'a stats line', lg.messages.length)).pushes;
   const cpu0 = cpuSnapshot(pids);
   const busy0 = machineBusyUs();
   const t0 = performance.now();
   pub.send('go');
-  const done = await pub.waitFor((m) => m.event === 'done', (cfg.pushSeconds + 60) * 1000, 'the measured publishing run to end');
+  const done = await pub.waitFor((m) => m.event === 'done', (seconds + 60) * 1000, 'the measured publishing run to end');
   const drained = await drain(lg, base + done.published);
   const delta = cpuDelta(cpu0, cpuSnapshot(pids));
   return { base, t0, done, drained, delta, busy: machineBusyUs() - busy0 };
@@ -400,6 +421,256 @@ async function phasePushRaw() {
     otherProcessesCoresBusy: otherCores(busy1 - busy0, delta, (performance.now() - t0) / 1000),
     quietBefore: quiet,
   };
+}
+
+/** Sends a command to a loadgen started with stdin and waits for its answer line. */
+async function lgCommand(lg, cmd, event) {
+  const from = lg.messages.length;
+  lg.send(cmd);
+  return lg.waitFor((m) => m.event === event, 5000, `the answer to "${cmd}"`, from);
+}
+
+/** Waits until a server's GET /stats reports no connection (the previous storm's sockets are gone). */
+async function untilNoConnections(base, proc) {
+  await until(async () => ((await getJson(`${base}/stats`)).connections === 0 ? true : undefined), { timeoutMs: 30000, intervalMs: 100, what: `${base}/stats connections 0`, proc });
+}
+
+/**
+ * One connect storm: a fresh loadgen opens n sockets (256 handshakes in flight); server CPU from its
+ * start to the last welcome (or 101), then the sockets are closed and the server emptied.
+ */
+async function stormRound(name, { url, n, raw, serverPids, server, extra }) {
+  const cpu0 = cpuSnapshot(serverPids);
+  const t0 = performance.now();
+  const lg = loadgenConnect(name, { urls: [url], n, raw, sources: 4, extra });
+  const ready = await loadgenReady(lg, n, 120000);
+  const delta = cpuDelta(cpu0, cpuSnapshot(serverPids));
+  const wallMs = performance.now() - t0;
+  const lgReady = lg.latest((m) => m.event === 'ready');
+  await lg.stop();
+  await untilNoConnections(server.base, server.proc);
+  const perConnect = Object.fromEntries(Object.entries(delta).map(([k, d]) => [k, { usPerConnect: d.total / n, userUsPerConnect: d.user / n, systemUsPerConnect: d.system / n }]));
+  return {
+    connects: n,
+    connectMs: ready.connectMs,
+    wallMs,
+    connectsPerSecond: n / (ready.connectMs / 1000),
+    connectTime: lgReady.connectTime,
+    cpu: perConnect,
+    loadgenCpuUs: (lgReady.cpuUserUs ?? 0) + (lgReady.cpuSystemUs ?? 0),
+  };
+}
+
+/** Warm-up storm (JIT, pools; not kept), then the measured one. */
+async function storm(label, o) {
+  await stormRound(`loadgen-storm-${label}-warmup`, { ...o, n: Math.min(2000, o.n) });
+  const quiet = await quietMachine(o.serverPids, { maxMs: 15000 });
+  const round = await stormRound(`loadgen-storm-${label}`, o);
+  const [main] = Object.keys(o.serverPids);
+  const us = round.cpu[main].usPerConnect;
+  return { ...round, serverUsPerConnect: us, connectsPerSecondPerCore: 1e6 / us, quietBefore: quiet };
+}
+
+async function phaseConnectEdge(tmp) {
+  const n = cfg.stormConns;
+  const nats = await startNats(procs, { bin: cfg.natsServer, dir: join(tmp, 'nats-storm') });
+  const out = { connects: n, inFlight: 256 };
+  const hs = await startEdge(procs, { root: ROOT, natsUrl: nats.url, secret, id: 'bench-edge-storm-hs' });
+  out.hs256 = await storm('hs256', { url: hs.url, n, raw: false, serverPids: { edge: hs.proc.pid, nats: nats.proc.pid }, server: hs });
+  out.hs256.edgeLogWarnings = edgeWarnings(hs.proc);
+  await hs.proc.stop();
+  // ES256: the same edge verifying with a P-256 public key; the loadgen signs with its private key.
+  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const keyFile = join(tmp, 'storm-es256.pem');
+  writeFileSync(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  const es = await startEdge(procs, {
+    root: ROOT, natsUrl: nats.url, secret, id: 'bench-edge-storm-es',
+    extraEnv: { MESH_JWT_SECRET: undefined, MESH_JWT_PUBLIC_KEY: publicKey.export({ type: 'spki', format: 'pem' }), MESH_JWT_ALGORITHMS: 'ES256' },
+  });
+  out.es256 = await storm('es256', { url: es.url, n, raw: false, serverPids: { edge: es.proc.pid, nats: nats.proc.pid }, server: es, extra: ['-alg', 'ES256', '-key-file', keyFile] });
+  out.es256.edgeLogWarnings = edgeWarnings(es.proc);
+  await es.proc.stop();
+  await nats.proc.stop();
+  return out;
+}
+
+async function phaseConnectRaw() {
+  const srv = await startRaw(procs, { root: ROOT });
+  const out = { connects: cfg.stormConns, inFlight: 256, ...(await storm('raw', { url: srv.url, n: cfg.stormConns, raw: true, serverPids: { server: srv.proc.pid }, server: srv })) };
+  await srv.proc.stop();
+  return out;
+}
+
+/** Two edges and nats-server with n sockets on them, and a loadgen that answers snap commands. */
+async function twoEdgesWithSockets(tmp, tag, n, { reportMs, creditSocket }) {
+  const nats = await startNats(procs, { bin: cfg.natsServer, dir: join(tmp, `nats-${tag}`) });
+  const edgeA = await startEdge(procs, { root: ROOT, natsUrl: nats.url, secret, id: `bench-edge-${tag}-a` });
+  const edgeB = await startEdge(procs, { root: ROOT, natsUrl: nats.url, secret, id: `bench-edge-${tag}-b` });
+  const lg = loadgenConnect(`loadgen-${tag}`, { urls: [edgeA.url, edgeB.url], n, raw: false, reportMs, creditSocket, stdin: true });
+  const connect = await loadgenReady(lg, n, 120000);
+  return { nats, edgeA, edgeB, lg, connect };
+}
+
+async function phaseLatencyEdge(tmp) {
+  const users = cfg.pushUsersPerEdge * 2;
+  const creditSocket = join(tmp, 'credit-latency.sock');
+  const { nats, edgeA, edgeB, lg, connect } = await twoEdgesWithSockets(tmp, 'latency', users, { reportMs: 20, creditSocket });
+  const steps = [];
+  let quiet;
+  for (const [i, rate] of cfg.latencyRates.entries()) {
+    const pub = procs.start(
+      `publisher-latency-${rate}`,
+      cfg.loadgen,
+      ['publish', '-nats', nats.url, '-users', String(users), '-size', String(cfg.payloadBytes), '-duration', `${cfg.latencySeconds}s`,
+        '-rate', String(rate), '-warmup', String(i === 0 ? cfg.warmupPushes : 0), '-window', String(cfg.window), '-credit-socket', creditSocket, '-wait-go', '-seed', String(i + 1)],
+      { stdin: true },
+    );
+    await pub.waitFor((m) => m.event === (i === 0 ? 'warmed' : 'connected'), 60000, i === 0 ? 'the warm-up to finish' : 'the publisher to connect');
+    const pids = { edgeA: edgeA.proc.pid, edgeB: edgeB.proc.pid, nats: nats.proc.pid, loadgen: lg.pid, publisher: pub.pid };
+    if (i === 0) quiet = await quietMachine(pids);
+    // The snap resets the loadgen's latency histogram: the next one covers this step only.
+    const readBase = async () => (await lgCommand(lg, 'snap', 'snap')).pushes;
+    const { base, t0, done, drained, delta, busy } = await measuredRun(lg, pub, pids, { seconds: cfg.latencySeconds, readBase });
+    const snap = await lgCommand(lg, 'snap', 'snap');
+    pub.send('exit');
+    await pub.stop();
+    const delivered = drained.pushes - base;
+    const seconds = (drained.at - t0) / 1000;
+    const edgeCpu = delta.edgeA.total + delta.edgeB.total;
+    const step = {
+      offeredPerSecond: rate,
+      publishedPerSecond: done.perSecond,
+      published: done.published,
+      delivered,
+      lost: done.published - delivered,
+      deliveriesPerSecond: delivered / seconds,
+      latencyMs: snap.latency,
+      edgeUsPerDelivery: edgeCpu / delivered,
+      edgeUserUsPerDelivery: (delta.edgeA.user + delta.edgeB.user) / delivered,
+      edgeSystemUsPerDelivery: (delta.edgeA.system + delta.edgeB.system) / delivered,
+      natsUsPerDelivery: delta.nats.total / delivered,
+      edgeCoresBusy: edgeCpu / 1e6 / seconds,
+      otherProcessesCoresBusy: otherCores(busy, delta, (performance.now() - t0) / 1000),
+      publisherStalls: done.stalls,
+    };
+    // Saturated: the publisher could not keep the offered rate (the window of pushes in flight was full),
+    // or the edges no longer delivered it (pushes queued: latency grows without bound).
+    step.saturated = done.perSecond < 0.95 * rate || step.deliveriesPerSecond < 0.97 * rate || step.lost > 0.01 * done.published;
+    steps.push(step);
+    const ms = (v) => (typeof v === 'number' ? v.toFixed(2) : 'n/a');
+    log(`latency-edge ${rate}/s: ${Math.round(step.deliveriesPerSecond)} delivered/s, p50 ${ms(snap.latency.p50)} ms p99 ${ms(snap.latency.p99)} ms p999 ${ms(snap.latency.p999)} ms, edge ${step.edgeUsPerDelivery.toFixed(2)} us/delivery${step.saturated ? ' (saturated)' : ''}`);
+    if (step.saturated) break;
+  }
+  await lg.stop();
+  await Promise.all([edgeA.proc.stop(), edgeB.proc.stop()]);
+  await nats.proc.stop();
+  return { sockets: users, secondsPerStep: cfg.latencySeconds, window: cfg.window, connect, steps, quietBefore: quiet, edgeLogWarnings: [...edgeWarnings(edgeA.proc), ...edgeWarnings(edgeB.proc)] };
+}
+
+/**
+ * The broadcast scenario on any server: `publish(count)` sends count broadcasts and resolves once
+ * they are sent. Five single broadcasts (time until the last socket has it, from the publish stamp),
+ * then a burst of cfg.broadcastBurst: deliveries per second and server CPU per delivery.
+ */
+async function broadcastRuns(lg, n, publish, pids, prepare) {
+  const single = async () => {
+    const base = (await lgCommand(lg, 'snap', 'snap')).pushes;
+    await publish(1);
+    const drained = await drain(lg, base + n, { quietMs: 3000, maxMs: 15000 });
+    const snap = await lgCommand(lg, 'snap', 'snap');
+    return { delivered: snap.pushes - base, complete: drained.complete, latencyMs: snap.latency };
+  };
+  await single(); // warm-up
+  const singles = [];
+  for (let i = 0; i < 5; i++) singles.push(await single());
+  const lastMs = singles.map((x) => x.latencyMs.max).sort((a, b) => a - b);
+  await publish(Math.min(10, cfg.broadcastBurst)); // warm-up burst
+  await drain(lg, Infinity, { quietMs: 500, maxMs: 15000 });
+  const quiet = await quietMachine(pids, { maxMs: 15000 });
+  const base = (await lgCommand(lg, 'snap', 'snap')).pushes;
+  // prepare: a publisher started beforehand, so its start-up is not in the measured window.
+  const go = prepare ? await prepare(cfg.broadcastBurst) : () => publish(cfg.broadcastBurst);
+  const cpu0 = cpuSnapshot(pids);
+  const busy0 = machineBusyUs();
+  const t0 = performance.now();
+  await go();
+  const drained = await drain(lg, base + cfg.broadcastBurst * n, { quietMs: 3000, maxMs: 60000 });
+  const delta = cpuDelta(cpu0, cpuSnapshot(pids));
+  const busy = machineBusyUs() - busy0;
+  const snap = await lgCommand(lg, 'snap', 'snap');
+  const delivered = snap.pushes - base;
+  const seconds = (drained.at - t0) / 1000;
+  return {
+    sockets: n,
+    single: { runs: singles, lastSocketMsMedian: lastMs[Math.floor(lastMs.length / 2)], lastSocketMsMax: lastMs[lastMs.length - 1] },
+    burst: {
+      publishes: cfg.broadcastBurst,
+      expected: cfg.broadcastBurst * n,
+      delivered,
+      complete: delivered >= cfg.broadcastBurst * n,
+      seconds,
+      deliveriesPerSecond: delivered / seconds,
+      latencyMs: snap.latency,
+      cpu: perDelivery(delta, delivered),
+      otherProcessesCoresBusy: otherCores(busy, delta, (performance.now() - t0) / 1000),
+      quietBefore: quiet,
+    },
+  };
+}
+
+async function phaseBroadcastEdge(tmp) {
+  const n = cfg.broadcastSockets;
+  const { nats, edgeA, edgeB, lg, connect } = await twoEdgesWithSockets(tmp, 'broadcast', n, { reportMs: 20 });
+  let k = 0;
+  const publish = async (count) => {
+    const pub = procs.start(`publisher-broadcast-${++k}`, cfg.loadgen, ['publish', '-nats', nats.url, '-subject', 'mesh.push.all', '-users', '1', '-size', String(cfg.payloadBytes), '-count', String(count), '-duration', '30s']);
+    await pub.waitFor((m) => m.event === 'done', 30000, 'the broadcast publish');
+    await pub.exited;
+  };
+  const prepare = async (count) => {
+    const pub = procs.start(`publisher-broadcast-${++k}`, cfg.loadgen, ['publish', '-nats', nats.url, '-subject', 'mesh.push.all', '-users', '1', '-size', String(cfg.payloadBytes), '-count', String(count), '-duration', '30s', '-wait-go'], { stdin: true });
+    await pub.waitFor((m) => m.event === 'connected', 30000, 'the broadcast publisher to connect');
+    return async () => {
+      pub.send('go');
+      await pub.waitFor((m) => m.event === 'done', 30000, 'the broadcast burst');
+      pub.send('exit');
+      await pub.exited;
+    };
+  };
+  const pids = { edgeA: edgeA.proc.pid, edgeB: edgeB.proc.pid, nats: nats.proc.pid, loadgen: lg.pid };
+  const runs = await broadcastRuns(lg, n, publish, pids, prepare);
+  const lgFinal = await lgCommand(lg, 'snap', 'snap');
+  const statsA = await getJson(`${edgeA.base}/stats`);
+  const statsB = await getJson(`${edgeB.base}/stats`);
+  await lg.stop();
+  await Promise.all([edgeA.proc.stop(), edgeB.proc.stop()]);
+  await nats.proc.stop();
+  const c = runs.burst.cpu;
+  const serverUs = (c.edgeA.cpuUs + c.edgeB.cpuUs) / runs.burst.delivered;
+  return {
+    ...runs,
+    connect,
+    edges: 2,
+    publisherKind: 'Go, nats.go, one message on mesh.push.all per broadcast (a process per publish call)',
+    serverUsPerDelivery: serverUs,
+    natsUsPerDelivery: c.nats.usPerDelivery,
+    openAtEnd: lgFinal.open,
+    edgeDrops: (statsA.outbound?.drops ?? 0) + (statsB.outbound?.drops ?? 0),
+    edgeLogWarnings: [...edgeWarnings(edgeA.proc), ...edgeWarnings(edgeB.proc)],
+  };
+}
+
+async function phaseBroadcastRaw() {
+  const n = cfg.broadcastSockets;
+  const srv = await startRaw(procs, { root: ROOT, broadcast: true });
+  const lg = loadgenConnect('loadgen-broadcast-raw', { urls: [srv.url], n, raw: true, reportMs: 20, stdin: true });
+  const connect = await loadgenReady(lg, n, 120000);
+  const publish = (count) => getJson(`${srv.base}/broadcast?count=${count}&size=${cfg.payloadBytes}`, 30000);
+  const runs = await broadcastRuns(lg, n, publish, { server: srv.proc.pid, loadgen: lg.pid });
+  const lgFinal = await lgCommand(lg, 'snap', 'snap');
+  await lg.stop();
+  await srv.proc.stop();
+  return { ...runs, connect, serverUsPerDelivery: runs.burst.cpu.server.usPerDelivery, openAtEnd: lgFinal.open, publisherKind: 'app.publish in the server process (GET /broadcast)' };
 }
 
 function peerCtx(tmp) {
@@ -640,6 +911,9 @@ async function main() {
     targets: { edgeKiBPerConnection: 2.5, edgeUsPerDelivery: 3 },
     memory: {},
     push: {},
+    connect: {},
+    latency: {},
+    broadcast: {},
     errors: [],
     loadAverageAtStart: readLoadAverage(),
     // Per phase: the load average before it, and how long the bench waited for it to drop.
@@ -652,6 +926,16 @@ async function main() {
     },
     logDir,
   };
+  if (cfg.merge && existsSync(cfg.resultsPath)) {
+    // Keep what the previous run measured for the phases not selected now (each phase records when it ran).
+    const prev = JSON.parse(readFileSync(cfg.resultsPath, 'utf8'));
+    for (const k of ['memory', 'push', 'connect', 'latency', 'broadcast', 'loadAverages', 'phaseStartedAt', 'phaseSeconds']) results[k] = { ...(prev[k] ?? {}) };
+    results.errors = (prev.errors ?? []).filter((e) => !cfg.phases.includes(e.phase));
+    results.config.phases = [...new Set([...(prev.config?.phases ?? []), ...cfg.phases])];
+    results.mergedFrom = { startedAt: prev.startedAt, durationS: prev.durationS, phases: (prev.config?.phases ?? []).filter((p) => !cfg.phases.includes(p)) };
+  }
+  results.phaseStartedAt ??= {};
+  results.phaseSeconds ??= {};
   const phases = {
     'memory-raw': async () => (results.memory.raw = await phaseMemoryRaw(tmp)),
     'memory-edge': async () => (results.memory.edge = await phaseMemoryEdge(tmp)),
@@ -662,6 +946,11 @@ async function main() {
     phases[`memory-${k}`] = async () => (results.memory[k] = await phaseMemoryPeer(k, tmp));
     phases[`push-${k}`] = async () => (results.push[k] = await phasePushPeer(k, tmp));
   }
+  phases['connect-edge'] = async () => (results.connect.edge = await phaseConnectEdge(tmp));
+  phases['connect-raw'] = async () => (results.connect.raw = await phaseConnectRaw(tmp));
+  phases['latency-edge'] = async () => (results.latency.edge = await phaseLatencyEdge(tmp));
+  phases['broadcast-edge'] = async () => (results.broadcast.edge = await phaseBroadcastEdge(tmp));
+  phases['broadcast-raw'] = async () => (results.broadcast.raw = await phaseBroadcastRaw(tmp));
   try {
     for (const name of cfg.phases) {
       if (stopping) break;
@@ -671,10 +960,12 @@ async function main() {
       }
       results.loadAverages[name] = await waitForLoad(name);
       const p0 = Date.now();
+      results.phaseStartedAt[name] = new Date(p0).toISOString();
       log(`phase ${name}: start (load average ${results.loadAverages[name].atStart.join(' ')})`);
       try {
         await phases[name]();
         log(`phase ${name}: done in ${((Date.now() - p0) / 1000).toFixed(1)} s`);
+        results.phaseSeconds[name] = Math.round((Date.now() - p0) / 1000);
       } catch (err) {
         log(`phase ${name}: ${err.unavailable ? 'NOT RUN' : 'FAILED'}: ${err.message}`);
         results.errors.push({ phase: name, error: err.message, ...(err.unavailable ? { unavailable: true } : {}) });

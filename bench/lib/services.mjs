@@ -155,10 +155,10 @@ async function ensureBlacklistBucket(root, natsUrl) {
 }
 
 /** The raw uWebSockets.js baseline (bench/raw-uws-server.mjs). */
-export async function startRaw(procs, { root, name = 'raw-uws', inspect = false }) {
+export async function startRaw(procs, { root, name = 'raw-uws', inspect = false, broadcast = false }) {
   const inspectPort = inspect ? await freePort() : undefined;
   const nodeArgs = inspect ? [`--inspect=127.0.0.1:${inspectPort}`] : [];
-  const proc = procs.start(name, process.execPath, [...nodeArgs, join(root, 'bench/raw-uws-server.mjs')], { cwd: root });
+  const proc = procs.start(name, process.execPath, [...nodeArgs, join(root, 'bench/raw-uws-server.mjs'), ...(broadcast ? ['--broadcast'] : [])], { cwd: root });
   const msg = await proc.waitFor((m) => m.event === 'listening', 15000, 'the listening line');
   const base = `http://127.0.0.1:${msg.port}`;
   return { proc, port: msg.port, base, url: `ws://127.0.0.1:${msg.port}/`, binary: msg.binary, inspectPort };
