@@ -58,6 +58,11 @@ export interface BrokerStats {
 /** Never equal to a real id (ids cannot contain control characters): matches nobody. */
 const NOBODY = '\u0000';
 
+interface Settle {
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
 /**
  * The edge's view of the bus: subjects, narrowing headers and subscription bookkeeping live here
  * and nowhere else in the edge.
@@ -142,45 +147,69 @@ export class EdgeBroker {
     }));
   }
 
-  /** Subscribes a new group; `group.ready` settles once NATS has the subscription. */
+  /**
+   * Subscribes a new group; `group.ready` settles once NATS has the subscription. The SUBs of every
+   * group made in one turn of the event loop (and their flush's PING) go out together: in a
+   * connect storm uWS runs many upgrades per turn, and one socket write for all of them costs far
+   * less than one each.
+   */
   subscribe(group: Group): void {
+    let settle: Settle | undefined;
+    const ready = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+    ready.catch(() => undefined);
+    group.ready = ready;
+    this.waitingToSubscribe.set(group, settle as Settle);
+    if (this.waitingToSubscribe.size === 1) setImmediate(this.subscribeWaiting);
+  }
+
+  private readonly waitingToSubscribe = new Map<Group, Settle>();
+
+  private readonly subscribeWaiting = (): void => {
+    const waiting = [...this.waitingToSubscribe];
+    this.waitingToSubscribe.clear();
+    for (const [group, settle] of waiting) this.subscribeNow(group, settle);
+  };
+
+  private subscribeNow(group: Group, settle: Settle): void {
+    const ready = group.ready;
+    const done = (): void => {
+      if (group.ready === ready) group.ready = undefined;
+    };
     const subject = group.kind === 'user' ? this.subjects.pushUser(group.id) : this.subjects.pushSession(group.id);
     try {
       group.sub = this.bus.subscribe(subject, this.messageHandler(group));
     } catch (err) {
       group.failed = true;
-      group.ready = Promise.reject(new SubscriptionRefusedError(`cannot subscribe to ${subject}: ${(err as Error).message}`));
-      group.ready.catch(() => undefined);
+      settle.reject(new SubscriptionRefusedError(`cannot subscribe to ${subject}: ${(err as Error).message}`));
       this.noteFailure(`subscribe threw: ${(err as Error).message}`);
       return;
     }
     const errorsBefore = this.errors;
-    const ready: Promise<void> = this.flush().then(
+    this.flush().then(
       () => {
-        if (group.ready === ready) group.ready = undefined;
-        if (group.failed) throw new SubscriptionRefusedError(`the bus refused the subscription to ${subject}`);
+        done();
+        if (group.failed) return settle.reject(new SubscriptionRefusedError(`the bus refused the subscription to ${subject}`));
         if (this.failure !== undefined && this.errors === errorsBefore) {
           this.failure = undefined;
           this.logger.warn('bus accepts subscriptions again: readiness restored');
         }
+        settle.resolve();
       },
       (err: unknown) => {
         group.failed = true;
-        if (group.ready === ready) group.ready = undefined;
-        throw new SubscriptionRefusedError(`flush failed: ${(err as Error).message}`);
+        done();
+        settle.reject(new SubscriptionRefusedError(`flush failed: ${(err as Error).message}`));
       },
     );
-    // Members attach their own handlers; this one only keeps a lone rejection from being "unhandled".
-    ready.catch(() => undefined);
-    group.ready = ready;
   }
 
   unsubscribe(group: Group): void {
+    // Emptied before its SUB went out: never subscribe it (nobody waits for it any more).
+    if (this.waitingToSubscribe.delete(group)) return;
     group.sub?.unsubscribe();
     group.sub = undefined;
   }
 
-  /** Publishes a lifecycle event; a closed or disconnected bus must not break socket handlers. */
   /** Lifecycle events: never throws (a closed bus at shutdown), failures logged rate limited. */
   readonly publishEvent: PublishFn;
 
