@@ -31,8 +31,20 @@ export function idProblem(id: unknown): string | undefined {
   if (id.length === 0) return 'must not be empty';
   if (CONTROL_RE.test(id)) return 'must not contain control characters';
   if (!id.isWellFormed()) return 'must be well-formed Unicode (no lone surrogates)';
-  if (encoder.encode(id).length > MAX_ID_BYTES) return `must be at most ${MAX_ID_BYTES} UTF-8 bytes`;
+  // Counted without encoding (this runs on every connect): an id of at most a third of the limit in
+  // UTF-16 units cannot exceed it in UTF-8 bytes.
+  if (id.length * 3 > MAX_ID_BYTES && utf8Length(id) > MAX_ID_BYTES) return `must be at most ${MAX_ID_BYTES} UTF-8 bytes`;
   return undefined;
+}
+
+/** UTF-8 length of a well-formed string: 1-3 bytes per UTF-16 unit, a surrogate pair 4 in all. */
+function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    n += c < 0x80 ? 1 : c < 0x800 || (c >= 0xd800 && c <= 0xdfff) ? 2 : 3;
+  }
+  return n;
 }
 
 export function isValidId(id: unknown): id is string {

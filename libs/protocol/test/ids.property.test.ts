@@ -26,6 +26,14 @@ describe('id encoding (properties)', () => {
     expect(encodeId(a)).not.toBe(encodeId(b));
   });
 
+  // Around the 512-byte limit: ASCII, 2-, 3- and 4-byte characters (surrogate pairs) mixed.
+  const nearLimit = fc.array(fc.constantFrom('a', 'é', '€', '😀', 'z'), { minLength: 100, maxLength: 600 }).map((parts) => parts.join(''));
+  test.prop([nearLimit])('refuses an id for its length exactly when its UTF-8 form is over 512 bytes', (id) => {
+    const over = Buffer.byteLength(id, 'utf8') > 512;
+    expect(idProblem(id) === 'must be at most 512 UTF-8 bytes').toBe(over);
+    expect(idProblem(id) === undefined).toBe(!over);
+  });
+
   test.prop([anyString])('refuses exactly the ids idProblem names, with InvalidIdError', (id) => {
     const problem = idProblem(id);
     if (problem === undefined) expect(() => encodeId(id)).not.toThrow();
