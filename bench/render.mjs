@@ -257,7 +257,7 @@ export function renderMarkdown(r, { svgPaths, telemetry, durable }) {
   if (r.mergedFrom) {
     L.push(
       `> Merged results (\`BENCH_MERGE=1\`): ${(r.config.phases ?? []).filter((p) => !(r.mergedFrom.phases ?? []).includes(p)).map((p) => `\`${p}\``).join(', ')} ran at ${r.startedAt}; ` +
-        `${(r.mergedFrom.phases ?? []).map((p) => `\`${p}\``).join(', ')} are kept from the run of ${r.mergedFrom.startedAt} (${r.mergedFrom.durationS ?? '?'} s). Each table gives the load average before its phase.`,
+        `the others are kept from earlier runs (${keptByStart(r)}). Each table gives the load average before its phase.`,
       '',
     );
   }
@@ -383,6 +383,7 @@ export function renderMarkdown(r, { svgPaths, telemetry, durable }) {
   L.push(`![CPU per targeted delivery](${svgPaths.push})`, '');
   L.push(...renderPeers(r));
   L.push(...renderScenarios(r));
+  L.push(...renderCapacity(r));
   if (telemetry) L.push(...renderTelemetry(telemetry));
   if (durable) L.push(...renderDurable(durable));
 
@@ -407,6 +408,9 @@ export function renderMarkdown(r, { svgPaths, telemetry, durable }) {
   L.push(`| p99 end to end < 5 ms at half of saturation | ${half ? `${num(half.latencyMs?.p99)} ms at ${int(half.offeredPerSecond)}/s` : 'n/a'} | ${met(half?.latencyMs?.p99, 5)} |`);
   const bRatio = ratio(r.broadcast?.edge?.burst?.deliveriesPerSecond, r.broadcast?.raw?.burst?.deliveriesPerSecond);
   L.push(`| broadcast deliveries/s ≥ 70 % of raw uWS's | ${Number.isFinite(bRatio) ? `${Math.round(bRatio * 100)} %` : 'n/a'} | ${metAtLeast(bRatio, 0.7)} |`);
+  const cap = r.capacity;
+  L.push(`| NATS side < 1 KiB per connection (capacity phase) | ${cap ? `${num(cap.nats.kibPerConnection)} KiB` : 'n/a'} | ${met(cap?.nats.kibPerConnection, 1)} |`);
+  L.push(`| registry < 0.5 KiB per connection (capacity phase, RSS after GC) | ${cap ? `${num(cap.registry.kibPerConnection)} KiB` : 'n/a'} | ${met(cap?.registry.kibPerConnection, 0.5)} |`);
   L.push('');
   if (pe && pr) {
     L.push(
@@ -437,6 +441,7 @@ export function renderMarkdown(r, { svgPaths, telemetry, durable }) {
       'disconnects them as slow consumers, which measures an overload, not a throughput. CPU of every process from `/proc/<pid>/stat` ' +
       '(utime + stime, 10 ms resolution) between the start of the measured run and the last delivery, divided by deliveries counted by the load generator.',
     '- **Connect storm**, **latency at rising rates** and **broadcast**: described with their tables above (phases `connect-edge`, `connect-raw`, `latency-edge`, `broadcast-edge`, `broadcast-raw`; about 1.5 minutes together).',
+    `- **Capacity** (phase \`capacity\`, in the default run; ${r.phaseSeconds?.capacity ? `${r.phaseSeconds.capacity} s in this run` : 'about 1 minute'}; alone: \`BENCH_MERGE=1 BENCH_PHASES=capacity npm run bench\`): described with its table above. \`BENCH_CAPACITY_CONNS\` (100,000), \`BENCH_CAPACITY_EDGES\` (6, more when a share would exceed 19,500 sockets) and \`BENCH_CAPACITY_FILL\` (19,000) change its sizes.`,
     `- **Raw uWebSockets.js** (\`bench/raw-uws-server.mjs\`, same Node and uWS build as the edge): no auth, no NATS; \`GET /push\` sends ` +
       `[0x01][${c.payloadBytes} bytes] to random sockets (each send corked, as the edge does) for ${c.rawPushSeconds} s, skipping sockets with more than 64 KiB buffered.`,
     '',
@@ -487,12 +492,91 @@ export function renderMarkdown(r, { svgPaths, telemetry, durable }) {
   return `${L.join('\n')}`;
 }
 
+/** Idle capacity (issue 12, scenario 1): many sessions over several edges, and one edge filled near its open-files limit. */
+export function renderCapacity(r) {
+  const k = r.capacity;
+  const L = [`### Capacity: ${int(k?.connections ?? 100000)} sessions`, ''];
+  if (!k) {
+    L.push(`Not measured in this run: ${whyMissing(r, 'capacity')}. Alone: \`BENCH_MERGE=1 BENCH_PHASES=capacity npm run bench\`.`, '');
+    return L;
+  }
+  const failedNote = k.failed ? ` (**${int(k.failed)} failed**: ${esc(JSON.stringify(k.failures)).slice(0, 300)})` : ' (0 failed)';
+  L.push(
+    `${int(k.connections)} authenticated sessions, one socket and one user each, held at once by ${k.edges} edge processes (${k.perEdge.map(int).join(' / ')} sockets) on one nats-server, ` +
+      `with one registry replica (\`services/registry/dist/main.js\`, \`MESH_KV_REPLICAS=1\`) keeping their presence. ${k.loadgens} load-generator processes, one per edge, ` +
+      `each over ${k.sourcesPerLoadgen} source addresses (127.0.0.1..127.0.0.${k.sourcesPerLoadgen}); every process here stays under the machine's limit of 20,000 open files. ` +
+      'RSS read as in the memory phase (settled, then after two forced full GCs through the inspector in every edge and in the registry, in parallel); the edge figure is the sum over all edges. ' +
+      `Load average before the phase: ${phaseNote(r, 'capacity')}.`,
+    '',
+  );
+  const row = (what, v) => `| ${what} | ${v} |`;
+  const em = k.edgesMemory;
+  const rg = k.registry;
+  L.push('| figure | value |', '| --- | ---: |');
+  L.push(row('sessions connected (welcome received)', `**${int(k.opened)}** of ${int(k.connections)}${failedNote}`));
+  L.push(row('time to connect all (from starting the load generators, all in parallel, to the last welcome)', `${num(k.connectWallMs / 1000, 1)} s (${int(k.connectsPerSecond)} connects/s)`));
+  L.push(row('connections the edges report (`/stats`, summed)', int(k.edgeConnections)));
+  L.push(
+    row(
+      'connections in the registry\'s presence (`mesh_registry_connections`) against the truth',
+      `${int(rg.connectionsCounted)} (${rg.countMatched ? 'equal' : '**NOT equal**'}; users ${int(rg.usersCounted)}, sessions ${int(rg.sessionsCounted)})${rg.caughtUpMs ? `, complete ${num(rg.caughtUpMs / 1000, 1)} s after the first connect` : ''}`,
+    ),
+  );
+  L.push(row('edges: RSS per connection after GC (sum of edges)', `**${num(em.kibPerConnection)} KiB** (per edge ${em.perEdgeKiBAfterGc.map((x) => num(x)).join(', ')})`));
+  L.push(row('edges: RSS per connection left alone', `${num(em.withoutForcedGc.kibPerConnection)} KiB`));
+  L.push(row('edges: live JS heap per connection', `${int(em.heapBytesPerConnection)} B`));
+  const js0 = k.nats.before.jetstream;
+  const js1 = k.nats.after.jetstream;
+  const jsNote = js0 && js1 ? `; JetStream ${int(js1.messages - js0.messages)} more messages, ${num((js1.bytes - js0.bytes) / 1024 / k.opened)} KiB of stream data per connection` : '';
+  L.push(row('nats-server: RSS growth per connection (left alone)', `**${num(k.nats.kibPerConnection)} KiB** (${num(k.nats.subscriptionsPerConnection, 1)} subscriptions per connection${jsNote})`));
+  L.push(row('registry: RSS growth per connection after GC', `**${num(rg.kibPerConnection)} KiB** (left alone ${num(rg.withoutForcedGc.kibPerConnection)} KiB)`));
+  L.push(row('registry: live JS heap per connection (`nodejs_heap_size_used_bytes` after GC)', `${int(rg.heapBytesPerConnection)} B`));
+  L.push(row('load generators: RSS per socket', `${num(k.loadgenKiBPerSocket)} KiB`));
+  const f = k.fill;
+  if (f) {
+    L.push(
+      row(
+        `one edge filled close to its open-files limit: ${int(f.connections)} sockets (${int(f.openFiles)} open files of ${int(f.openFilesLimit)}), RSS per connection after GC`,
+        `**${num(f.kibPerConnection)} KiB** (left alone ${num(f.withoutForcedGc.kibPerConnection)} KiB; live heap ${int(f.heapBytesPerConnection)} B; connected in ${num(f.connect.connectMs / 1000, 1)} s)`,
+      ),
+    );
+  }
+  L.push('');
+  if (!em.settled || !rg.settled) L.push('RSS did not settle within 30 s in at least one process: the figures above are the last readings.', '');
+  if (k.edgeLogWarnings?.length) L.push(`The edges logged ${k.edgeLogWarnings.length} warnings or errors (see \`capacity.edgeLogWarnings\` in the JSON).`, '');
+  L.push(
+    'nats-server\'s growth includes the registry\'s lifecycle events stream (`MESH_EVENTS`, JetStream on disk with its in-memory caches) as well as the per-user and per-session subscriptions; ' +
+      'it is read without a forced GC (Go). The registry\'s figure is a whole process (presence store, its JetStream consumer and buffers), not only the store that `bench/registry-memory.mjs` measures.',
+    '',
+  );
+  return L;
+}
+
 const msv = (v) => (typeof v === 'number' && Number.isFinite(v) ? (v >= 100 ? v.toFixed(0) : v.toFixed(2)) : 'n/a');
 const phaseNote = (r, phase) => {
   const at = r.phaseStartedAt?.[phase];
   const merged = r.mergedFrom && !(r.mergedFrom.phases ?? []).includes(phase);
   return `${loadOf(r, phase)}${merged && at ? `; run ${at.slice(0, 16).replace('T', ' ')}` : ''}`;
 };
+
+/**
+ * Kept phases of a merged run, grouped into the runs they came from (merges chain, so the previous
+ * run's start is not theirs): phases that started within 10 minutes of the one before share a run.
+ */
+function keptByStart(r) {
+  const kept = (r.mergedFrom.phases ?? []).map((p) => ({ p, at: r.phaseStartedAt?.[p] ?? r.mergedFrom.startedAt ?? '' })).sort((a, b) => a.at.localeCompare(b.at));
+  const groups = [];
+  for (const k of kept) {
+    const last = groups[groups.length - 1];
+    if (last && Date.parse(k.at) - Date.parse(last.lastAt) <= 10 * 60 * 1000) {
+      last.phases.push(k.p);
+      last.lastAt = k.at;
+    } else {
+      groups.push({ from: k.at, lastAt: k.at, phases: [k.p] });
+    }
+  }
+  return groups.map((g) => `run from ${g.from.slice(0, 16).replace('T', ' ') || '?'}: ${g.phases.map((p) => `\`${p}\``).join(', ')}`).join('; ');
+}
 
 /** The highest paced step at or below half the saturation rate, and that rate. */
 export function halfSaturationStep(r) {

@@ -16,6 +16,10 @@
 //                saturation: end-to-end latency (publish stamp -> loadgen receipt) and CPU per delivery
 //   broadcast-edge / broadcast-raw  10,000 sockets; one publish to every socket (mesh.push.all; raw:
 //                app.publish): time until the last socket has it, then a burst: deliveries/s and CPU
+//   capacity     (about 1 minute) 100,000 sessions over 6 edges, one
+//                nats-server and one registry, one loadgen per edge: connects, RSS per connection of
+//                edges (after GC), nats-server and registry, the registry's count against the truth;
+//                then one edge filled with 19,000 sockets, close to its 20,000 open-files limit
 // Before each phase the 1-minute load average is read; above BENCH_MAX_LOAD (2) the bench waits for
 // it to drop (at most BENCH_LOAD_WAIT_S, 120 s, per phase and BENCH_LOAD_WAIT_TOTAL_S, 480 s, in all)
 // and records it either way.
@@ -30,10 +34,12 @@
 // BENCH_PUSH_PUBLISHED_AT=1 and BENCH_PUSH_TRACEPARENT=<sampled ratio> (push-edge: headers of a traced backend),
 // BENCH_STORM_CONNS (15000), BENCH_LATENCY_RATES (comma list of pushes/s), BENCH_LATENCY_SECONDS (6),
 // BENCH_BROADCAST_SOCKETS (10000), BENCH_BROADCAST_BURST (100 publishes),
+// BENCH_CAPACITY_CONNS (100000), BENCH_CAPACITY_EDGES (6; more when a share exceeds 19,500 sockets),
+// BENCH_CAPACITY_FILL (19000),
 // BENCH_MERGE=1 (keep the previous latest.json's results for the phases not run now: re-render without rerunning them).
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { cpus, totalmem, tmpdir, release } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,7 +47,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Procs, readLog } from './lib/procs.mjs';
 import { cpuDelta, cpuSnapshot, machineBusyUs, rssKiB } from './lib/procstat.mjs';
 import { PEERS, startPeer } from './lib/peers.mjs';
-import { forceGc, getJson, settleRss, startEdge, startNats, startRaw, until } from './lib/services.mjs';
+import { forceGc, getJson, registryMetrics, settleRss, startEdge, startNats, startRaw, startRegistry, until } from './lib/services.mjs';
 import { render } from './render.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -53,7 +59,7 @@ const intEnv = (name, def, min, max) => {
 };
 
 const PEER_KINDS = Object.keys(PEERS);
-const SCENARIO_PHASES = ['connect-edge', 'connect-raw', 'latency-edge', 'broadcast-edge', 'broadcast-raw'];
+const SCENARIO_PHASES = ['connect-edge', 'connect-raw', 'latency-edge', 'broadcast-edge', 'broadcast-raw', 'capacity'];
 const DEFAULT_PHASES = ['memory-raw', 'memory-edge', 'push-edge', 'push-raw', ...PEER_KINDS.flatMap((k) => [`memory-${k}`, `push-${k}`]), ...SCENARIO_PHASES];
 const cfg = {
   conns: intEnv('BENCH_CONNS', 15000, 100, 19000),
@@ -81,6 +87,9 @@ const cfg = {
   latencySeconds: intEnv('BENCH_LATENCY_SECONDS', 6, 1, 20),
   broadcastSockets: intEnv('BENCH_BROADCAST_SOCKETS', 10000, 100, 19000),
   broadcastBurst: intEnv('BENCH_BROADCAST_BURST', 100, 1, 1000),
+  capacityConns: intEnv('BENCH_CAPACITY_CONNS', 100000, 1000, 300000),
+  capacityEdges: intEnv('BENCH_CAPACITY_EDGES', 6, 1, 40),
+  capacityFill: intEnv('BENCH_CAPACITY_FILL', 19000, 100, 19500),
   merge: env.BENCH_MERGE === '1',
   maxLoad: Number(env.BENCH_MAX_LOAD ?? 2),
   loadWaitS: intEnv('BENCH_LOAD_WAIT_S', 120, 0, 900),
@@ -134,12 +143,12 @@ async function loadgenReady(lg, n, timeoutMs) {
  * One memory reading of a server: once RSS has stopped moving ("natural", what a process holds
  * left alone), then again after forced full GCs and a second settle ("gc": live data only).
  */
-async function readMemory(srv) {
+async function readMemory(srv, readStats = () => getJson(`${srv.base}/stats`)) {
   const natural = await settleRss(() => rssKiB(srv.proc.pid));
-  const naturalStats = await getJson(`${srv.base}/stats`);
+  const naturalStats = await readStats();
   await forceGc(srv.inspectPort);
   const gc = await settleRss(() => rssKiB(srv.proc.pid));
-  const gcStats = await getJson(`${srv.base}/stats`);
+  const gcStats = await readStats();
   return { natural, naturalHeapUsed: naturalStats.heapUsed, gc, gcHeapUsed: gcStats.heapUsed, stats: gcStats };
 }
 
@@ -786,6 +795,138 @@ async function phasePushPeer(kind, tmp) {
   }
 }
 
+/** Sockets each process may hold here: the 20,000 open-files limit, less room for its other files. */
+const SOCKETS_PER_PROCESS = 19500;
+
+/**
+ * Idle capacity (issue 12, scenario 1): cfg.capacityConns authenticated sessions (one socket and one
+ * user each) held at once over several edges on one nats-server, with one registry replica keeping
+ * their presence; one loadgen per edge (each under its own open-files limit, spread over 4 source
+ * addresses). Then one fresh edge filled with cfg.capacityFill sockets, close to its limit.
+ */
+async function phaseCapacity(tmp) {
+  const n = cfg.capacityConns;
+  const edgeCount = Math.max(cfg.capacityEdges, Math.ceil(n / SOCKETS_PER_PROCESS));
+  buildRegistry();
+  const nats = await startNats(procs, { bin: cfg.natsServer, dir: join(tmp, 'nats-capacity') });
+  const registry = await startRegistry(procs, { root: ROOT, natsUrl: nats.url, id: 'bench-registry-capacity', inspect: true });
+  const readRegistry = () => readMemory(registry, () => registryMetrics(registry.base));
+  const edges = [];
+  for (let i = 0; i < edgeCount; i++) edges.push(await startEdge(procs, { root: ROOT, natsUrl: nats.url, secret, id: `bench-edge-cap-${i}`, inspect: true }));
+  const [edgesBefore, registryBefore] = await Promise.all([Promise.all(edges.map((e) => readMemory(e))), readRegistry()]);
+  // JetStream's share of nats-server: the registry's lifecycle events stream grows with every connect.
+  const jetstream = async () => {
+    const j = await getJson(`${nats.monitor}/jsz`);
+    return { messages: j.messages, bytes: j.bytes, memoryBytes: j.memory, storageBytes: j.storage, streams: j.streams };
+  };
+  const nats0 = { rssKiB: rssKiB(nats.proc.pid), ...(await natsCounts(nats.monitor)), jetstream: await jetstream() };
+
+  // Contiguous user blocks per edge (-offset): distinct users u0..u(n-1) over all loadgens.
+  const shares = edges.map((_, i) => Math.floor((n * (i + 1)) / edgeCount) - Math.floor((n * i) / edgeCount));
+  const t0 = performance.now();
+  let offset = 0;
+  const lgs = edges.map((e, i) => {
+    const lg = loadgenConnect(`loadgen-capacity-${i}`, { urls: [e.url], n: shares[i], raw: false, sources: 4, extra: ['-offset', String(offset)] });
+    offset += shares[i];
+    return lg;
+  });
+  const readies = await Promise.all(lgs.map((lg) => lg.waitFor((m) => m.event === 'ready', 300000, 'all connection attempts resolved')));
+  const connectWallMs = performance.now() - t0;
+  const opened = readies.reduce((a, r) => a + r.opened, 0);
+  const failed = readies.reduce((a, r) => a + r.failed, 0);
+  const failures = readies.map((r) => r.failures).filter((f) => f && Object.keys(f).length > 0);
+  log(`capacity: ${opened} of ${n} sockets open in ${(connectWallMs / 1000).toFixed(1)} s (${failed} failed)`);
+  // Presence against the truth: the registry's count once it has processed every connect event.
+  let registrySeen;
+  const registryCount = await until(
+    async () => {
+      registrySeen = (await registryMetrics(registry.base)).connections;
+      return registrySeen === opened ? registrySeen : undefined;
+    },
+    { timeoutMs: 60000, intervalMs: 250, what: `the registry to count ${opened} connections`, proc: registry.proc },
+  ).catch(() => registrySeen);
+  const registryCaughtUpMs = performance.now() - t0;
+  const [edgesAfter, registryAfter] = await Promise.all([Promise.all(edges.map((e) => readMemory(e))), readRegistry()]);
+  const nats1 = { rssKiB: rssKiB(nats.proc.pid), ...(await natsCounts(nats.monitor)), jetstream: await jetstream() };
+  const edgeConnections = edgesAfter.reduce((a, m) => a + m.stats.connections, 0);
+  const loadgenKiB = lgs.reduce((a, lg) => a + rssKiB(lg.pid), 0);
+  const sum = (list, f) => list.reduce((a, m) => a + f(m), 0);
+  const edgeSum = (list) => ({
+    natural: { rssKiB: sum(list, (m) => m.natural.rssKiB) },
+    naturalHeapUsed: sum(list, (m) => m.naturalHeapUsed),
+    gc: { rssKiB: sum(list, (m) => m.gc.rssKiB) },
+    gcHeapUsed: sum(list, (m) => m.gcHeapUsed),
+  });
+  const { settle: _s, ...edgesPer } = perConnection(edgeSum(edgesBefore), edgeSum(edgesAfter), opened);
+  const warnings = edges.flatMap((e) => edgeWarnings(e.proc, 3));
+  const { settle: registrySettle, ...registryPer } = perConnection(registryBefore, registryAfter, opened);
+  await Promise.all(lgs.map((lg) => lg.stop()));
+  await Promise.all([...edges.map((e) => e.proc.stop()), registry.proc.stop()]);
+  const out = {
+    connections: n,
+    edges: edgeCount,
+    loadgens: lgs.length,
+    sourcesPerLoadgen: 4,
+    perEdge: shares,
+    opened,
+    failed,
+    failures,
+    connectMs: Math.max(...readies.map((r) => r.connectMs)),
+    connectWallMs,
+    connectsPerSecond: opened / (connectWallMs / 1000),
+    edgeConnections,
+    edgesMemory: { ...edgesPer, perEdgeKiBAfterGc: edgesAfter.map((m, i) => (m.gc.rssKiB - edgesBefore[i].gc.rssKiB) / shares[i]), settled: edgesAfter.every((m) => m.natural.settled && m.gc.settled) },
+    nats: {
+      before: nats0,
+      after: nats1,
+      kibPerConnection: (nats1.rssKiB - nats0.rssKiB) / opened,
+      subscriptionsPerConnection: (nats1.subscriptions - nats0.subscriptions) / opened,
+    },
+    registry: {
+      ...registryPer,
+      settled: registrySettle.after.natural.settled && registrySettle.after.gc.settled,
+      connectionsCounted: registryAfter.stats.connections,
+      usersCounted: registryAfter.stats.users,
+      sessionsCounted: registryAfter.stats.sessions,
+      countMatched: registryCount === opened && registryAfter.stats.connections === opened,
+      caughtUpMs: registryCount === opened ? registryCaughtUpMs : undefined,
+    },
+    loadgenKiBPerSocket: loadgenKiB / opened,
+    edgeLogWarnings: warnings,
+  };
+  if (opened < n) throw new Error(`capacity: only ${opened} of ${n} sockets opened (${failed} failed: ${JSON.stringify(failures).slice(0, 800)})`);
+
+  // One edge filled close to its open-files limit, on the same nats-server.
+  const fillN = cfg.capacityFill;
+  const full = await startEdge(procs, { root: ROOT, natsUrl: nats.url, secret, id: 'bench-edge-fill', inspect: true });
+  const fillBefore = await readMemory(full);
+  const lg = loadgenConnect('loadgen-capacity-fill', { urls: [full.url], n: fillN, raw: false, sources: 4, extra: ['-offset', String(n)] });
+  const fillConnect = await loadgenReady(lg, fillN, 180000);
+  const fillAfter = await readMemory(full);
+  const openFiles = readdirSync(`/proc/${full.proc.pid}/fd`).length;
+  await lg.stop();
+  await full.proc.stop();
+  await nats.proc.stop();
+  const { settle: _f, ...fillPer } = perConnection(fillBefore, fillAfter, fillN);
+  out.fill = { connections: fillAfter.stats.connections, requested: fillN, connect: fillConnect, openFiles, openFilesLimit: openFilesLimit(), ...fillPer };
+  return out;
+}
+
+/** scripts/bench.sh builds the edge only; the registry is built here (incremental: quick when up to date). */
+function buildRegistry() {
+  try {
+    execFileSync('npx', ['--no-install', 'tsc', '-b', 'services/registry'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    throw new Error(`the registry does not build (npx tsc -b services/registry): ${`${err.stdout ?? ''}${err.stderr ?? ''}`.slice(0, 1500) || err.message}`);
+  }
+}
+
+/** This process's hard open-files limit (children inherit it). */
+function openFilesLimit() {
+  const m = /^Max open files\s+\d+\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+  return m ? Number(m[1]) : undefined;
+}
+
 function readLoadAverage() {
   return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).map(Number);
 }
@@ -930,6 +1071,7 @@ async function main() {
     // Keep what the previous run measured for the phases not selected now (each phase records when it ran).
     const prev = JSON.parse(readFileSync(cfg.resultsPath, 'utf8'));
     for (const k of ['memory', 'push', 'connect', 'latency', 'broadcast', 'loadAverages', 'phaseStartedAt', 'phaseSeconds']) results[k] = { ...(prev[k] ?? {}) };
+    if (prev.capacity && !cfg.phases.includes('capacity')) results.capacity = prev.capacity;
     results.errors = (prev.errors ?? []).filter((e) => !cfg.phases.includes(e.phase));
     results.config.phases = [...new Set([...(prev.config?.phases ?? []), ...cfg.phases])];
     results.mergedFrom = { startedAt: prev.startedAt, durationS: prev.durationS, phases: (prev.config?.phases ?? []).filter((p) => !cfg.phases.includes(p)) };
@@ -951,10 +1093,11 @@ async function main() {
   phases['latency-edge'] = async () => (results.latency.edge = await phaseLatencyEdge(tmp));
   phases['broadcast-edge'] = async () => (results.broadcast.edge = await phaseBroadcastEdge(tmp));
   phases['broadcast-raw'] = async () => (results.broadcast.raw = await phaseBroadcastRaw(tmp));
+  phases.capacity = async () => (results.capacity = await phaseCapacity(tmp));
   try {
     for (const name of cfg.phases) {
       if (stopping) break;
-      if (cfg.skipEdge && name.endsWith('-edge')) {
+      if (cfg.skipEdge && (name.endsWith('-edge') || name === 'capacity')) {
         results.errors.push({ phase: name, error: env.BENCH_EDGE_UNAVAILABLE || 'skipped (BENCH_SKIP_EDGE=1)' });
         continue;
       }
@@ -1003,6 +1146,8 @@ function printSummary(r) {
   const pe = r.push.edge;
   const pr = r.push.raw;
   if (pe) lines.push(`  push edge      : ${f(pe.deliveriesPerSecond, 0)} deliveries/s, ${f(pe.edgeUsPerDelivery)} us edge CPU/delivery (user ${f(pe.edgeUserUsPerDelivery)} + system ${f(pe.edgeSystemUsPerDelivery)}; target <= 3), nats ${f(pe.cpu.nats.usPerDelivery)} us`);
+  const k = r.capacity;
+  if (k) lines.push(`  capacity       : ${k.opened}/${k.connections} sessions in ${f(k.connectWallMs / 1000, 1)} s; KiB/conn after GC: edges ${f(k.edgesMemory.kibPerConnection)}, nats ${f(k.nats.kibPerConnection)}, registry ${f(k.registry.kibPerConnection)} (counts ${k.registry.connectionsCounted}); full edge ${f(k.fill?.kibPerConnection)} at ${k.fill?.connections}`);
   if (pr) lines.push(`  push raw uWS   : ${f(pr.deliveriesPerSecond, 0)} deliveries/s, ${f(pr.serverUsPerDelivery)} us server CPU/delivery (user ${f(pr.serverUserUsPerDelivery)} + system ${f(pr.serverSystemUsPerDelivery)})`);
   const verdict = (v, limit) => (typeof v !== 'number' || !Number.isFinite(v) ? 'not measured' : v <= limit ? 'met' : 'NOT MET');
   lines.push(`  target edge memory <= ${r.targets.edgeKiBPerConnection} KiB/conn: ${verdict(r.memory.edge?.kibPerConnection, r.targets.edgeKiBPerConnection)}`);

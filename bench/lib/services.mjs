@@ -124,6 +124,12 @@ async function startEdgeOnce(procs, { root, natsUrl, secret, id, logLevel = 'war
   const proc = procs.start(id, process.execPath, [...nodeArgs, main], { env, cwd: root });
   // /readyz and /stats live on the internal ops port.
   const base = `http://127.0.0.1:${opsPort}`;
+  await untilReady(base, proc, `edge ${id}`);
+  return { proc, port, base, url: `ws://127.0.0.1:${port}/`, inspectPort };
+}
+
+/** Waits for GET <base>/readyz to answer 200, quoting the last answer when it does not in time. */
+async function untilReady(base, proc, what) {
   let lastStatus = 'no answer';
   await until(
     async () => {
@@ -135,12 +141,60 @@ async function startEdgeOnce(procs, { root, natsUrl, secret, id, logLevel = 'war
       lastStatus = `HTTP ${res.status} ${(await res.text()).slice(0, 300)}`;
       return res.status === 200 ? true : undefined;
     },
-    { timeoutMs: 30000, intervalMs: 100, what: `edge ${id} ready (GET ${base}/readyz 200; last: ${lastStatus})`, proc },
+    { timeoutMs: 30000, intervalMs: 100, what: `${what} ready (GET ${base}/readyz 200; last: ${lastStatus})`, proc },
   ).catch((err) => {
     err.message = err.message.replace('last: no answer', `last: ${lastStatus}`);
     throw err;
   });
-  return { proc, port, base, url: `ws://127.0.0.1:${port}/`, inspectPort };
+}
+
+/**
+ * One registry replica (services/registry/dist/main.js) with the env the integration tests give it,
+ * ready when GET /readyz answers 200. It has no /stats: registryMetrics reads its ops /metrics.
+ */
+export async function startRegistry(procs, { root, natsUrl, id = 'bench-registry', settleMs = 200, inspect = false }) {
+  const main = join(root, 'services/registry/dist/main.js');
+  if (!existsSync(main)) throw new ProcessFailed(`the registry is not built: ${main} is missing (npx tsc -b services/registry)`);
+  const opsPort = await freePort();
+  const env = {
+    ...process.env,
+    MESH_NATS_URL: natsUrl,
+    MESH_KV_REPLICAS: '1',
+    MESH_REGISTRY_SETTLE_MS: String(settleMs),
+    MESH_REGISTRY_ID: id,
+    MESH_OPS_PORT: String(opsPort),
+    MESH_OPS_HOST: '127.0.0.1',
+    MESH_LOG_LEVEL: 'warn',
+    NODE_ENV: 'production',
+  };
+  const inspectPort = inspect ? await freePort() : undefined;
+  const nodeArgs = inspect ? [`--inspect=127.0.0.1:${inspectPort}`] : [];
+  const proc = procs.start(id, process.execPath, [...nodeArgs, main], { env, cwd: root });
+  const base = `http://127.0.0.1:${opsPort}`;
+  await untilReady(base, proc, `registry ${id}`);
+  return { proc, base, inspectPort };
+}
+
+/** The registry's presence counts and live heap from its Prometheus /metrics (unlabelled samples only). */
+export async function registryMetrics(base) {
+  const res = await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(5000) });
+  if (!res.ok) throw new Error(`GET ${base}/metrics: HTTP ${res.status}`);
+  const values = new Map();
+  for (const line of (await res.text()).split('\n')) {
+    const m = /^([a-z_]+) (\S+)$/.exec(line);
+    if (m) values.set(m[1], Number(m[2]));
+  }
+  const need = (name) => {
+    if (!values.has(name)) throw new Error(`${base}/metrics has no ${name}`);
+    return values.get(name);
+  };
+  return {
+    connections: need('mesh_registry_connections'),
+    users: need('mesh_registry_users'),
+    sessions: need('mesh_registry_sessions'),
+    edges: need('mesh_registry_edges'),
+    heapUsed: need('nodejs_heap_size_used_bytes'),
+  };
 }
 
 /** Edges only open the blacklist bucket; the admin service creates it. The bench runs no admin: play its part. */
