@@ -384,6 +384,7 @@ export function renderMarkdown(r, { svgPaths, telemetry, durable }) {
   L.push(...renderPeers(r));
   L.push(...renderScenarios(r));
   L.push(...renderCapacity(r));
+  L.push(...renderPropagation(r));
   if (telemetry) L.push(...renderTelemetry(telemetry));
   if (durable) L.push(...renderDurable(durable));
 
@@ -411,6 +412,10 @@ export function renderMarkdown(r, { svgPaths, telemetry, durable }) {
   const cap = r.capacity;
   L.push(`| NATS side < 1 KiB per connection (capacity phase) | ${cap ? `${num(cap.nats.kibPerConnection)} KiB` : 'n/a'} | ${met(cap?.nats.kibPerConnection, 1)} |`);
   L.push(`| registry < 0.5 KiB per connection (capacity phase, RSS after GC) | ${cap ? `${num(cap.registry.kibPerConnection)} KiB` : 'n/a'} | ${met(cap?.registry.kibPerConnection, 0.5)} |`);
+  const pk = r.propagation?.kill;
+  // A session with a socket left open has no close time: the target is not met, whatever the percentiles say.
+  const killVerdict = pk?.misses ? '**not met**' : met(pk?.lastSocketClosedMs.p99, 100);
+  L.push(`| kill reaches every socket of the session on every edge ≤ 100 ms at p99 with ${int(r.propagation?.sessions ?? 100000)} sessions (propagation phase) | ${pk ? `${msv(pk.lastSocketClosedMs.p99)} ms${pk.misses ? ` (${pk.misses} sessions not closed)` : ''}` : 'n/a'} | ${killVerdict} |`);
   L.push('');
   if (pe && pr) {
     L.push(
@@ -442,6 +447,7 @@ export function renderMarkdown(r, { svgPaths, telemetry, durable }) {
       '(utime + stime, 10 ms resolution) between the start of the measured run and the last delivery, divided by deliveries counted by the load generator.',
     '- **Connect storm**, **latency at rising rates** and **broadcast**: described with their tables above (phases `connect-edge`, `connect-raw`, `latency-edge`, `broadcast-edge`, `broadcast-raw`; about 1.5 minutes together).',
     `- **Capacity** (phase \`capacity\`, in the default run; ${r.phaseSeconds?.capacity ? `${r.phaseSeconds.capacity} s in this run` : 'about 1 minute'}; alone: \`BENCH_MERGE=1 BENCH_PHASES=capacity npm run bench\`): described with its table above. \`BENCH_CAPACITY_CONNS\` (100,000), \`BENCH_CAPACITY_EDGES\` (6, more when a share would exceed 19,500 sockets) and \`BENCH_CAPACITY_FILL\` (19,000) change its sizes.`,
+    `- **Kill and blacklist propagation** (phase \`propagation\`, in the default run; ${r.phaseSeconds?.propagation ? `${r.phaseSeconds.propagation} s in this run` : 'under a minute'}; alone: \`BENCH_MERGE=1 BENCH_PHASES=propagation npm run bench\`): described with its table above.`,
     `- **Raw uWebSockets.js** (\`bench/raw-uws-server.mjs\`, same Node and uWS build as the edge): no auth, no NATS; \`GET /push\` sends ` +
       `[0x01][${c.payloadBytes} bytes] to random sockets (each send corked, as the edge does) for ${c.rawPushSeconds} s, skipping sockets with more than 64 KiB buffered.`,
     '',
@@ -490,6 +496,45 @@ export function renderMarkdown(r, { svgPaths, telemetry, durable }) {
     '',
   );
   return `${L.join('\n')}`;
+}
+
+/** Kill and blacklist propagation (issue 12, scenario 5): admin call -> close frame on every socket of the session. */
+export function renderPropagation(r) {
+  const k = r.propagation;
+  const L = ['### Kill and blacklist propagation', ''];
+  if (!k) {
+    L.push(`Not measured in this run: ${whyMissing(r, 'propagation')}. Alone: \`BENCH_MERGE=1 BENCH_PHASES=propagation npm run bench\`.`, '');
+    return L;
+  }
+  L.push(
+    `The capacity topology (${int(k.sessions)} authenticated sessions, one socket each, over ${k.edges} edges, one nats-server, one registry replica) plus the admin API ` +
+      '(`services/admin/dist/main.js`, started before the edges: it creates the blacklist bucket). ' +
+      `${int(k.targetsPerEdge * k.edges)} target sessions (the first ${int(k.targetsPerEdge)} of each edge's block) also connect from two more load generators to the next two edges ` +
+      `(same token, same session, client ids \`c1-<i>\` and \`c2-<i>\`), so each is held by ${k.socketsPerSession} sockets on ${k.socketsPerSession} edges. ` +
+      `One admin call at a time, at most ${int(k.ratePerSecond)} per second, so the figures are propagation, not queueing: ` +
+      '`POST /v1/sessions/{sessionId}/kill` (202), then `POST /v1/blacklist/sessions` (201 once every live edge applied it) for other sessions. ' +
+      'The time runs from sending the request to the load generator reading the close frame on the last of the session\'s sockets. ' +
+      `Load average before the phase: ${phaseNote(r, 'propagation')}.`,
+    '',
+  );
+  const row = (what, x, code) =>
+    `| ${what} | ${x.requests} | **${msv(x.lastSocketClosedMs.p50)}** | **${msv(x.lastSocketClosedMs.p99)}** | ${msv(x.lastSocketClosedMs.max)} | ${msv(x.answerMs.p50)} / ${msv(x.answerMs.p99)} / ${msv(x.answerMs.max)} | ${code} | ${x.misses ? `**${x.misses}**` : 0} |`;
+  L.push('| admin call | sessions | last socket closed p50 (ms) | p99 (ms) | max (ms) | admin answer p50 / p99 / max (ms) | close frames (counted / expected) | sessions with a socket still open after 5 s |', '| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: |');
+  const codes = (c) => `${c.code}: ${int(c.counted)} / ${int(c.expected)}`;
+  L.push(row('kill a session (202)', k.kill, codes(k.killedCloses)));
+  L.push(row('blacklist a session (201)', k.blacklist, codes(k.blacklistedCloses)));
+  L.push('');
+  L.push(
+    'How it is timed: before each call the load generators holding the session\'s sockets are marked (stdin `mark`); the call goes out once every mark is acknowledged; ' +
+      'each load generator reports the time from its mark to the last close it saw (`snap`). That time is an upper bound of the time from the request, ' +
+      `longer by at most the mark's round trip (at most ${msv(Math.max(k.kill.markRoundTripMaxMs, k.blacklist.markRoundTripMaxMs))} ms in this run)` +
+      (k.kill.lastSocketClosedLowerBoundMs ? `; counted as if every mark had landed when it was written, the kill's p99 is ${msv(k.kill.lastSocketClosedLowerBoundMs.p99)} ms and the blacklist's ${msv(k.blacklist.lastSocketClosedLowerBoundMs.p99)} ms. ` : '. ') +
+      `Phase \`propagation\`, in the default run (${r.phaseSeconds?.propagation ? `${r.phaseSeconds.propagation} s in this run` : 'under a minute'}; alone: \`BENCH_MERGE=1 BENCH_PHASES=propagation npm run bench\`): ` +
+      '`BENCH_PROPAGATION_KILLS` (200), `BENCH_PROPAGATION_BLACKLISTS` (200), `BENCH_PROPAGATION_RATE` (20 calls/s) and `BENCH_CAPACITY_CONNS` change its sizes.',
+    '',
+  );
+  if (k.edgeLogWarnings?.length) L.push(`The edges logged ${k.edgeLogWarnings.length} warnings or errors (see \`propagation.edgeLogWarnings\` in the JSON).`, '');
+  return L;
 }
 
 /** Idle capacity (issue 12, scenario 1): many sessions over several edges, and one edge filled near its open-files limit. */

@@ -20,6 +20,9 @@
 //                nats-server and one registry, one loadgen per edge: connects, RSS per connection of
 //                edges (after GC), nats-server and registry, the registry's count against the truth;
 //                then one edge filled with 19,000 sockets, close to its 20,000 open-files limit
+//   propagation  (about 45 s, in the default run) the capacity topology plus the admin API;
+//                target sessions held by 3 sockets on 3 edges; one admin kill (then blacklist) at a time:
+//                time from the request to the close frame on the session's last socket, the admin's answer
 // Before each phase the 1-minute load average is read; above BENCH_MAX_LOAD (2) the bench waits for
 // it to drop (at most BENCH_LOAD_WAIT_S, 120 s, per phase and BENCH_LOAD_WAIT_TOTAL_S, 480 s, in all)
 // and records it either way.
@@ -35,7 +38,8 @@
 // BENCH_STORM_CONNS (15000), BENCH_LATENCY_RATES (comma list of pushes/s), BENCH_LATENCY_SECONDS (6),
 // BENCH_BROADCAST_SOCKETS (10000), BENCH_BROADCAST_BURST (100 publishes),
 // BENCH_CAPACITY_CONNS (100000), BENCH_CAPACITY_EDGES (6; more when a share exceeds 19,500 sockets),
-// BENCH_CAPACITY_FILL (19000),
+// BENCH_CAPACITY_FILL (19000), BENCH_PROPAGATION_KILLS (200), BENCH_PROPAGATION_BLACKLISTS (200),
+// BENCH_PROPAGATION_RATE (20 admin calls/s at most),
 // BENCH_MERGE=1 (keep the previous latest.json's results for the phases not run now: re-render without rerunning them).
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -47,7 +51,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Procs, readLog } from './lib/procs.mjs';
 import { cpuDelta, cpuSnapshot, machineBusyUs, rssKiB } from './lib/procstat.mjs';
 import { PEERS, startPeer } from './lib/peers.mjs';
-import { forceGc, getJson, registryMetrics, settleRss, startEdge, startNats, startRaw, startRegistry, until } from './lib/services.mjs';
+import { forceGc, getJson, registryMetrics, settleRss, startAdmin, startEdge, startNats, startRaw, startRegistry, until } from './lib/services.mjs';
 import { render } from './render.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -59,7 +63,7 @@ const intEnv = (name, def, min, max) => {
 };
 
 const PEER_KINDS = Object.keys(PEERS);
-const SCENARIO_PHASES = ['connect-edge', 'connect-raw', 'latency-edge', 'broadcast-edge', 'broadcast-raw', 'capacity'];
+const SCENARIO_PHASES = ['connect-edge', 'connect-raw', 'latency-edge', 'broadcast-edge', 'broadcast-raw', 'capacity', 'propagation'];
 const DEFAULT_PHASES = ['memory-raw', 'memory-edge', 'push-edge', 'push-raw', ...PEER_KINDS.flatMap((k) => [`memory-${k}`, `push-${k}`]), ...SCENARIO_PHASES];
 const cfg = {
   conns: intEnv('BENCH_CONNS', 15000, 100, 19000),
@@ -90,6 +94,9 @@ const cfg = {
   capacityConns: intEnv('BENCH_CAPACITY_CONNS', 100000, 1000, 300000),
   capacityEdges: intEnv('BENCH_CAPACITY_EDGES', 6, 1, 40),
   capacityFill: intEnv('BENCH_CAPACITY_FILL', 19000, 100, 19500),
+  propagationKills: intEnv('BENCH_PROPAGATION_KILLS', 200, 1, 5000),
+  propagationBlacklists: intEnv('BENCH_PROPAGATION_BLACKLISTS', 200, 1, 5000),
+  propagationRate: intEnv('BENCH_PROPAGATION_RATE', 20, 1, 200),
   merge: env.BENCH_MERGE === '1',
   maxLoad: Number(env.BENCH_MAX_LOAD ?? 2),
   loadWaitS: intEnv('BENCH_LOAD_WAIT_S', 120, 0, 900),
@@ -798,6 +805,33 @@ async function phasePushPeer(kind, tmp) {
 /** Sockets each process may hold here: the 20,000 open-files limit, less room for its other files. */
 const SOCKETS_PER_PROCESS = 19500;
 
+/** The capacity topology's servers: one nats-server, one registry replica, enough edges for cfg.capacityConns (and the admin API when asked, started first: it creates the blacklist bucket). */
+async function startCapacityServers(tmp, tag, { adminToken } = {}) {
+  const edgeCount = Math.max(cfg.capacityEdges, Math.ceil(cfg.capacityConns / SOCKETS_PER_PROCESS));
+  buildRegistry();
+  const nats = await startNats(procs, { bin: cfg.natsServer, dir: join(tmp, `nats-${tag}`) });
+  const admin = adminToken ? await startAdmin(procs, { root: ROOT, natsUrl: nats.url, token: adminToken, id: `bench-admin-${tag}` }) : undefined;
+  const registry = await startRegistry(procs, { root: ROOT, natsUrl: nats.url, id: `bench-registry-${tag}`, inspect: true });
+  const edges = [];
+  for (let i = 0; i < edgeCount; i++) edges.push(await startEdge(procs, { root: ROOT, natsUrl: nats.url, secret, id: `bench-edge-${tag === 'capacity' ? 'cap' : tag}-${i}`, inspect: true }));
+  return { nats, admin, registry, edges, edgeCount };
+}
+
+/** One loadgen per edge, contiguous user blocks (-offset): distinct users u0..u(n-1) over all of them; waits until every attempt resolved. */
+async function connectCapacityLoadgens(edges, n, tag, { stdin = false, reportMs } = {}) {
+  const shares = edges.map((_, i) => Math.floor((n * (i + 1)) / edges.length) - Math.floor((n * i) / edges.length));
+  const offsets = shares.map((_, i) => shares.slice(0, i).reduce((a, b) => a + b, 0));
+  const t0 = performance.now();
+  const lgs = edges.map((e, i) => loadgenConnect(`loadgen-${tag}-${i}`, { urls: [e.url], n: shares[i], raw: false, sources: 4, stdin, reportMs, extra: ['-offset', String(offsets[i])] }));
+  const readies = await Promise.all(lgs.map((lg) => lg.waitFor((m) => m.event === 'ready', 300000, 'all connection attempts resolved')));
+  const connectWallMs = performance.now() - t0;
+  const opened = readies.reduce((a, r) => a + r.opened, 0);
+  const failed = readies.reduce((a, r) => a + r.failed, 0);
+  const failures = readies.map((r) => r.failures).filter((f) => f && Object.keys(f).length > 0);
+  log(`${tag}: ${opened} of ${n} sockets open in ${(connectWallMs / 1000).toFixed(1)} s (${failed} failed)`);
+  return { shares, offsets, lgs, readies, connectWallMs, opened, failed, failures };
+}
+
 /**
  * Idle capacity (issue 12, scenario 1): cfg.capacityConns authenticated sessions (one socket and one
  * user each) held at once over several edges on one nats-server, with one registry replica keeping
@@ -806,13 +840,8 @@ const SOCKETS_PER_PROCESS = 19500;
  */
 async function phaseCapacity(tmp) {
   const n = cfg.capacityConns;
-  const edgeCount = Math.max(cfg.capacityEdges, Math.ceil(n / SOCKETS_PER_PROCESS));
-  buildRegistry();
-  const nats = await startNats(procs, { bin: cfg.natsServer, dir: join(tmp, 'nats-capacity') });
-  const registry = await startRegistry(procs, { root: ROOT, natsUrl: nats.url, id: 'bench-registry-capacity', inspect: true });
+  const { nats, registry, edges, edgeCount } = await startCapacityServers(tmp, 'capacity');
   const readRegistry = () => readMemory(registry, () => registryMetrics(registry.base));
-  const edges = [];
-  for (let i = 0; i < edgeCount; i++) edges.push(await startEdge(procs, { root: ROOT, natsUrl: nats.url, secret, id: `bench-edge-cap-${i}`, inspect: true }));
   const [edgesBefore, registryBefore] = await Promise.all([Promise.all(edges.map((e) => readMemory(e))), readRegistry()]);
   // JetStream's share of nats-server: the registry's lifecycle events stream grows with every connect.
   const jetstream = async () => {
@@ -821,21 +850,8 @@ async function phaseCapacity(tmp) {
   };
   const nats0 = { rssKiB: rssKiB(nats.proc.pid), ...(await natsCounts(nats.monitor)), jetstream: await jetstream() };
 
-  // Contiguous user blocks per edge (-offset): distinct users u0..u(n-1) over all loadgens.
-  const shares = edges.map((_, i) => Math.floor((n * (i + 1)) / edgeCount) - Math.floor((n * i) / edgeCount));
   const t0 = performance.now();
-  let offset = 0;
-  const lgs = edges.map((e, i) => {
-    const lg = loadgenConnect(`loadgen-capacity-${i}`, { urls: [e.url], n: shares[i], raw: false, sources: 4, extra: ['-offset', String(offset)] });
-    offset += shares[i];
-    return lg;
-  });
-  const readies = await Promise.all(lgs.map((lg) => lg.waitFor((m) => m.event === 'ready', 300000, 'all connection attempts resolved')));
-  const connectWallMs = performance.now() - t0;
-  const opened = readies.reduce((a, r) => a + r.opened, 0);
-  const failed = readies.reduce((a, r) => a + r.failed, 0);
-  const failures = readies.map((r) => r.failures).filter((f) => f && Object.keys(f).length > 0);
-  log(`capacity: ${opened} of ${n} sockets open in ${(connectWallMs / 1000).toFixed(1)} s (${failed} failed)`);
+  const { shares, lgs, readies, connectWallMs, opened, failed, failures } = await connectCapacityLoadgens(edges, n, 'capacity');
   // Presence against the truth: the registry's count once it has processed every connect event.
   let registrySeen;
   const registryCount = await until(
@@ -912,14 +928,129 @@ async function phaseCapacity(tmp) {
   return out;
 }
 
-/** scripts/bench.sh builds the edge only; the registry is built here (incremental: quick when up to date). */
-function buildRegistry() {
+/** p50/p99/max (and the count) of a list of milliseconds. */
+function msSummary(list) {
+  const v = [...list].sort((a, b) => a - b);
+  const at = (q) => (v.length ? v[Math.min(v.length - 1, Math.ceil(q * v.length) - 1)] : undefined);
+  return { count: v.length, p50: at(0.5), p99: at(0.99), max: v[v.length - 1], mean: v.length ? v.reduce((a, b) => a + b, 0) / v.length : undefined };
+}
+
+/**
+ * Kill and blacklist propagation (issue 12, scenario 5): the capacity topology (cfg.capacityConns
+ * sessions over the edges, one socket each) plus the admin API, which creates the blacklist bucket.
+ * Target sessions get two more sockets (same session, other client ids) on the next two edges, so
+ * each is held by three edges. One target at a time, spaced at cfg.propagationRate per second: the
+ * loadgens holding its sockets are marked, the admin call goes out, and the time is until the last
+ * of the three sockets has its close frame (loadgen clock from the mark; the bench's clock from the
+ * mark's answer to the request, so the figure is an upper bound by at most the mark's round trip).
+ */
+async function phasePropagation(tmp) {
+  buildService('admin');
+  const token = randomBytes(24).toString('base64url');
+  const n = cfg.capacityConns;
+  const { admin, registry, edges } = await startCapacityServers(tmp, 'prop', { adminToken: token });
+  const main = await connectCapacityLoadgens(edges, n, 'propagation', { stdin: true, reportMs: 500 });
+  if (main.opened < n) throw new Error(`propagation: only ${main.opened} of ${n} sockets opened (${main.failed} failed: ${JSON.stringify(main.failures).slice(0, 800)})`);
+  const E = edges.length;
+  const extraEdges = Math.min(2, E - 1);
+  const perEdge = Math.ceil((cfg.propagationKills + cfg.propagationBlacklists) / E);
+  if (perEdge > Math.min(...main.shares)) throw new Error(`propagation: ${perEdge} targets per edge exceed an edge's ${Math.min(...main.shares)} sessions`);
+  // The first perEdge sessions of edge i also connect to edges i+1 and i+2 (client ids c1-<u>, c2-<u>).
+  const extras = edges.map((_, i) =>
+    Array.from({ length: extraEdges }, (_, k) =>
+      loadgenConnect(`loadgen-prop-${i}-on-${(i + k + 1) % E}`, {
+        urls: [edges[(i + k + 1) % E].url], n: perEdge, raw: false, sources: 1, stdin: true, reportMs: 500,
+        extra: ['-offset', String(main.offsets[i]), '-client-prefix', `c${k + 1}-`],
+      }),
+    ),
+  );
+  for (const lg of extras.flat()) await loadgenReady(lg, perEdge, 60000);
+  const socketsPerSession = 1 + extraEdges;
+  // Presence settled before measuring: the registry counts every socket.
+  const total = n + perEdge * E * extraEdges;
+  await until(async () => ((await registryMetrics(registry.base)).connections === total ? true : undefined), { timeoutMs: 60000, intervalMs: 250, what: `the registry to count ${total} connections`, proc: registry.proc });
+  const targets = [];
+  for (let j = 0; j < perEdge; j++) for (let i = 0; i < E; i++) targets.push({ user: main.offsets[i] + j, lgs: [main.lgs[i], ...extras[i]] });
+  const headers = { authorization: `Bearer ${token}` };
+  const kinds = [
+    { kind: 'kill', count: cfg.propagationKills, status: 202, request: (sid) => fetch(`${admin.base}/v1/sessions/${sid}/kill`, { method: 'POST', headers, signal: AbortSignal.timeout(10000) }) },
+    {
+      kind: 'blacklist', count: cfg.propagationBlacklists, status: 201,
+      request: (sid) => fetch(`${admin.base}/v1/blacklist/sessions`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ sessionId: sid, ttlSeconds: 3600, reason: 'bench propagation' }), signal: AbortSignal.timeout(10000) }),
+    },
+  ];
+  const spacingMs = 1000 / cfg.propagationRate;
+  const out = { sessions: n, edges: E, socketsPerSession, targetsPerEdge: perEdge, ratePerSecond: cfg.propagationRate, connectWallMs: main.connectWallMs };
+  let next = 0;
+  let lastStart = -Infinity;
+  for (const { kind, count, status, request } of kinds) {
+    const closeMs = [];
+    const closeLowerMs = [];
+    const answerMs = [];
+    const misses = [];
+    let markRoundTripMaxMs = 0;
+    for (let t = 0; t < count; t++) {
+      const { user, lgs } = targets[next++];
+      const wait = lastStart + spacingMs - performance.now();
+      if (wait > 0) await sleep(wait);
+      lastStart = performance.now();
+      const from = lgs.map((lg) => lg.messages.length);
+      const markWritten = performance.now();
+      for (const lg of lgs) lg.send('mark');
+      await Promise.all(lgs.map((lg, k) => lg.waitFor((m) => m.event === 'marked', 5000, 'the mark', from[k])));
+      // Every loadgen marked before this moment: a close time counted from its mark is an upper bound of the
+      // time from the request, too long by at most the mark's round trip (markRoundTripMaxMs).
+      const sentAt = performance.now();
+      markRoundTripMaxMs = Math.max(markRoundTripMaxMs, sentAt - markWritten);
+      const res = await request(`s${user}`);
+      answerMs.push(performance.now() - sentAt);
+      if (res.status !== status) throw new Error(`propagation: ${kind} of s${user}: HTTP ${res.status} (want ${status}): ${(await res.text()).slice(0, 300)}`);
+      await res.arrayBuffer();
+      for (;;) {
+        const f = lgs.map((lg) => lg.messages.length);
+        for (const lg of lgs) lg.send('snap');
+        const snaps = await Promise.all(lgs.map((lg, k) => lg.waitFor((m) => m.event === 'snap', 5000, 'a snap', f[k])));
+        if (snaps.every((s) => s.closedSinceMark >= 1)) {
+          const last = Math.max(...snaps.map((s) => s.lastCloseMs));
+          closeMs.push(last);
+          // If every mark had landed as it was written: the other end of the interval.
+          closeLowerMs.push(Math.max(0, last - (sentAt - markWritten)));
+          break;
+        }
+        if (performance.now() - sentAt > 5000) {
+          misses.push({ session: `s${user}`, closed: snaps.map((s) => s.closedSinceMark) });
+          break;
+        }
+        await sleep(2);
+      }
+    }
+    out[kind] = { requests: count, lastSocketClosedMs: msSummary(closeMs), lastSocketClosedLowerBoundMs: msSummary(closeLowerMs), answerMs: msSummary(answerMs), misses: misses.length, missSamples: misses.slice(0, 5), markRoundTripMaxMs };
+    log(`propagation: ${kind}: last socket closed p50 ${out[kind].lastSocketClosedMs.p50?.toFixed(1)} ms, p99 ${out[kind].lastSocketClosedMs.p99?.toFixed(1)} ms, max ${out[kind].lastSocketClosedMs.max?.toFixed(1)} ms; answer p99 ${out[kind].answerMs.p99?.toFixed(1)} ms; ${misses.length} missed`);
+  }
+  // Close codes as the loadgens counted them (their next stats lines).
+  const all = [...main.lgs, ...extras.flat()];
+  const froms = all.map((lg) => lg.messages.length);
+  const stats = await Promise.all(all.map((lg, k) => lg.waitFor((m) => m.event === 'stats', 5000, 'a stats line', froms[k])));
+  const closes = {};
+  for (const s of stats) for (const [reason, c] of Object.entries(s.closes ?? {})) closes[reason.slice(0, 40)] = (closes[reason.slice(0, 40)] ?? 0) + c;
+  const byCode = (code) => Object.entries(closes).filter(([r]) => r.startsWith(`close frame ${code}`)).reduce((a, [, c]) => a + c, 0);
+  out.closeReasons = closes;
+  out.killedCloses = { code: 4005, counted: byCode(4005), expected: cfg.propagationKills * socketsPerSession };
+  out.blacklistedCloses = { code: 4004, counted: byCode(4004), expected: cfg.propagationBlacklists * socketsPerSession };
+  out.edgeLogWarnings = edges.flatMap((e) => edgeWarnings(e.proc, 3));
+  await Promise.all(all.map((lg) => lg.stop()));
+  return out;
+}
+
+/** scripts/bench.sh builds the edge only; the registry and the admin API are built here (incremental: quick when up to date). */
+function buildService(name) {
   try {
-    execFileSync('npx', ['--no-install', 'tsc', '-b', 'services/registry'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    execFileSync('npx', ['--no-install', 'tsc', '-b', `services/${name}`], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (err) {
-    throw new Error(`the registry does not build (npx tsc -b services/registry): ${`${err.stdout ?? ''}${err.stderr ?? ''}`.slice(0, 1500) || err.message}`);
+    throw new Error(`the ${name} service does not build (npx tsc -b services/${name}): ${`${err.stdout ?? ''}${err.stderr ?? ''}`.slice(0, 1500) || err.message}`);
   }
 }
+const buildRegistry = () => buildService('registry');
 
 /** This process's hard open-files limit (children inherit it). */
 function openFilesLimit() {
@@ -1072,6 +1203,7 @@ async function main() {
     const prev = JSON.parse(readFileSync(cfg.resultsPath, 'utf8'));
     for (const k of ['memory', 'push', 'connect', 'latency', 'broadcast', 'loadAverages', 'phaseStartedAt', 'phaseSeconds']) results[k] = { ...(prev[k] ?? {}) };
     if (prev.capacity && !cfg.phases.includes('capacity')) results.capacity = prev.capacity;
+    if (prev.propagation && !cfg.phases.includes('propagation')) results.propagation = prev.propagation;
     results.errors = (prev.errors ?? []).filter((e) => !cfg.phases.includes(e.phase));
     results.config.phases = [...new Set([...(prev.config?.phases ?? []), ...cfg.phases])];
     results.mergedFrom = { startedAt: prev.startedAt, durationS: prev.durationS, phases: (prev.config?.phases ?? []).filter((p) => !cfg.phases.includes(p)) };
@@ -1094,10 +1226,11 @@ async function main() {
   phases['broadcast-edge'] = async () => (results.broadcast.edge = await phaseBroadcastEdge(tmp));
   phases['broadcast-raw'] = async () => (results.broadcast.raw = await phaseBroadcastRaw(tmp));
   phases.capacity = async () => (results.capacity = await phaseCapacity(tmp));
+  phases.propagation = async () => (results.propagation = await phasePropagation(tmp));
   try {
     for (const name of cfg.phases) {
       if (stopping) break;
-      if (cfg.skipEdge && (name.endsWith('-edge') || name === 'capacity')) {
+      if (cfg.skipEdge && (name.endsWith('-edge') || name === 'capacity' || name === 'propagation')) {
         results.errors.push({ phase: name, error: env.BENCH_EDGE_UNAVAILABLE || 'skipped (BENCH_SKIP_EDGE=1)' });
         continue;
       }
@@ -1148,6 +1281,8 @@ function printSummary(r) {
   if (pe) lines.push(`  push edge      : ${f(pe.deliveriesPerSecond, 0)} deliveries/s, ${f(pe.edgeUsPerDelivery)} us edge CPU/delivery (user ${f(pe.edgeUserUsPerDelivery)} + system ${f(pe.edgeSystemUsPerDelivery)}; target <= 3), nats ${f(pe.cpu.nats.usPerDelivery)} us`);
   const k = r.capacity;
   if (k) lines.push(`  capacity       : ${k.opened}/${k.connections} sessions in ${f(k.connectWallMs / 1000, 1)} s; KiB/conn after GC: edges ${f(k.edgesMemory.kibPerConnection)}, nats ${f(k.nats.kibPerConnection)}, registry ${f(k.registry.kibPerConnection)} (counts ${k.registry.connectionsCounted}); full edge ${f(k.fill?.kibPerConnection)} at ${k.fill?.connections}`);
+  const pg = r.propagation;
+  if (pg) lines.push(`  propagation    : last socket closed p50/p99/max: kill ${f(pg.kill.lastSocketClosedMs.p50, 1)}/${f(pg.kill.lastSocketClosedMs.p99, 1)}/${f(pg.kill.lastSocketClosedMs.max, 1)} ms, blacklist ${f(pg.blacklist.lastSocketClosedMs.p50, 1)}/${f(pg.blacklist.lastSocketClosedMs.p99, 1)}/${f(pg.blacklist.lastSocketClosedMs.max, 1)} ms (201 p99 ${f(pg.blacklist.answerMs.p99, 1)} ms) with ${pg.sessions} sessions`);
   if (pr) lines.push(`  push raw uWS   : ${f(pr.deliveriesPerSecond, 0)} deliveries/s, ${f(pr.serverUsPerDelivery)} us server CPU/delivery (user ${f(pr.serverUserUsPerDelivery)} + system ${f(pr.serverSystemUsPerDelivery)})`);
   const verdict = (v, limit) => (typeof v !== 'number' || !Number.isFinite(v) ? 'not measured' : v <= limit ? 'met' : 'NOT MET');
   lines.push(`  target edge memory <= ${r.targets.edgeKiBPerConnection} KiB/conn: ${verdict(r.memory.edge?.kibPerConnection, r.targets.edgeKiBPerConnection)}`);

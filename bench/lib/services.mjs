@@ -175,6 +175,32 @@ export async function startRegistry(procs, { root, natsUrl, id = 'bench-registry
   return { proc, base, inspectPort };
 }
 
+/**
+ * The admin API (services/admin/dist/main.js) on free ports, ready when its ops /readyz answers 200.
+ * Started before the edges, it creates the blacklist bucket they open (as in production).
+ */
+export async function startAdmin(procs, { root, natsUrl, token, id = 'bench-admin' }) {
+  const main = join(root, 'services/admin/dist/main.js');
+  if (!existsSync(main)) throw new ProcessFailed(`the admin API is not built: ${main} is missing (npx tsc -b services/admin)`);
+  const port = await freePort();
+  const opsPort = await freePort();
+  const env = {
+    ...process.env,
+    MESH_NATS_URL: natsUrl,
+    MESH_KV_REPLICAS: '1',
+    MESH_ADMIN_TOKENS: token,
+    MESH_ADMIN_PORT: String(port),
+    MESH_ADMIN_HOST: '127.0.0.1',
+    MESH_OPS_PORT: String(opsPort),
+    MESH_OPS_HOST: '127.0.0.1',
+    MESH_LOG_LEVEL: 'warn',
+    NODE_ENV: 'production',
+  };
+  const proc = procs.start(id, process.execPath, [main], { env, cwd: root });
+  await untilReady(`http://127.0.0.1:${opsPort}`, proc, `admin ${id}`);
+  return { proc, base: `http://127.0.0.1:${port}` };
+}
+
 /** The registry's presence counts and live heap from its Prometheus /metrics (unlabelled samples only). */
 export async function registryMetrics(base) {
   const res = await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(5000) });
