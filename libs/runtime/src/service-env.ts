@@ -3,6 +3,9 @@ import { DEFAULT_SUBJECT_PREFIX, isValidSubjectPrefix } from '@session-mesh/prot
 import { ConfigError, env } from './config.js';
 import { z } from 'zod';
 
+/** JetStream replicas of a bucket or stream: 1 to 5 (3 on a 3-node NATS cluster). */
+export const replicasEnv = (fallback: number) => env.positiveInt(fallback).refine((v) => v <= 5, 'must be between 1 and 5');
+
 /**
  * The variables every service reads the same way (bus, subjects, logging, key-value replicas,
  * shutdown). Services spread this shape into their own schema and map it with serviceConfigFrom,
@@ -16,7 +19,7 @@ export const serviceEnvShape = {
     .refine(isValidSubjectPrefix, 'must be dot-separated tokens of [A-Za-z0-9_-], at most 64 characters')
     .default(DEFAULT_SUBJECT_PREFIX),
   MESH_LOG_LEVEL: env.logLevel(),
-  MESH_KV_REPLICAS: env.positiveInt(1).refine((v) => v <= 5, 'must be between 1 and 5'),
+  MESH_KV_REPLICAS: replicasEnv(1),
   MESH_SHUTDOWN_TIMEOUT_MS: env.positiveInt(30_000),
   /** The internal ops port (/healthz, /readyz, /stats, metrics): never the public port. */
   MESH_OPS_HOST: z.string().min(1).default('0.0.0.0'),
@@ -53,9 +56,10 @@ export function serviceConfigFrom(v: ServiceEnv): ServiceConfig {
   };
 }
 
-/** A key-value bucket name (edge and admin must agree on the blacklist's). */
-export const bucketNameEnv = (fallback: string) =>
+/** A JetStream key-value bucket or stream name (services sharing one must agree on it). */
+export const jetStreamNameEnv = (fallback: string) =>
   z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1..64 characters of [A-Za-z0-9_-]').default(fallback);
+
 
 // ---------------------------------------------------------------------------------------------
 // NATS authentication and TLS

@@ -1,6 +1,6 @@
 import { jwtConfigFromEnv, jwtEnvShape, refineJwtEnv, type JwtEnv, type TokenVerifierConfig } from '@session-mesh/auth';
 import { BLACKLIST_BUCKET } from '@session-mesh/protocol';
-import { bucketNameEnv, env, loadConfig, serviceConfigFrom, serviceEnvShape, z, type ServiceConfig } from '@session-mesh/runtime';
+import { jetStreamNameEnv, env, loadConfig, serviceConfigFrom, serviceEnvShape, z, type ServiceConfig } from '@session-mesh/runtime';
 
 /** Static admin tokens shorter than this are refused: they would be guessable. */
 export const MIN_ADMIN_TOKEN_CHARS = 16;
@@ -19,7 +19,7 @@ const schema = z
         `each token must be at least ${MIN_ADMIN_TOKEN_CHARS} printable ASCII characters without spaces`,
       ),
     MESH_ADMIN_ROLE: z.string().min(1, 'must not be empty').default('mesh-admin'),
-    MESH_BLACKLIST_BUCKET: bucketNameEnv(BLACKLIST_BUCKET),
+    MESH_BLACKLIST_BUCKET: jetStreamNameEnv(BLACKLIST_BUCKET),
     MESH_ADMIN_MAX_PUSH_BYTES: env.positiveInt(65_536).refine((v) => v <= MAX_PUSH_BYTES_LIMIT, `must be at most ${MAX_PUSH_BYTES_LIMIT} (NATS max_payload)`),
     MESH_REGISTRY_TIMEOUT_MS: env.positiveInt(2_000),
     MESH_ADMIN_DURABLE_TIMEOUT_MS: env.positiveInt(5_000),

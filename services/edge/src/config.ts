@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { jwtConfigFromEnv, jwtEnvShape, refineJwtEnv, type TokenVerifierConfig } from '@session-mesh/auth';
 import { BLACKLIST_BUCKET, idProblem } from '@session-mesh/protocol';
 import type { DurableConfig } from './durable/durable-pushes.js';
-import { bucketNameEnv, env, loadConfig, serviceConfigFrom, serviceEnvShape, z, type ServiceConfig } from '@session-mesh/runtime';
+import { jetStreamNameEnv, env, replicasEnv, loadConfig, serviceConfigFrom, serviceEnvShape, z, type ServiceConfig } from '@session-mesh/runtime';
 
 export const TOKEN_SOURCES = ['header', 'protocol', 'query', 'cookie'] as const;
 export type TokenSourceName = (typeof TOKEN_SOURCES)[number];
@@ -104,7 +104,7 @@ const schema = z
     MESH_MAX_BACKPRESSURE_BYTES: env.positiveInt(1048576).refine((v) => v >= 1024, 'must be at least 1024'),
     MESH_IDLE_TIMEOUT_S: env.nonNegativeInt(120).refine((v) => v === 0 || (v >= 2 && v <= 3600), 'must be 0 (disabled) or between 2 and 3600'),
     MESH_REQUEST_TIMEOUT_MS: env.positiveInt(5000),
-    MESH_BLACKLIST_BUCKET: bucketNameEnv(BLACKLIST_BUCKET),
+    MESH_BLACKLIST_BUCKET: jetStreamNameEnv(BLACKLIST_BUCKET),
     MESH_INBOUND_RATE_PER_S: env.positiveInt(100),
     MESH_INBOUND_BURST: env.positiveInt(200),
     MESH_DRAIN_DELAY_MS: env.nonNegativeInt(5000),
@@ -117,11 +117,11 @@ const schema = z
     MESH_CANARY_INTERVAL_MS: env.positiveInt(5000).refine((v) => v >= 100, 'must be at least 100'),
     MESH_CANARY_MISSES: env.positiveInt(3),
     MESH_DURABLE: env.boolean(true),
-    MESH_DURABLE_STREAM: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ -').default('MESH_PUSH'),
+    MESH_DURABLE_STREAM: jetStreamNameEnv('MESH_PUSH'),
     MESH_DURABLE_MAX_AGE_S: env.nonNegativeInt(3600),
     MESH_DURABLE_MAX_MSGS: env.nonNegativeInt(1_000_000),
     MESH_DURABLE_MAX_BYTES: env.nonNegativeInt(1024 * 1024 * 1024),
-    MESH_DURABLE_REPLICAS: env.positiveInt(1).refine((v) => v <= 5, 'must be between 1 and 5'),
+    MESH_DURABLE_REPLICAS: replicasEnv(1),
     MESH_DURABLE_REPLAY_MAX: env.positiveInt(1000),
     MESH_DURABLE_REPLAY_CONCURRENCY: env.positiveInt(64),
     MESH_DURABLE_PENDING_MAX: env.positiveInt(10_000),

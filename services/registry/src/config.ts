@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { env, loadConfig, serviceConfigFrom, serviceEnvShape, z, type ServiceConfig } from '@session-mesh/runtime';
+import { env, jetStreamNameEnv, loadConfig, replicasEnv, serviceConfigFrom, serviceEnvShape, z, type ServiceConfig } from '@session-mesh/runtime';
 
 export const REGISTRY_KV_BUCKET = 'mesh_registry';
 
@@ -12,9 +12,9 @@ const schema = z.object({
   MESH_MAX_CONNECTIONS_PER_USER_CLUSTER: env.nonNegativeInt(0),
   MESH_PRESENCE_GRACE_MS: env.nonNegativeInt(10_000),
   MESH_EVENTS: env.boolean(true),
-  MESH_EVENTS_STREAM: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 characters of A-Z a-z 0-9 _ -').default('MESH_EVENTS'),
+  MESH_EVENTS_STREAM: jetStreamNameEnv('MESH_EVENTS'),
   MESH_EVENTS_MAX_AGE_S: env.positiveInt(86_400),
-  MESH_EVENTS_REPLICAS: env.positiveInt(1).refine((v) => v <= 5, 'must be between 1 and 5').optional(),
+  MESH_EVENTS_REPLICAS: replicasEnv(1).optional(),
   MESH_CLUSTER_USER_LIMIT_POLICY: z.enum(['close-newest', 'close-oldest'], { message: 'must be close-newest or close-oldest' }).default('close-newest'),
 });
 

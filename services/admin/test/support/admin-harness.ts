@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { MemoryBroker, type Bus, type BusMessage, type BusStream } from '@session-mesh/bus';
 import { afterEach, beforeEach } from 'vitest';
+import { pushStreamConfig } from '@session-mesh/edge';
 import { createSubjects } from '@session-mesh/protocol';
 import { createLogger, Health, type Logger, type Tracing } from '@session-mesh/runtime';
 import type { FastifyInstance } from 'fastify';
@@ -103,19 +104,11 @@ export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
 export const admin = bearer(ADMIN_TOKEN);
 
 /**
- * The push stream as an edge creates it at start (services/edge/src/durable/durable-pushes.ts
- * streamConfig()), for tests that run the admin without an edge: durable pushes need it.
+ * The push stream as an edge creates it at start (the edge's own pushStreamConfig), for tests that
+ * run the admin without an edge: durable pushes need it.
  */
 export function createPushStream(bus: Bus): Promise<BusStream> {
-  return bus.stream('MESH_PUSH', {
-    subjects: [subjects.durableAll()],
-    maxAgeMs: 3_600_000,
-    maxMsgs: 0,
-    maxBytes: 0,
-    replicas: 1,
-    duplicateWindowMs: 120_000,
-    republish: { src: subjects.durableAll(), dest: subjects.durableRepublish() },
-  });
+  return bus.stream('MESH_PUSH', pushStreamConfig(subjects, { maxAgeS: 3600, maxMsgs: 0, maxBytes: 0, replicas: 1 }));
 }
 
 /** Keeps a received message (NATS messages expose fields through getters and reuse buffers). */

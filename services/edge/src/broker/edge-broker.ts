@@ -78,6 +78,10 @@ export class EdgeBroker {
   readonly pushLatency = new PlainHistogram(PUSH_LATENCY_BUCKETS);
   private handler: BrokerEventHandler | undefined;
   private pendingFlush: Promise<void> | undefined;
+  /** Groups whose SUB goes out with the next batch (this turn of the event loop), and who waits for it. */
+  private readonly waitingToSubscribe = new Map<Group, Settle>();
+  /** Durable pushes are recognised by the push stream's name in Nats-Stream ('' : durable pushes off). */
+  private durableStream = '';
   /** Subscription errors seen so far; a flush with no new error since its subscribe proves recovery. */
   private errors = 0;
   /** Why readiness fails, or undefined. */
@@ -161,8 +165,6 @@ export class EdgeBroker {
     this.waitingToSubscribe.set(group, settle as Settle);
     if (this.waitingToSubscribe.size === 1) setImmediate(this.subscribeWaiting);
   }
-
-  private readonly waitingToSubscribe = new Map<Group, Settle>();
 
   private readonly subscribeWaiting = (): void => {
     const waiting = [...this.waitingToSubscribe];
@@ -294,9 +296,6 @@ export class EdgeBroker {
     else if (this.durableStream !== '' && msg.headers!.get(JsHeader.Stream) === this.durableStream) this.onDurable(group, msg, session, client);
     else this.handler!.onPush(group, msg.data, session, client);
   }
-
-  /** Durable pushes are recognised by the push stream's name in Nats-Stream ('' : durable pushes off). */
-  private durableStream = '';
 
   acceptDurable(stream: string): void {
     this.durableStream = stream;

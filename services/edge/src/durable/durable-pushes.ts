@@ -4,7 +4,7 @@ import type { Logger } from '@session-mesh/runtime';
 import { HeldPushes, type Connection } from '../connection/connection.js';
 import type { Group, Hub } from '../hub/hub.js';
 import { ReplayLimiter } from './replay-limiter.js';
-import { ReplayReads, type ReplayReadStats } from './replay-reads.js';
+import { ReplayReads, scanDurable, type ReplayReadStats, type ReplayTarget } from './replay-reads.js';
 
 /** What the operator sets for durable pushes (MESH_DURABLE_*). */
 export interface DurableConfig {
@@ -23,11 +23,8 @@ export interface DurableConfig {
   readonly mergeMax: number;
 }
 
-/** Who is resuming: the connection's identity as the replay needs it. */
-export interface ResumeTarget {
-  readonly user: string;
-  readonly session: string;
-  readonly client: string;
+/** Who is resuming: the connection's identity as the replay needs it, and its resume point. */
+export interface ResumeTarget extends ReplayTarget {
   readonly resume: ResumePoint | undefined;
 }
 
@@ -53,8 +50,22 @@ export interface DurableStats {
 }
 
 const DUPLICATE_WINDOW_MS = 120_000;
-/** Positions read at a time when checking for pushes stored while NATS was away. */
-const CHECK_CHUNK = 16_384;
+
+/**
+ * The push stream: every durable subject, the operator's retention, and republish to the push
+ * subjects with the positions (how edges receive durable pushes live).
+ */
+export function pushStreamConfig(subjects: Subjects, retention: Pick<DurableConfig, 'maxAgeS' | 'maxMsgs' | 'maxBytes' | 'replicas'>): StreamConfig {
+  return {
+    subjects: [subjects.durableAll()],
+    maxAgeMs: retention.maxAgeS * 1000,
+    maxMsgs: retention.maxMsgs,
+    maxBytes: retention.maxBytes,
+    replicas: retention.replicas,
+    duplicateWindowMs: DUPLICATE_WINDOW_MS,
+    republish: { src: subjects.durableAll(), dest: subjects.durableRepublish() },
+  };
+}
 
 /**
  * Durable pushes on this edge: the push stream (created or updated to the operator's retention at
@@ -71,6 +82,8 @@ export class DurablePushes {
   private readonly limiter: ReplayLimiter;
   private readonly reads: ReplayReads;
   private reopening = false;
+  /** The highest position this edge received live (or the stream's last at start): where a reconnect check starts. */
+  private lastSeen = 0;
 
   constructor(
     private readonly bus: Bus,
@@ -98,20 +111,8 @@ export class DurablePushes {
 
   /** The stream's configuration as this edge (one of its owners) wants it. */
   streamConfig(): StreamConfig {
-    const c = this.config;
-    return {
-      subjects: [this.subjects.durableAll()],
-      maxAgeMs: c.maxAgeS * 1000,
-      maxMsgs: c.maxMsgs,
-      maxBytes: c.maxBytes,
-      replicas: c.replicas,
-      duplicateWindowMs: DUPLICATE_WINDOW_MS,
-      republish: { src: this.subjects.durableAll(), dest: this.subjects.durableRepublish() },
-    };
+    return pushStreamConfig(this.subjects, this.config);
   }
-
-  /** The highest position this edge received live (or the stream's last at start): where a reconnect check starts. */
-  private lastSeen = 0;
 
   seen(seq: number): void {
     if (seq > this.lastSeen) this.lastSeen = seq;
@@ -134,14 +135,11 @@ export class DurablePushes {
     if (to - from + 1 > this.config.mergeMax) return all();
     const missed = new Set<Group>();
     const parse = createSubjectParser(this.subjects.prefix);
-    const stream = this.stream as BusStream;
-    for (let start = from; start <= to; start += CHECK_CHUNK) {
-      for (const m of await stream.read(this.subjects.durableAll(), start, Math.min(to, start + CHECK_CHUNK - 1), CHECK_CHUNK)) {
-        const target = parse(m.subject);
-        const group = target?.kind === 'durable-user' ? hub.users.get(target.user) : target?.kind === 'durable-session' ? hub.sessions.get(target.session) : undefined;
-        if (group !== undefined && group.conns.length > 0 && m.seq > group.lastSeq) missed.add(group);
-      }
-    }
+    await scanDurable(this.stream as BusStream, this.subjects, from, to, (m) => {
+      const target = parse(m.subject);
+      const group = target?.kind === 'durable-user' ? hub.users.get(target.user) : target?.kind === 'durable-session' ? hub.sessions.get(target.session) : undefined;
+      if (group !== undefined && group.conns.length > 0 && m.seq > group.lastSeq) missed.add(group);
+    });
     return [...missed];
   }
 

@@ -27,8 +27,15 @@ export interface ReplayReadStats {
 
 /** A merged read is used when its range is at most this many positions per client it serves. */
 const MERGE_SPAN_PER_CLIENT = 1000;
-/** Positions read at a time by a merged read (its memory stays bounded by one chunk). */
-const MERGE_CHUNK = 16_384;
+/** Positions read at a time when the stream is scanned by pattern (memory stays bounded by one chunk). */
+const SCAN_CHUNK = 16_384;
+
+/** Every durable push stored in [from, to], in position order, read by pattern one chunk at a time. */
+export async function scanDurable(stream: BusStream, subjects: Subjects, from: number, to: number, visit: (m: StoredMessage) => void): Promise<void> {
+  for (let start = from; start <= to; start += SCAN_CHUNK) {
+    for (const m of await stream.read(subjects.durableAll(), start, Math.min(to, start + SCAN_CHUNK - 1), SCAN_CHUNK)) visit(m);
+  }
+}
 
 interface Pending {
   readonly target: ReplayTarget;
@@ -123,20 +130,14 @@ export class ReplayReads {
         list.push({ entry, viaUser });
       }
     }
-    const stream = this.stream();
-    for (let start = lo; start <= hi; start += MERGE_CHUNK) {
-      const end = Math.min(hi, start + MERGE_CHUNK - 1);
-      for (const m of await stream.read(this.subjects.durableAll(), start, end, MERGE_CHUNK)) {
-        const list = bySubject.get(m.subject);
-        if (list === undefined) continue;
-        for (const { entry, viaUser } of list) {
-          if (m.seq < entry.pending.from || m.seq > entry.pending.to || entry.over) continue;
-          if (!narrowedTo(m, viaUser, entry.session, entry.client)) continue;
-          entry.out.push(m);
-          if (entry.out.length > max) entry.over = true;
-        }
+    await scanDurable(this.stream(), this.subjects, lo, hi, (m) => {
+      for (const { entry, viaUser } of bySubject.get(m.subject) ?? []) {
+        if (m.seq < entry.pending.from || m.seq > entry.pending.to || entry.over) continue;
+        if (!narrowedTo(m, viaUser, entry.session, entry.client)) continue;
+        entry.out.push(m);
+        if (entry.out.length > max) entry.over = true;
       }
-    }
+    });
     for (const entry of collecting) entry.pending.resolve(entry.over ? undefined : entry.out);
     // One line per merged read: they happen in reconnect storms, which operators want to see.
     this.logger.info({ clients: group.length, from: lo, to: hi, ms: Date.now() - started }, 'merged replay read');
