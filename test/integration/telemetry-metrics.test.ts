@@ -62,6 +62,11 @@ describe('Prometheus scrape of real services', () => {
     expect(edge.value('mesh_bus_events_total', { connection: 'edge', event: 'reconnected' })).toBe(0);
     expect(edge.families.get('mesh_edge_upgrades_total')).toBe('counter');
     expect(edge.families.get('mesh_edge_connections')).toBe('gauge');
+    // Durable pushes are on by default: their families are there; alice connected without a resume point.
+    expect(edge.value('mesh_edge_durable_resumes_total', { outcome: 'recovered' })).toBe(0);
+    expect(edge.value('mesh_edge_durable_replay_reads_total', { kind: 'merged' })).toBe(0);
+    expect(edge.value('mesh_edge_durable_gaps_total')).toBe(0);
+    expect(edge.families.get('mesh_edge_durable_replays_waiting')).toBe('gauge');
     expect(edge.value('process_resident_memory_bytes')).toBeGreaterThan(10 * 1024 * 1024);
     // Auth failures by reason; connect and push latency histograms.
     expect(edge.value('mesh_edge_upgrades_refused_total', { error: 'UNAUTHORIZED' })).toBe(1);

@@ -76,6 +76,10 @@ export function registerEdgeMetrics(metrics: Metrics, edge: Pick<EdgeHandle, 'st
     [{ outcome: 'recovered' }, s.durable?.recovered ?? 0],
     [{ outcome: 'not_recovered' }, s.durable?.notRecovered ?? 0],
   ]);
+  metrics.counterFromLabelled('mesh_edge_durable_replay_reads_total', 'Reads of the push stream for resuming clients: single (one client\'s subjects) or merged (one pass for clients resuming together).', ['kind'], () => [
+    [{ kind: 'single' }, s.durable?.single ?? 0],
+    [{ kind: 'merged' }, s.durable?.merged ?? 0],
+  ]);
   counter('mesh_edge_durable_replayed_total', 'Durable pushes read from the push stream for resuming clients.', () => s.durable?.replayed ?? 0);
   counter('mesh_edge_durable_gaps_total', 'Breaks in the push stream\'s republish chain seen by this edge (affected connections told to resume with 4014).', () => s.durable?.gaps ?? 0);
   gauge('mesh_edge_durable_replays_waiting', 'Resumes waiting for a replay slot (reconnect storms).', () => s.durable?.replaysWaiting ?? 0);
