@@ -2,8 +2,9 @@
  * Must show 3 of issue 10: a push through the admin API is one trace from the HTTP request to the
  * edge's delivery span. Real nats-server (JetStream for the blacklist bucket), the real admin API
  * listening on a port, a real edge (in-process, so that its spans reach this process's in-memory
- * exporter) and a real WebSocket client. Also: pushes without a traceparent make no span, and
- * Mesh-Published-At feeds the edge's push latency histogram whatever the publisher.
+ * exporter) and a real WebSocket client. Also: pushes without a traceparent make no span,
+ * Mesh-Published-At feeds the edge's push latency histogram whatever the publisher, and a client's
+ * REQUEST and MESSAGE start a trace that reaches the backend through the NATS headers.
  */
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -148,5 +149,55 @@ describe('a push through the admin API, traced', () => {
     expect(observed).toBeLessThan(10);
     // Each admin push above was observed too (the admin API sets the header); backend pushes without it were not.
     expect(countBefore).toBe(2);
+  });
+});
+
+describe('a client frame to a backend, traced', () => {
+  it('a REQUEST is one trace: the edge request span -> the backend handling -> the reply to the client', async () => {
+    exporter.reset();
+    const handled: string[] = [];
+    const sub = backend.subscribe(subjects.inbound('trace-echo'), (msg) => {
+      const span = tracing.startReceive('backend handle', msg.headers);
+      tracing.withSpan(span, () => backend.respond(msg, new TextEncoder().encode('pong'), tracing.activeHeaders()));
+      handled.push(msg.headers?.get('traceparent') ?? '');
+      span.end();
+    });
+    await backend.flush();
+    try {
+      const answer = await alice.request('trace-echo', 'ping');
+      expect('reply' in answer && new TextDecoder().decode(answer.reply)).toBe('pong');
+      const request = await waitFor(() => spans('mesh.in request')[0], { what: 'the edge request span' });
+      const handle = spans('backend handle')[0]!;
+      expect(request.kind).toBe(SpanKind.PRODUCER);
+      expect(request.attributes['messaging.destination.name']).toBe(subjects.inbound('trace-echo'));
+      expect(handle.spanContext().traceId).toBe(request.spanContext().traceId);
+      expect(handle.parentSpanContext?.spanId).toBe(request.spanContext().spanId);
+      // The request span covers the round trip: it ends after the backend's span.
+      const ns = (t: [number, number]) => t[0] * 1e9 + t[1];
+      expect(ns(request.endTime)).toBeGreaterThanOrEqual(ns(handle.endTime));
+      expect(handled[0]).toBe(`00-${request.spanContext().traceId}-${request.spanContext().spanId}-01`);
+    } finally {
+      sub.unsubscribe();
+    }
+  });
+
+  it('a REQUEST nobody answers ends its span as an error; a MESSAGE carries its publish span to the backend', async () => {
+    exporter.reset();
+    const answer = await alice.request('trace-nobody', 'ping');
+    expect('error' in answer && answer.error['code']).toBe('NO_RESPONDERS');
+    const failed = await waitFor(() => spans('mesh.in request')[0], { what: 'the failed request span' });
+    expect(failed.status.code).toBe(2); // SpanStatusCode.ERROR
+
+    const received: string[] = [];
+    const sub = backend.subscribe(subjects.inbound('trace-note'), (msg) => received.push(msg.headers?.get('traceparent') ?? ''));
+    await backend.flush();
+    try {
+      alice.sendMessage('trace-note', 'hello');
+      await waitFor(() => received.length === 1, { what: 'the backend receives the message' });
+      const publish = spans('mesh.in publish')[0]!;
+      expect(received[0]).toBe(`00-${publish.spanContext().traceId}-${publish.spanContext().spanId}-01`);
+    } finally {
+      sub.unsubscribe();
+    }
   });
 });

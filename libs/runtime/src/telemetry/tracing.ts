@@ -146,6 +146,16 @@ export function tracingOff(): Tracing {
   };
 }
 
+/** Attributes of a span that publishes to a NATS subject (OpenTelemetry messaging conventions). */
+export function natsPublishAttributes(subject: string, payload: Uint8Array): Attributes {
+  return {
+    'messaging.system': 'nats',
+    'messaging.operation.type': 'publish',
+    'messaging.destination.name': subject,
+    'messaging.message.body.size': payload.length,
+  };
+}
+
 /** Marks a span failed (an exception, a refusal). */
 export function failSpan(span: Span, err: unknown): void {
   span.recordException(err instanceof Error ? err : String(err));

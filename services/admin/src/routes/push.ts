@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { NoStreamError, StreamUnavailableError, type HeaderValues, type StreamPublishAck } from '@session-mesh/bus';
 import { encodeId, Header } from '@session-mesh/protocol';
-import { failSpan, PUBLISHED_AT_HEADER } from '@session-mesh/runtime';
+import { failSpan, natsPublishAttributes, PUBLISHED_AT_HEADER } from '@session-mesh/runtime';
 import type { FastifyRequest, FastifySchemaCompiler, preValidationHookHandler } from 'fastify';
 import { TypeBoxValidatorCompiler } from '@fastify/type-provider-typebox';
 import { Type, type TSchema } from 'typebox';
@@ -91,19 +91,12 @@ export const pushRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = asyn
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: config.maxPushBytes }, (_request, body, done) => done(null, body));
 
-  const publishAttributes = (subject: string, bytes: Buffer) => ({
-    'messaging.system': 'nats',
-    'messaging.operation.type': 'publish',
-    'messaging.destination.name': subject,
-    'messaging.message.body.size': bytes.length,
-  });
-
   /** Publishes with the publish time (the edges' push latency histogram) and, when traced, a traceparent. */
   function publish(subject: string, bytes: Buffer, narrowing: HeaderValues | undefined) {
     const headers: Record<string, string> = { ...narrowing, [PUBLISHED_AT_HEADER]: String(Date.now()) };
     if (!tracing.enabled) return bus.publish(subject, bytes, headers);
     // The active span is the request's (push() runs inside it): the publish span is its child.
-    const { span } = tracing.startPublish('mesh.push publish', publishAttributes(subject, bytes), headers);
+    const { span } = tracing.startPublish('mesh.push publish', natsPublishAttributes(subject, bytes), headers);
     try {
       bus.publish(subject, bytes, headers);
     } catch (err) {
@@ -117,7 +110,7 @@ export const pushRoutes: FastifyPluginAsyncTypebox<{ ctx: RouteContext }> = asyn
   /** As publish(), but waits for the push stream's acknowledgement; the publish span lasts until it. */
   async function store(subject: string, bytes: Buffer, narrowing: HeaderValues | undefined, msgId: string | undefined): Promise<StreamPublishAck> {
     const headers: Record<string, string> = { ...narrowing, [PUBLISHED_AT_HEADER]: String(Date.now()) };
-    const span = tracing.enabled ? tracing.startPublish('mesh.push publish', publishAttributes(subject, bytes), headers).span : undefined;
+    const span = tracing.enabled ? tracing.startPublish('mesh.push publish', natsPublishAttributes(subject, bytes), headers).span : undefined;
     try {
       const ack = await bus.publishStored(subject, bytes, { headers, msgId, timeoutMs: config.durableTimeoutMs });
       span?.setAttribute('mesh.push.position', ack.seq);

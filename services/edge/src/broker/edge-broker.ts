@@ -2,6 +2,8 @@ import type { Bus, BusEvent, BusMessage, BusSubscription, HeaderValues, MessageH
 import { CloseCode, Header, JsHeader, tryDecodeId, type Subjects } from '@session-mesh/protocol';
 import {
   createRateLimitedLog,
+  failSpan,
+  natsPublishAttributes,
   isSampledTraceparent,
   safePublish,
   PlainHistogram,
@@ -216,20 +218,40 @@ export class EdgeBroker {
   readonly publishEvent: PublishFn;
 
   /** A client MESSAGE to `<prefix>.in.<topic>` with identity headers set by the edge; false when the bus refused it. */
-  publishInbound(topic: string, payload: Uint8Array, headers: HeaderValues): boolean {
+  publishInbound(topic: string, payload: Uint8Array, headers: Record<string, string>): boolean {
+    const subject = this.subjects.inbound(topic);
+    const span = this.tracing.enabled ? this.tracing.startPublish('mesh.in publish', natsPublishAttributes(subject, payload), headers).span : undefined;
     try {
-      this.bus.publish(this.subjects.inbound(topic), payload, headers);
+      this.bus.publish(subject, payload, headers);
       return true;
     } catch (err) {
+      if (span !== undefined) failSpan(span, err);
       this.logBusError('publish-inbound', { err, topic }, 'could not publish a client message');
       return false;
+    } finally {
+      span?.end();
     }
   }
 
   /** A client REQUEST; rejects (never throws) with the bus's typed errors (no responders, timeout, ...). */
-  requestInbound(topic: string, payload: Uint8Array, headers: HeaderValues, timeoutMs: number): Promise<BusMessage> {
+  requestInbound(topic: string, payload: Uint8Array, headers: Record<string, string>, timeoutMs: number): Promise<BusMessage> {
+    const subject = this.subjects.inbound(topic);
+    if (!this.tracing.enabled) return this.sendRequest(subject, payload, headers, timeoutMs);
+    // The span covers the round trip; the backend's handling is its child through the traceparent header.
+    const { span } = this.tracing.startPublish('mesh.in request', natsPublishAttributes(subject, payload), headers);
+    return this.sendRequest(subject, payload, headers, timeoutMs).then(
+      (reply) => (span.end(), reply),
+      (err: unknown) => {
+        failSpan(span, err);
+        span.end();
+        throw err;
+      },
+    );
+  }
+
+  private sendRequest(subject: string, payload: Uint8Array, headers: HeaderValues, timeoutMs: number): Promise<BusMessage> {
     try {
-      return this.bus.request(this.subjects.inbound(topic), payload, { timeoutMs, headers });
+      return this.bus.request(subject, payload, { timeoutMs, headers });
     } catch (err) {
       // nats.js throws synchronously for some failures (payload over max_payload, closed connection).
       return Promise.reject(err);
@@ -395,3 +417,4 @@ export function parseKill(subjects: Subjects, msg: BusMessage): KillOrder | unde
   const closeCode = headers?.get(Header.CloseCode) === String(CloseCode.TOO_MANY_CONNECTIONS) ? CloseCode.TOO_MANY_CONNECTIONS : CloseCode.KILLED;
   return { kind, id, session, client, reason: reason === '' ? undefined : reason, closeCode };
 }
+

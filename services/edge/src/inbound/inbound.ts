@@ -1,5 +1,5 @@
 import { isTokenError, type TokenVerifier } from '@session-mesh/auth';
-import { NoRespondersError, RequestTimeoutError, type HeaderValues } from '@session-mesh/bus';
+import { NoRespondersError, RequestTimeoutError } from '@session-mesh/bus';
 import {
   CloseCode,
   encodeId,
@@ -94,7 +94,8 @@ export class Inbound {
     else this.onText(conn, message);
   }
 
-  identityHeaders(conn: Connection): HeaderValues {
+  /** A fresh object per frame: tracing may add its traceparent to it. */
+  identityHeaders(conn: Connection): Record<string, string> {
     return {
       [Header.User]: encodedId(conn.userGroup, conn.user),
       [Header.Session]: encodedId(conn.sessionGroup, conn.session),
