@@ -90,6 +90,8 @@ describe('Prometheus scrape of real services', () => {
     expect(registry.value('mesh_registry_users')).toBe(1);
     expect(registry.value('mesh_registry_edge_connections', { edge: 'edge-0' })).toBe(1);
     expect(registry.value('mesh_registry_leader')).toBe(1);
+    // It gained the lease once (a lone replica) and never lost it.
+    expect(registry.value('mesh_registry_leader_changes_total')).toBe(1);
     expect(registry.value('mesh_registry_ready')).toBe(1);
 
     const admin = await topo.scrape(topo.admin);

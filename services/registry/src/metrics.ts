@@ -4,10 +4,10 @@ import type { RegistryHandle } from './registry.js';
 
 /**
  * The registry's Prometheus metrics: presence sizes and leadership, read from the registry at
- * scrape time (one stats() per scrape). Leader changes: `changes(mesh_registry_leader[1h])` per
- * replica, and `sum(mesh_registry_leader)` should be exactly 1 across replicas.
+ * scrape time (one stats() per scrape). `sum(mesh_registry_leader)` should be exactly 1 across
+ * replicas; mesh_registry_leader_changes_total counts even the flaps between two scrapes.
  */
-export function registerRegistryMetrics(metrics: Metrics, registry: Pick<RegistryHandle, 'stats' | 'isLeader' | 'isReady'>): void {
+export function registerRegistryMetrics(metrics: Metrics, registry: Pick<RegistryHandle, 'stats' | 'isLeader' | 'isReady' | 'leaderChanges'>): void {
   let s: StatsReply = registry.stats();
   metrics.onScrape(() => {
     s = registry.stats();
@@ -18,5 +18,6 @@ export function registerRegistryMetrics(metrics: Metrics, registry: Pick<Registr
   metrics.gaugeFrom('mesh_registry_edges', 'Edges known: alive ones, and any still holding connections.', () => s.edges.length);
   metrics.gaugeFromLabelled('mesh_registry_edge_connections', 'Connections per edge as the registry sees them.', ['edge'], () => s.edges.map((e) => [{ edge: e.edge }, e.connections] as const));
   metrics.gaugeFrom('mesh_registry_leader', '1 while this replica holds the leader lease (emits presence events).', () => (registry.isLeader() ? 1 : 0));
+  metrics.counterFrom('mesh_registry_leader_changes_total', 'Times this replica gained or lost the leader lease.', () => registry.leaderChanges());
   metrics.gaugeFrom('mesh_registry_ready', '1 once the first snapshot round has settled.', () => (registry.isReady() ? 1 : 0));
 }

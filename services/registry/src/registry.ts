@@ -46,6 +46,8 @@ export interface RegistryHandle {
   whenReady(): Promise<void>;
   /** Whether this replica emits the once-per-cluster side effects right now. */
   isLeader(): boolean;
+  /** How many times this replica gained or lost the leader lease (a counter for alerts on flapping). */
+  leaderChanges(): number;
   stats(): StatsReply;
   /** Stops intake, queries and timers, records what was announced, and releases the leader lease. */
   stop(): Promise<void>;
@@ -92,7 +94,9 @@ export async function startRegistry(deps: RegistryDeps): Promise<RegistryHandle>
   const canPublish = () => bus.isConnected();
   const announcer = new Announcer({ store, ledger, holdsLease: () => lease.isLeader(), canPublish, heard, publish, subjects, presenceGraceMs: config.presenceGraceMs, logger: base, now });
   const userCap = new UserCap({ inner: announcer, store, max: config.maxConnectionsPerUser, policy: config.userLimitPolicy, isLeader: () => announcer.isLeading(), publish, subjects, logger: base.child({ component: 'user-cap' }) });
+  let leaderChanges = 0;
   lease.onChange((leader) => {
+    leaderChanges++;
     announcer.leadershipChanged(leader);
     userCap.enforceAll();
   });
@@ -177,6 +181,7 @@ export async function startRegistry(deps: RegistryDeps): Promise<RegistryHandle>
     isReady: () => readiness.isReady() && !stopped,
     whenReady: () => readiness.whenReady(),
     isLeader: () => !stopped && announcer.isLeading(),
+    leaderChanges: () => leaderChanges,
     stats,
     async stop() {
       if (stopped) return;
