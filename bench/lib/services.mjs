@@ -79,17 +79,10 @@ export async function startEdge(procs, opts) {
 }
 
 async function startEdgeOnce(procs, { root, natsUrl, secret, id, logLevel = 'warn', extraEnv = {}, inspect = false }) {
-  // BENCH_EDGE_MAIN: another entry point speaking the same env and HTTP contract (harness tests).
-  const main = process.env.BENCH_EDGE_MAIN || join(root, 'services/edge/dist/main.js');
-  if (!existsSync(main)) throw new ProcessFailed(`the edge is not built: ${main} is missing (npx tsc -b services/edge)`);
   // Edges only open the blacklist bucket; the admin service creates it. The bench runs no admin: play its part.
   await ensureBlacklistBucket(natsUrl);
   const port = await freePort();
-  const opsPort = await freePort();
   const env = {
-    ...process.env,
-    MESH_OPS_PORT: String(opsPort),
-    MESH_OPS_HOST: '127.0.0.1',
     MESH_DRAIN_DELAY_MS: '0',
     MESH_NATS_URL: natsUrl,
     MESH_JWT_SECRET: secret,
@@ -97,15 +90,11 @@ async function startEdgeOnce(procs, { root, natsUrl, secret, id, logLevel = 'war
     MESH_EDGE_HOST: '127.0.0.1',
     MESH_EDGE_ID: id,
     MESH_LOG_LEVEL: logLevel,
-    NODE_ENV: 'production',
     ...extraEnv,
   };
-  const inspectPort = inspect ? await freePort() : undefined;
-  const nodeArgs = inspect ? [`--inspect=127.0.0.1:${inspectPort}`] : [];
-  const proc = procs.start(id, process.execPath, [...nodeArgs, main], { env, cwd: root });
-  // /readyz and /stats live on the internal ops port.
-  const base = `http://127.0.0.1:${opsPort}`;
-  await untilReady(base, proc, `edge ${id}`);
+  // BENCH_EDGE_MAIN: another entry point speaking the same env and HTTP contract (harness tests).
+  const main = process.env.BENCH_EDGE_MAIN || undefined;
+  const { proc, base, inspectPort } = await startService(procs, { root, service: 'edge', id, env, inspect, main });
   return { proc, port, base, url: `ws://127.0.0.1:${port}/`, inspectPort };
 }
 
@@ -121,30 +110,29 @@ async function untilReady(base, proc, what) {
 }
 
 /**
+ * Starts services/<service>/dist/main.js (or `main`) as `id` with `env` on top of the bench's common
+ * settings and a free ops port, optionally under --inspect, and waits for its /readyz.
+ */
+async function startService(procs, { root, service, id, env, main = join(root, `services/${service}/dist/main.js`), what = service, inspect = false }) {
+  if (!existsSync(main)) throw new ProcessFailed(`the ${what} is not built: ${main} is missing (npx tsc -b services/${service})`);
+  const opsPort = await freePort();
+  const inspectPort = inspect ? await freePort() : undefined;
+  const nodeArgs = inspect ? [`--inspect=127.0.0.1:${inspectPort}`] : [];
+  const fullEnv = { ...process.env, MESH_OPS_PORT: String(opsPort), MESH_OPS_HOST: '127.0.0.1', MESH_LOG_LEVEL: 'warn', NODE_ENV: 'production', ...env };
+  const proc = procs.start(id, process.execPath, [...nodeArgs, main], { env: fullEnv, cwd: root });
+  // /readyz (and the edge's /stats) live on the internal ops port.
+  const base = `http://127.0.0.1:${opsPort}`;
+  await untilReady(base, proc, `${service} ${id}`);
+  return { proc, base, inspectPort };
+}
+
+/**
  * One registry replica (services/registry/dist/main.js) with the env the integration tests give it,
  * ready when GET /readyz answers 200. It has no /stats: registryMetrics reads its ops /metrics.
  */
 export async function startRegistry(procs, { root, natsUrl, id = 'bench-registry', settleMs = 200, inspect = false }) {
-  const main = join(root, 'services/registry/dist/main.js');
-  if (!existsSync(main)) throw new ProcessFailed(`the registry is not built: ${main} is missing (npx tsc -b services/registry)`);
-  const opsPort = await freePort();
-  const env = {
-    ...process.env,
-    MESH_NATS_URL: natsUrl,
-    MESH_KV_REPLICAS: '1',
-    MESH_REGISTRY_SETTLE_MS: String(settleMs),
-    MESH_REGISTRY_ID: id,
-    MESH_OPS_PORT: String(opsPort),
-    MESH_OPS_HOST: '127.0.0.1',
-    MESH_LOG_LEVEL: 'warn',
-    NODE_ENV: 'production',
-  };
-  const inspectPort = inspect ? await freePort() : undefined;
-  const nodeArgs = inspect ? [`--inspect=127.0.0.1:${inspectPort}`] : [];
-  const proc = procs.start(id, process.execPath, [...nodeArgs, main], { env, cwd: root });
-  const base = `http://127.0.0.1:${opsPort}`;
-  await untilReady(base, proc, `registry ${id}`);
-  return { proc, base, inspectPort };
+  const env = { MESH_NATS_URL: natsUrl, MESH_KV_REPLICAS: '1', MESH_REGISTRY_SETTLE_MS: String(settleMs), MESH_REGISTRY_ID: id };
+  return startService(procs, { root, service: 'registry', id, env, inspect });
 }
 
 /**
@@ -152,24 +140,9 @@ export async function startRegistry(procs, { root, natsUrl, id = 'bench-registry
  * Started before the edges, it creates the blacklist bucket they open (as in production).
  */
 export async function startAdmin(procs, { root, natsUrl, token, id = 'bench-admin' }) {
-  const main = join(root, 'services/admin/dist/main.js');
-  if (!existsSync(main)) throw new ProcessFailed(`the admin API is not built: ${main} is missing (npx tsc -b services/admin)`);
   const port = await freePort();
-  const opsPort = await freePort();
-  const env = {
-    ...process.env,
-    MESH_NATS_URL: natsUrl,
-    MESH_KV_REPLICAS: '1',
-    MESH_ADMIN_TOKENS: token,
-    MESH_ADMIN_PORT: String(port),
-    MESH_ADMIN_HOST: '127.0.0.1',
-    MESH_OPS_PORT: String(opsPort),
-    MESH_OPS_HOST: '127.0.0.1',
-    MESH_LOG_LEVEL: 'warn',
-    NODE_ENV: 'production',
-  };
-  const proc = procs.start(id, process.execPath, [main], { env, cwd: root });
-  await untilReady(`http://127.0.0.1:${opsPort}`, proc, `admin ${id}`);
+  const env = { MESH_NATS_URL: natsUrl, MESH_KV_REPLICAS: '1', MESH_ADMIN_TOKENS: token, MESH_ADMIN_PORT: String(port), MESH_ADMIN_HOST: '127.0.0.1' };
+  const { proc } = await startService(procs, { root, service: 'admin', id, env, what: 'admin API' });
   return { proc, base: `http://127.0.0.1:${port}` };
 }
 
