@@ -14,7 +14,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findLocalNatsServer, getJson, killOnExit, natsListening, natsServerBinary, removeOnExit } from '@session-mesh/testkit';
+import { findLocalNatsServer, getJson, killOnExit, natsListening, natsServerBinary, removeOnExit, stopChild } from '@session-mesh/testkit';
 
 // Binary resolution, the ports file, the TCP probe and the cleanup at exit are the shared kit's (libs/testkit).
 export { natsServerBinary };
@@ -220,13 +220,7 @@ class LocalServer implements NatsServerHandle {
   }
 
   private async signal(sig: NodeJS.Signals): Promise<void> {
-    const child = this.child;
-    if (child !== undefined && child.exitCode === null && child.signalCode === null) {
-      child.kill(sig);
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await this.exited;
-      clearTimeout(timer);
-    }
+    if (this.child !== undefined) await stopChild(this.child, this.exited, sig);
   }
 
   private async removeDir(): Promise<void> {

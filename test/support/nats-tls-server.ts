@@ -14,7 +14,7 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createAccount, createOperator, createUser, encodeAccount, encodeOperator, encodeUser, fmtCreds } from '@nats-io/jwt';
-import { killOnExit, natsListening, natsServerBinary, waitFor } from '@session-mesh/testkit';
+import { killOnExit, natsListening, natsServerBinary, stopChild, waitFor } from '@session-mesh/testkit';
 
 export type NatsAuthMethod = 'user-password' | 'token' | 'nkey' | 'creds';
 
@@ -216,12 +216,7 @@ export async function startNatsTlsServer(opts: NatsTlsServerOptions): Promise<Na
   };
 
   const signal = async (sig: NodeJS.Signals): Promise<void> => {
-    const c = child;
-    if (c === undefined || c.exitCode !== null || c.signalCode !== null) return;
-    c.kill(sig);
-    const timer = setTimeout(() => c.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
+    if (child !== undefined) await stopChild(child, exited, sig);
   };
 
   const waitForLog = async (seen: () => boolean, what: string): Promise<void> => {

@@ -1,10 +1,12 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jwtVerify } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort, mintToken, readNatsPorts, tcpReachable, TEST_JWT_SECRET, waitFor } from '@session-mesh/testkit';
+import { freePort, mintToken, readNatsPorts, stopChild, tcpReachable, TEST_JWT_SECRET, waitFor } from '@session-mesh/testkit';
 
 describe('waitFor', () => {
   it('treats false, null and undefined as "not yet" and returns the first other value, 0 included', async () => {
@@ -72,5 +74,28 @@ describe('mintToken', () => {
     const { payload, protectedHeader } = await jwtVerify(token, new TextEncoder().encode(TEST_JWT_SECRET), { currentDate: new Date(1_010_000) });
     expect(protectedHeader).toEqual({ alg: 'HS256', typ: 'JWT' });
     expect(payload).toEqual({ roles: ['a'], sub: 'u1', jti: 's1', iat: 1000, exp: 1060 });
+  });
+});
+
+describe('stopChild', () => {
+  const start = (script: string) => {
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const exited = once(child, 'exit');
+    const listening = once(child.stdout, 'data'); // the child says when its SIGTERM handler is in place
+    return { child, exited, listening };
+  };
+
+  it('stops a child that honours the signal with that signal', async () => {
+    const { child, exited, listening } = start("process.on('SIGTERM', () => process.exit(7)); console.log('up'); setInterval(() => {}, 1000);");
+    await listening;
+    await stopChild(child, exited, 'SIGTERM', 10_000);
+    expect(child.exitCode).toBe(7);
+  });
+
+  it('SIGKILLs a child that ignores the signal once the grace period is over', async () => {
+    const { child, exited, listening } = start("process.on('SIGTERM', () => {}); console.log('up'); setInterval(() => {}, 1000);");
+    await listening;
+    await stopChild(child, exited, 'SIGTERM', 100);
+    expect(child.signalCode).toBe('SIGKILL');
   });
 });

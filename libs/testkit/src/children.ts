@@ -1,6 +1,6 @@
-// Last-resort cleanup for what tests start: whatever is still tracked when this process exits (or
-// gets SIGINT/SIGTERM) is SIGKILLed or removed, so a crashed or interrupted run leaves nothing behind.
-// Normal stops come first; a child leaves the set when it exits.
+// Child processes of tests and benchmarks: stopping one (a signal, then SIGKILL after a grace period),
+// and the last-resort cleanup: whatever is still tracked when this process exits (or gets
+// SIGINT/SIGTERM) is SIGKILLed or removed, so a crashed or interrupted run leaves nothing behind.
 import type { ChildProcess } from 'node:child_process';
 import { rmSync } from 'node:fs';
 
@@ -46,4 +46,19 @@ export function removeOnExit(dir: string): () => void {
   hook();
   dirs.add(dir);
   return () => dirs.delete(dir);
+}
+
+/**
+ * Sends `signal` to `child` unless it has exited, SIGKILLs it if it is still there after graceMs,
+ * and resolves once `exited` (the caller's promise of its end) has.
+ */
+export async function stopChild(child: ChildProcess, exited: Promise<unknown>, signal: NodeJS.Signals, graceMs = 10_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill(signal);
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  try {
+    await exited;
+  } finally {
+    clearTimeout(timer);
+  }
 }
