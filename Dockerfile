@@ -20,6 +20,7 @@ COPY libs/protocol/package.json libs/protocol/
 COPY libs/runtime/package.json libs/runtime/
 COPY libs/bus/package.json libs/bus/
 COPY libs/auth/package.json libs/auth/
+COPY libs/testkit/package.json libs/testkit/
 COPY services/edge/package.json services/edge/
 COPY services/registry/package.json services/registry/
 COPY services/admin/package.json services/admin/
@@ -29,9 +30,10 @@ RUN npm ci --loglevel=error
 COPY tsconfig.base.json tsconfig.json ./
 COPY libs/ libs/
 COPY services/ services/
-# Build everything, keep only production dependencies, drop sources, tests and build caches.
+# Build everything, keep only production dependencies, drop sources, tests (and the test kit) and build caches.
 RUN npm run build \
  && npm prune --omit=dev --loglevel=error \
+ && rm -rf libs/testkit node_modules/@session-mesh/testkit \
  && rm -rf libs/*/src libs/*/test libs/*/scripts libs/protocol/test-vectors \
            services/*/src services/*/test \
            libs/*/dist/.tsbuildinfo services/*/dist/.tsbuildinfo \

@@ -13,6 +13,7 @@ export default defineConfig({
       '@session-mesh/bus': here('./libs/bus/src/index.ts'),
       '@session-mesh/auth': here('./libs/auth/src/index.ts'),
       '@session-mesh/client': here('./libs/client/src/index.ts'),
+      '@session-mesh/testkit': here('./libs/testkit/src/index.ts'),
       '@session-mesh/edge': here('./services/edge/src/index.ts'),
       '@session-mesh/registry': here('./services/registry/src/index.ts'),
       '@session-mesh/admin': here('./services/admin/src/index.ts'),

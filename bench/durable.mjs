@@ -37,7 +37,7 @@ import { connectAll, DurableClient, encodePayload, mintTokens, OP_DURABLE_PUSH, 
 import { startNatsJs, streamMessages, windowed } from './lib/durable-topology.mjs';
 import { cpuDelta, cpuSnapshot } from './lib/procstat.mjs';
 import { Procs } from './lib/procs.mjs';
-import { startEdge } from './lib/services.mjs';
+import { benchNatsServer, startEdge } from './lib/services.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DEFAULT_OUT = join(ROOT, 'bench/results/durable.json');
@@ -77,13 +77,6 @@ for (const p of config.phases) if (!['storm', 'cost'].includes(p)) throw new Err
 const outFile = resolve(process.env.BENCH_DURABLE_OUT ?? DEFAULT_OUT);
 const log = (msg) => process.stderr.write(`[durable-bench] ${msg}\n`);
 
-function natsBin() {
-  const given = process.env.BENCH_NATS_SERVER ?? process.env.NATS_SERVER_BIN;
-  if (given) return given;
-  const out = execFileSync('bash', [join(ROOT, 'scripts/install-nats-server.sh')], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  return out.trim().split('\n').pop();
-}
-
 const { connectNatsBus } = await import(pathToFileURL(join(ROOT, 'libs/bus/dist/index.js')).href);
 const { createSubjects } = await import(pathToFileURL(join(ROOT, 'libs/protocol/dist/index.js')).href);
 const subjects = createSubjects('mesh');
@@ -117,7 +110,7 @@ const clientCpuUs = () => {
 async function topology(name, { syncInterval, edges }) {
   const dir = join(logDir, name);
   mkdirSync(dir, { recursive: true });
-  const nats = await startNatsJs(procs, { bin: natsBin(), dir, name: `${name}-nats`, syncInterval });
+  const nats = await startNatsJs(procs, { bin: benchNatsServer(), dir, name: `${name}-nats`, syncInterval });
   const started = [];
   for (const id of edges) started.push(await startEdge(procs, { root: ROOT, natsUrl: nats.url, secret, id: `${name}-${id}`, extraEnv: edgeEnv }));
   const bus = await connectNatsBus({ servers: nats.url, name: `${name}-publisher` });
@@ -474,7 +467,7 @@ try {
 }
 report.durationS = Math.round((Date.now() - Date.parse(startedAt)) / 1000);
 try {
-  report.versions.natsServer = execFileSync(natsBin(), ['--version'], { encoding: 'utf8' }).trim();
+  report.versions.natsServer = execFileSync(benchNatsServer(), ['--version'], { encoding: 'utf8' }).trim();
 } catch {
   // not fatal
 }

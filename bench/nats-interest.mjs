@@ -32,7 +32,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { cpuUs, rssKiB } from './lib/procstat.mjs';
 import { Procs } from './lib/procs.mjs';
-import { freePort, getJson, settleRss, until } from './lib/services.mjs';
+import { benchNatsServer, freePort, getJson, settleRss, until } from './lib/services.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SELF = fileURLToPath(import.meta.url);
@@ -135,13 +135,6 @@ async function runWorker(args) {
 
 // ---------------------------------------------------------------------------------------------
 // The cluster
-
-function natsBin() {
-  const given = process.env.BENCH_NATS_SERVER ?? process.env.NATS_SERVER_BIN;
-  if (given) return given;
-  const out = execFileSync('bash', [join(ROOT, 'scripts/install-nats-server.sh')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  return out.trim().split('\n').pop().trim();
-}
 
 async function startCluster(procs, bin, dir) {
   const routePorts = await Promise.all(Array.from({ length: NODES }, () => freePort()));
@@ -287,7 +280,7 @@ async function main(args) {
   if (available !== undefined && needMiB > available / 2) {
     throw new Error(`--subs ${args.subs} needs about ${needMiB} MiB and only ${available} MiB are available: lower --subs`);
   }
-  const bin = natsBin();
+  const bin = benchNatsServer();
   const natsVersion = /v?(\d+\.\d+\.\d+)/.exec(execFileSync(bin, ['--version'], { encoding: 'utf8' }))?.[1];
   const dir = mkdtempSync(join(tmpdir(), 'nats-interest-'));
   const procs = new Procs(dir, undefined);

@@ -76,6 +76,12 @@ NATS_BIN="${NATS_BIN:-$BIN_DIR/nats-server}"
 [[ -x "$NATS_BIN" ]] || die "no nats-server at $NATS_BIN (scripts/install-nats-server.sh installs it)"
 export BENCH_NATS_SERVER="$NATS_BIN"
 
+# --- the shared kit (libs/testkit): bench/lib imports its build -----------------------------------
+if ! BUILD_LOG="$(npx --no-install tsc -b libs/testkit 2>&1)"; then
+  printf '%s\n' "$BUILD_LOG" | tail -n 30 >&2
+  die "libs/testkit does not build (npx tsc -b libs/testkit)"
+fi
+
 # --- edge --------------------------------------------------------------------------------------
 if [[ "${BENCH_SKIP_EDGE:-0}" != "1" ]]; then
   say "building the edge (tsc -b services/edge)"

@@ -6,45 +6,25 @@
 //
 // Scenario A: 4 clients, each sending 100,000 REQUEST frames as fast as they can (reconnecting when
 // closed). Scenario B: 20 clients that never read while flooding requests (reconnecting when closed).
-// Starts its own nats-server ($NATS_SERVER_BIN or scripts/install-nats-server.sh) and a built edge
+// Starts its own nats-server (the tests': $NATS_SERVER_BIN, the cache, PATH or scripts/install-nats-server.sh) and a built edge
 // (services/edge/dist). Prints p50/p99/max for /healthz and push latency, and flood counts.
-import { spawn, execFileSync } from 'node:child_process';
-import { randomUUID, createHmac } from 'node:crypto';
-import net from 'node:net';
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { connectNatsBus } from '../libs/bus/dist/index.js';
+import { ensureBlacklistBucket, freePort, mintToken, natsServerBinary, waitFor } from '@session-mesh/testkit';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const { values: args } = parseArgs({ options: { seconds: { type: 'string', default: '10' }, json: { type: 'string' } } });
 const seconds = Number(args.seconds);
 const SECRET = 'flood-check-secret-0123456789abcdef-xyz';
 
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function token(sub) {
-  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
-  const now = Math.floor(Date.now() / 1000);
-  const body = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub, jti: randomUUID(), iat: now, exp: now + 3600 })}`;
-  return `${body}.${createHmac('sha256', SECRET).update(body).digest('base64url')}`;
-}
-
-async function until(check, what, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check().catch(() => false)) return;
-    await sleep(50);
-  }
-  throw new Error(`timed out waiting for ${what}`);
+function until(check, what, timeoutMs = 20_000) {
+  return waitFor(() => check().catch(() => false), { timeoutMs, intervalMs: 50, what });
 }
 
 // Flooders run in child processes at the lowest CPU priority: on a 2-core machine they would
@@ -78,15 +58,13 @@ if (process.env.FLOOD_CHILD) {
   process.exit(0);
 }
 
-const natsBin = process.env.NATS_SERVER_BIN || execFileSync('bash', ['scripts/install-nats-server.sh'], { cwd: root, encoding: 'utf8' }).trim().split('\n').pop();
+const natsBin = natsServerBinary();
 const natsPort = await freePort();
 const nats = spawn(natsBin, ['-a', '127.0.0.1', '-p', String(natsPort), '-js', '-sd', `/tmp/flood-${process.pid}`], { stdio: 'ignore' });
 const [edgePort, opsPort] = [await freePort(), await freePort()];
 // The admin service would create the blacklist bucket; this script runs none.
 await until(async () => {
-  const owner = await connectNatsBus({ servers: `nats://127.0.0.1:${natsPort}`, name: 'flood-check-owner' });
-  await owner.kv('mesh_blacklist', { create: true, replicas: 1, history: 1 });
-  await owner.close();
+  await ensureBlacklistBucket(`nats://127.0.0.1:${natsPort}`);
   return true;
 }, 'the blacklist bucket');
 const edge = spawn(process.execPath, ['services/edge/dist/main.js'], {
@@ -113,9 +91,10 @@ function openClient(sub, { read = true } = {}) {
   return openClientAt(url, sub, read, SECRET);
 }
 
-function openClientAt(wsUrl, sub, read, _secret) {
+async function openClientAt(wsUrl, sub, read, secret) {
+  const token = await mintToken({ secret, sub });
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(wsUrl, ['session-mesh.v1'], { headers: { authorization: `Bearer ${token(sub)}` } });
+    const ws = new WebSocket(wsUrl, ['session-mesh.v1'], { headers: { authorization: `Bearer ${token}` } });
     ws.once('error', reject);
     ws.on('message', (data, isBinary) => {
       if (!isBinary && JSON.parse(data.toString()).type === 'welcome') {

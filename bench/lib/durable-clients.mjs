@@ -4,7 +4,7 @@
 // Used by bench/durable.mjs; one process holds thousands of them (about 20 KiB each).
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SignJWT } from 'jose';
+import { mintToken } from '@session-mesh/testkit';
 import { WebSocket } from 'ws';
 
 export const OP_PUSH = 0x01;
@@ -24,13 +24,11 @@ function decodePayload(buf, offset) {
   return { at: buf.readDoubleBE(offset), user: buf.readUInt32BE(offset + 8), k: buf.readUInt32BE(offset + 12) };
 }
 
+/** HS256 tokens for users u0..u<n-1> (session s<i>), valid for 6 hours. */
 export async function mintTokens(n, secret) {
-  const key = new TextEncoder().encode(secret);
-  const now = Math.floor(Date.now() / 1000);
+  const iat = Math.floor(Date.now() / 1000);
   const out = [];
-  for (let i = 0; i < n; i++) {
-    out.push(await new SignJWT({ sub: `u${i}`, jti: `s${i}`, iat: now, exp: now + 6 * 3600 }).setProtectedHeader({ alg: 'HS256', typ: 'JWT' }).sign(key));
-  }
+  for (let i = 0; i < n; i++) out.push(await mintToken({ secret, sub: `u${i}`, jti: `s${i}`, iat, expiresInS: 6 * 3600 }));
   return out;
 }
 

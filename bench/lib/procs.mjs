@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { appendFileSync, createWriteStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { stopChild } from '@session-mesh/testkit';
 import { procStartTime } from './procstat.mjs';
 
 export class ProcessFailed extends Error {
@@ -172,22 +172,11 @@ export class Proc {
     return undefined;
   }
 
+  /** SIGTERM, SIGKILL after graceMs; resolves with the exit code once stdout and stderr are drained. */
   async stop(graceMs = 5000) {
     if (!this.running) return this.exitCode;
-    try {
-      this.child.kill('SIGTERM');
-    } catch {
-      // gone
-    }
-    const timer = sleep(graceMs).then(() => 'timeout');
-    if ((await Promise.race([this.exited, timer])) === 'timeout') {
-      try {
-        this.child.kill('SIGKILL');
-      } catch {
-        // gone
-      }
-      await this.exited;
-    }
+    await stopChild(this.child, this.exited, 'SIGTERM', graceMs);
+    await this.exited;
     return this.exitCode;
   }
 

@@ -1,80 +1,60 @@
 // Starting the processes a bench phase needs, each ready by observation (a ports file, a TCP
 // connect, an HTTP 200, a JSON line), never after a fixed sleep.
-import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { createServer, connect } from 'node:net';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { ensureBlacklistBucket, freePort, getJson, natsListening, natsServerBinary, tcpReachable, waitFor, waitReadyz } from '@session-mesh/testkit';
 import { WebSocket } from 'ws';
 import { ProcessFailed } from './procs.mjs';
 
-/** A free loopback TCP port (bound and released; the tiny race is acceptable on a bench machine). */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
+// Ports, probes and polling are the shared kit's (libs/testkit, also under test/support); the bench
+// scripts import them from here.
+export { freePort, getJson, tcpReachable };
+
+/** The nats-server of a bench script: BENCH_NATS_SERVER, else the tests' (NATS_SERVER_BIN, cache, PATH, install script). */
+export function benchNatsServer() {
+  return process.env.BENCH_NATS_SERVER || natsServerBinary();
 }
 
-/** Polls fn every intervalMs until it returns a value other than undefined; throws after timeoutMs. */
-export async function until(fn, { timeoutMs, intervalMs = 100, what, proc }) {
-  const deadline = performance.now() + timeoutMs;
-  let lastError;
-  for (;;) {
-    if (proc && !proc.running) {
-      throw new ProcessFailed(`${proc.name} exited (${proc.exitCode}) while waiting for ${what}; its last output:\n${proc.lastLines()}\n(log: ${proc.logPath})`);
-    }
-    try {
-      const v = await fn();
-      if (v !== undefined) return v;
-    } catch (err) {
-      lastError = err;
-    }
-    if (performance.now() > deadline) {
-      const tail = proc ? `\n${proc.name}'s last output:\n${proc.lastLines()}\n(log: ${proc.logPath})` : '';
-      throw new ProcessFailed(`no ${what} within ${timeoutMs} ms${lastError ? ` (last error: ${lastError.message})` : ''}${tail}`);
-    }
-    await sleep(intervalMs);
-  }
+/** "last output: <its last lines> (log: <file>)", for failures that concern a process. */
+function lastOutput(proc) {
+  return `last output:\n${proc.lastLines()}\n(log: ${proc.logPath})`;
 }
 
-export async function getJson(url, timeoutMs = 5000) {
-  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-  if (!res.ok) throw new Error(`GET ${url}: HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
-  return res.json();
+/** Ends a wait when `proc` has exited, naming what was awaited. */
+function exitedWhile(proc, what) {
+  return () => (proc && !proc.running ? new ProcessFailed(`${proc.name} exited (${proc.exitCode}) while waiting for ${what}; its ${lastOutput(proc)}`) : undefined);
 }
 
-/** Resolves true once a TCP connect to the loopback port succeeds, undefined otherwise (for until()). */
-export function tcpReachable(port) {
-  return new Promise((resolve) => {
-    const s = connect({ host: '127.0.0.1', port }, () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.on('error', () => resolve(undefined));
+/**
+ * Polls fn every intervalMs until it returns a value other than undefined, false or null; throws a
+ * ProcessFailed after timeoutMs, or as soon as `proc` (when given) has exited.
+ */
+export function until(fn, { timeoutMs, intervalMs = 100, what, proc }) {
+  return waitFor(fn, {
+    timeoutMs,
+    intervalMs,
+    what,
+    abort: exitedWhile(proc, what),
+    timeoutError: (lastError) =>
+      new ProcessFailed(`no ${what} within ${timeoutMs} ms${lastError ? ` (last error: ${lastError.message})` : ''}${proc ? `\n${proc.name}'s ${lastOutput(proc)}` : ''}`),
   });
 }
 
 /** nats-server on random loopback ports with JetStream (the edge keeps its blacklist in KV). */
 export async function startNats(procs, { bin, dir, name = 'nats' }) {
-  mkdirSync(join(dir, 'ports'), { recursive: true });
   const portsDir = join(dir, 'ports');
+  mkdirSync(portsDir, { recursive: true });
   const proc = procs.start(name, bin, ['-a', '127.0.0.1', '-p', '-1', '-m', '-1', '--ports_file_dir', portsDir, '-js', '-sd', join(dir, 'js')]);
-  const ports = await until(
-    () => {
-      const file = readdirSync(portsDir).find((f) => f.endsWith(`_${proc.pid}.ports`));
-      if (!file) return undefined;
-      const p = JSON.parse(readFileSync(join(portsDir, file), 'utf8'));
-      return p.nats?.[0] && p.monitoring?.[0] ? p : undefined;
-    },
-    { timeoutMs: 15000, what: 'nats-server ports file', proc },
-  );
-  const url = ports.nats[0];
-  const monitor = ports.monitoring[0];
-  await until(() => tcpReachable(Number(new URL(url).port)), { timeoutMs: 10000, what: 'nats-server client port', proc });
+  const ports = await natsListening(portsDir, proc.pid, {
+    timeoutMs: 25000,
+    monitor: true,
+    exited: () => (proc.running ? undefined : `exited (${proc.exitCode})`),
+  }).catch((err) => {
+    throw new ProcessFailed(`${name} did not start: ${err.message}; its ${lastOutput(proc)}`);
+  });
+  const url = `nats://127.0.0.1:${ports.client}`;
+  const monitor = `http://127.0.0.1:${ports.monitor}`;
   await until(async () => ((await getJson(`${monitor}/healthz`)).status === 'ok' ? true : undefined), {
     timeoutMs: 15000,
     what: 'nats-server /healthz ok',
@@ -99,16 +79,10 @@ export async function startEdge(procs, opts) {
 }
 
 async function startEdgeOnce(procs, { root, natsUrl, secret, id, logLevel = 'warn', extraEnv = {}, inspect = false }) {
-  // BENCH_EDGE_MAIN: another entry point speaking the same env and HTTP contract (harness tests).
-  const main = process.env.BENCH_EDGE_MAIN || join(root, 'services/edge/dist/main.js');
-  if (!existsSync(main)) throw new ProcessFailed(`the edge is not built: ${main} is missing (npx tsc -b services/edge)`);
-  await ensureBlacklistBucket(root, natsUrl);
+  // Edges only open the blacklist bucket; the admin service creates it. The bench runs no admin: play its part.
+  await ensureBlacklistBucket(natsUrl);
   const port = await freePort();
-  const opsPort = await freePort();
   const env = {
-    ...process.env,
-    MESH_OPS_PORT: String(opsPort),
-    MESH_OPS_HOST: '127.0.0.1',
     MESH_DRAIN_DELAY_MS: '0',
     MESH_NATS_URL: natsUrl,
     MESH_JWT_SECRET: secret,
@@ -116,36 +90,40 @@ async function startEdgeOnce(procs, { root, natsUrl, secret, id, logLevel = 'war
     MESH_EDGE_HOST: '127.0.0.1',
     MESH_EDGE_ID: id,
     MESH_LOG_LEVEL: logLevel,
-    NODE_ENV: 'production',
     ...extraEnv,
   };
-  const inspectPort = inspect ? await freePort() : undefined;
-  const nodeArgs = inspect ? [`--inspect=127.0.0.1:${inspectPort}`] : [];
-  const proc = procs.start(id, process.execPath, [...nodeArgs, main], { env, cwd: root });
-  // /readyz and /stats live on the internal ops port.
-  const base = `http://127.0.0.1:${opsPort}`;
-  await untilReady(base, proc, `edge ${id}`);
+  // BENCH_EDGE_MAIN: another entry point speaking the same env and HTTP contract (harness tests).
+  const main = process.env.BENCH_EDGE_MAIN || undefined;
+  const { proc, base, inspectPort } = await startService(procs, { root, service: 'edge', id, env, inspect, main });
   return { proc, port, base, url: `ws://127.0.0.1:${port}/`, inspectPort };
 }
 
 /** Waits for GET <base>/readyz to answer 200, quoting the last answer when it does not in time. */
 async function untilReady(base, proc, what) {
-  let lastStatus = 'no answer';
-  await until(
-    async () => {
-      const res = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(2000) }).catch((err) => {
-        lastStatus = err.cause?.code ?? err.message;
-        return undefined;
-      });
-      if (!res) return undefined;
-      lastStatus = `HTTP ${res.status} ${(await res.text()).slice(0, 300)}`;
-      return res.status === 200 ? true : undefined;
-    },
-    { timeoutMs: 30000, intervalMs: 100, what: `${what} ready (GET ${base}/readyz 200; last: ${lastStatus})`, proc },
-  ).catch((err) => {
-    err.message = err.message.replace('last: no answer', `last: ${lastStatus}`);
-    throw err;
+  const timeoutMs = 30000;
+  await waitReadyz(base, {
+    timeoutMs,
+    intervalMs: 100,
+    abort: exitedWhile(proc, `${what} ready`),
+    timeoutError: (last) => new ProcessFailed(`no ${what} ready (GET ${base}/readyz 200; last: ${last}) within ${timeoutMs} ms\n${proc.name}'s ${lastOutput(proc)}`),
   });
+}
+
+/**
+ * Starts services/<service>/dist/main.js (or `main`) as `id` with `env` on top of the bench's common
+ * settings and a free ops port, optionally under --inspect, and waits for its /readyz.
+ */
+async function startService(procs, { root, service, id, env, main = join(root, `services/${service}/dist/main.js`), what = service, inspect = false }) {
+  if (!existsSync(main)) throw new ProcessFailed(`the ${what} is not built: ${main} is missing (npx tsc -b services/${service})`);
+  const opsPort = await freePort();
+  const inspectPort = inspect ? await freePort() : undefined;
+  const nodeArgs = inspect ? [`--inspect=127.0.0.1:${inspectPort}`] : [];
+  const fullEnv = { ...process.env, MESH_OPS_PORT: String(opsPort), MESH_OPS_HOST: '127.0.0.1', MESH_LOG_LEVEL: 'warn', NODE_ENV: 'production', ...env };
+  const proc = procs.start(id, process.execPath, [...nodeArgs, main], { env: fullEnv, cwd: root });
+  // /readyz (and the edge's /stats) live on the internal ops port.
+  const base = `http://127.0.0.1:${opsPort}`;
+  await untilReady(base, proc, `${service} ${id}`);
+  return { proc, base, inspectPort };
 }
 
 /**
@@ -153,26 +131,8 @@ async function untilReady(base, proc, what) {
  * ready when GET /readyz answers 200. It has no /stats: registryMetrics reads its ops /metrics.
  */
 export async function startRegistry(procs, { root, natsUrl, id = 'bench-registry', settleMs = 200, inspect = false }) {
-  const main = join(root, 'services/registry/dist/main.js');
-  if (!existsSync(main)) throw new ProcessFailed(`the registry is not built: ${main} is missing (npx tsc -b services/registry)`);
-  const opsPort = await freePort();
-  const env = {
-    ...process.env,
-    MESH_NATS_URL: natsUrl,
-    MESH_KV_REPLICAS: '1',
-    MESH_REGISTRY_SETTLE_MS: String(settleMs),
-    MESH_REGISTRY_ID: id,
-    MESH_OPS_PORT: String(opsPort),
-    MESH_OPS_HOST: '127.0.0.1',
-    MESH_LOG_LEVEL: 'warn',
-    NODE_ENV: 'production',
-  };
-  const inspectPort = inspect ? await freePort() : undefined;
-  const nodeArgs = inspect ? [`--inspect=127.0.0.1:${inspectPort}`] : [];
-  const proc = procs.start(id, process.execPath, [...nodeArgs, main], { env, cwd: root });
-  const base = `http://127.0.0.1:${opsPort}`;
-  await untilReady(base, proc, `registry ${id}`);
-  return { proc, base, inspectPort };
+  const env = { MESH_NATS_URL: natsUrl, MESH_KV_REPLICAS: '1', MESH_REGISTRY_SETTLE_MS: String(settleMs), MESH_REGISTRY_ID: id };
+  return startService(procs, { root, service: 'registry', id, env, inspect });
 }
 
 /**
@@ -180,24 +140,9 @@ export async function startRegistry(procs, { root, natsUrl, id = 'bench-registry
  * Started before the edges, it creates the blacklist bucket they open (as in production).
  */
 export async function startAdmin(procs, { root, natsUrl, token, id = 'bench-admin' }) {
-  const main = join(root, 'services/admin/dist/main.js');
-  if (!existsSync(main)) throw new ProcessFailed(`the admin API is not built: ${main} is missing (npx tsc -b services/admin)`);
   const port = await freePort();
-  const opsPort = await freePort();
-  const env = {
-    ...process.env,
-    MESH_NATS_URL: natsUrl,
-    MESH_KV_REPLICAS: '1',
-    MESH_ADMIN_TOKENS: token,
-    MESH_ADMIN_PORT: String(port),
-    MESH_ADMIN_HOST: '127.0.0.1',
-    MESH_OPS_PORT: String(opsPort),
-    MESH_OPS_HOST: '127.0.0.1',
-    MESH_LOG_LEVEL: 'warn',
-    NODE_ENV: 'production',
-  };
-  const proc = procs.start(id, process.execPath, [main], { env, cwd: root });
-  await untilReady(`http://127.0.0.1:${opsPort}`, proc, `admin ${id}`);
+  const env = { MESH_NATS_URL: natsUrl, MESH_KV_REPLICAS: '1', MESH_ADMIN_TOKENS: token, MESH_ADMIN_PORT: String(port), MESH_ADMIN_HOST: '127.0.0.1' };
+  const { proc } = await startService(procs, { root, service: 'admin', id, env, what: 'admin API' });
   return { proc, base: `http://127.0.0.1:${port}` };
 }
 
@@ -221,17 +166,6 @@ export async function registryMetrics(base) {
     edges: need('mesh_registry_edges'),
     heapUsed: need('nodejs_heap_size_used_bytes'),
   };
-}
-
-/** Edges only open the blacklist bucket; the admin service creates it. The bench runs no admin: play its part. */
-async function ensureBlacklistBucket(root, natsUrl) {
-  const { connectNatsBus } = await import(join(root, 'libs/bus/dist/index.js'));
-  const bus = await connectNatsBus({ servers: natsUrl, name: 'bench-blacklist-owner' });
-  try {
-    await bus.kv('mesh_blacklist', { create: true, replicas: 1, history: 1 });
-  } finally {
-    await bus.close();
-  }
 }
 
 /** The raw uWebSockets.js baseline (bench/raw-uws-server.mjs). */

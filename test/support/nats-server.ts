@@ -9,12 +9,15 @@
  * resort, when the test process exits.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createConnection, createServer } from 'node:net';
-import { homedir, tmpdir } from 'node:os';
-import { delimiter, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { findLocalNatsServer, getJson, killOnExit, natsListening, natsServerBinary, removeOnExit, stopChild } from '@session-mesh/testkit';
+
+// Binary resolution, the ports file, the TCP probe and the cleanup at exit are the shared kit's (libs/testkit).
+export { natsServerBinary };
 
 export interface NatsServerOptions {
   /** Enable JetStream with a store in the server's temp dir. Default false. */
@@ -68,54 +71,6 @@ export interface NatsClusterHandle {
   stop(): Promise<void>;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Binary resolution
-
-const repoRoot = resolve(fileURLToPath(new URL('.', import.meta.url)), '../..');
-let resolvedBin: string | undefined;
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function findOnPath(name: string): string | undefined {
-  for (const dir of (process.env['PATH'] ?? '').split(delimiter)) {
-    if (dir && isExecutable(join(dir, name))) return join(dir, name);
-  }
-  return undefined;
-}
-
-function findLocalBinary(): string | undefined {
-  const fromEnv = process.env['NATS_SERVER_BIN'];
-  if (fromEnv) {
-    if (!isExecutable(fromEnv)) throw new Error(`NATS_SERVER_BIN=${fromEnv} is not an executable file`);
-    return fromEnv;
-  }
-  const cached = join(homedir(), '.cache/session-mesh/bin/nats-server');
-  if (isExecutable(cached)) return cached;
-  return findOnPath('nats-server');
-}
-
-/** env NATS_SERVER_BIN, the project cache, PATH; else runs scripts/install-nats-server.sh once. */
-export function natsServerBinary(): string {
-  if (resolvedBin !== undefined) return resolvedBin;
-  let bin = findLocalBinary();
-  if (bin === undefined) {
-    const script = join(repoRoot, 'scripts/install-nats-server.sh');
-    const out = execFileSync('bash', [script], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 20 * 60_000 });
-    const last = out.trim().split('\n').pop()?.trim();
-    bin = last && isExecutable(last) ? last : findLocalBinary();
-    if (bin === undefined) throw new Error(`${script} ran but no nats-server binary can be found`);
-  }
-  resolvedBin = bin;
-  return bin;
-}
-
 const versions = new Map<string, string>();
 function binaryVersion(bin: string): string {
   let v = versions.get(bin);
@@ -125,38 +80,6 @@ function binaryVersion(bin: string): string {
     versions.set(bin, v);
   }
   return v;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Process bookkeeping: kill whatever is left when the test process exits.
-
-const running = new Set<ChildProcess>();
-const tempDirs = new Set<string>();
-let exitHooked = false;
-
-function hookExit(): void {
-  if (exitHooked) return;
-  exitHooked = true;
-  const cleanup = (): void => {
-    for (const child of running) {
-      try {
-        child.kill('SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
-    running.clear();
-    for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
-    tempDirs.clear();
-  };
-  process.once('exit', cleanup);
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      cleanup();
-      // The listener is gone now: re-raise so the default action (exit) happens.
-      process.kill(process.pid, signal);
-    });
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -187,26 +110,6 @@ export function reservePort(): Promise<{ port: number; release(): Promise<void> 
   });
 }
 
-/** Whether something accepts TCP connections on 127.0.0.1:port (shared by the NATS fixtures). */
-export function tcpProbe(port: number): Promise<boolean> {
-  return new Promise((r) => {
-    const socket = createConnection({ host: '127.0.0.1', port });
-    const done = (ok: boolean): void => {
-      socket.destroy();
-      r(ok);
-    };
-    socket.setTimeout(1000, () => done(false));
-    socket.once('connect', () => done(true));
-    socket.once('error', () => done(false));
-  });
-}
-
-async function getJson(url: string): Promise<unknown> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-  if (!res.ok) throw new Error(`GET ${url}: HTTP ${res.status}`);
-  return res.json();
-}
-
 function quote(s: string): string {
   return JSON.stringify(s);
 }
@@ -227,6 +130,8 @@ class LocalServer implements NatsServerHandle {
   private stderrTail = '';
   private ports: Ports | undefined;
   private stopped = false;
+  /** Forgets the temp dir in the at-exit cleanup (once removeDir() has removed it). */
+  private readonly forgetDir: () => void;
   readonly version: string;
 
   constructor(
@@ -235,6 +140,7 @@ class LocalServer implements NatsServerHandle {
     readonly name: string,
     private readonly opts: NatsServerOptions,
   ) {
+    this.forgetDir = removeOnExit(dir);
     this.version = binaryVersion(bin);
   }
 
@@ -281,24 +187,21 @@ class LocalServer implements NatsServerHandle {
   }
 
   async start(fixed?: Ports): Promise<void> {
-    hookExit();
     const conf = join(this.dir, 'server.conf');
     writeFileSync(conf, this.config(fixed));
     for (const f of readdirSync(this.dir)) if (f.endsWith('.ports')) rmSync(join(this.dir, f), { force: true });
     this.stderrTail = '';
     const child = spawn(this.bin, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
-    running.add(child);
+    killOnExit(child);
     let exitInfo: string | undefined;
     this.exited = new Promise<void>((r) => {
       child.once('exit', (code, signal) => {
         exitInfo = `exited with ${signal ?? `code ${code}`}`;
-        running.delete(child);
         r();
       });
       child.once('error', (err) => {
         exitInfo = `failed to spawn: ${err.message}`;
-        running.delete(child);
         r();
       });
     });
@@ -307,53 +210,24 @@ class LocalServer implements NatsServerHandle {
       this.stderrTail = (this.stderrTail + chunk).slice(-8192);
     });
 
-    const deadline = Date.now() + (this.opts.startTimeoutMs ?? 20_000);
-    const fail = async (why: string): Promise<never> => {
+    try {
+      const ports = await natsListening(this.dir, child.pid, { timeoutMs: this.opts.startTimeoutMs ?? 20_000, monitor: true, exited: () => exitInfo });
+      this.ports = { client: ports.client, monitor: ports.monitor as number };
+    } catch (err) {
       await this.kill();
-      throw new Error(`nats-server ${this.name} did not start: ${why}\n--- server output ---\n${this.stderrTail}`);
-    };
-    // 1. the ports file: nats-server writes it once it listens (old ones were removed above).
-    let ports: Ports | undefined;
-    while (ports === undefined) {
-      if (exitInfo !== undefined) return fail(exitInfo);
-      if (Date.now() > deadline) return fail('timed out waiting for its ports file');
-      const file = readdirSync(this.dir).find((f) => f.endsWith('.ports'));
-      if (file !== undefined) {
-        try {
-          const parsed = JSON.parse(readFileSync(join(this.dir, file), 'utf8')) as { nats?: string[]; monitoring?: string[] };
-          const client = Number(new URL(parsed.nats?.[0] ?? '').port);
-          const monitor = Number(new URL(parsed.monitoring?.[0] ?? '').port);
-          if (client > 0 && monitor > 0) ports = { client, monitor };
-        } catch {
-          // partially written: read again
-        }
-      }
-      if (ports === undefined) await sleep(20);
-    }
-    this.ports = ports;
-    // 2. a TCP connect to the client port.
-    while (!(await tcpProbe(ports.client))) {
-      if (exitInfo !== undefined) return fail(exitInfo);
-      if (Date.now() > deadline) return fail(`timed out connecting to port ${ports.client}`);
-      await sleep(20);
+      throw new Error(`nats-server ${this.name} did not start: ${(err as Error).message}\n--- server output ---\n${this.stderrTail}`);
     }
   }
 
   private async signal(sig: NodeJS.Signals): Promise<void> {
-    const child = this.child;
-    if (child !== undefined && child.exitCode === null && child.signalCode === null) {
-      child.kill(sig);
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await this.exited;
-      clearTimeout(timer);
-    }
+    if (this.child !== undefined) await stopChild(this.child, this.exited, sig);
   }
 
   private async removeDir(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
     await rm(this.dir, { recursive: true, force: true });
-    tempDirs.delete(this.dir);
+    this.forgetDir();
   }
 
   async stop(): Promise<void> {
@@ -376,7 +250,6 @@ class LocalServer implements NatsServerHandle {
 async function newServer(opts: NatsServerOptions): Promise<LocalServer> {
   const bin = natsServerBinary();
   const dir = await mkdtemp(join(tmpdir(), 'session-mesh-nats-'));
-  tempDirs.add(dir);
   const name = opts.name ?? `test-${process.pid}-${++serverSeq}`;
   return new LocalServer(bin, dir, name, opts);
 }
@@ -386,7 +259,7 @@ async function newServer(opts: NatsServerOptions): Promise<LocalServer> {
  * package, a container is used instead (see startInContainer); otherwise the install script runs.
  */
 export async function startNatsServer(opts: NatsServerOptions = {}): Promise<NatsServerHandle> {
-  if (findLocalBinary() === undefined && opts.cluster === undefined && opts.maxSubs === undefined && !opts.extraConfig) {
+  if (findLocalNatsServer() === undefined && opts.cluster === undefined && opts.maxSubs === undefined && !opts.extraConfig) {
     const container = await startInContainer(opts);
     if (container !== undefined) return container;
   }
@@ -459,7 +332,7 @@ async function startClusterOnce(opts: NatsClusterOptions): Promise<NatsClusterHa
       try {
         const routed = await Promise.all(
           servers.map(async (s) => {
-            const r = (await getJson(`${s.monitorUrl}/routez`)) as RoutezJson;
+            const r = (await getJson(`${s.monitorUrl}/routez`, 2000)) as RoutezJson;
             // Since 2.10 routes are pooled (several per peer): count distinct peers.
             return new Set((r.routes ?? []).map((x) => x.remote_id ?? x.remote_name)).size;
           }),
@@ -467,7 +340,7 @@ async function startClusterOnce(opts: NatsClusterOptions): Promise<NatsClusterHa
         let leaders: (string | undefined)[] = [];
         if (jetstream) {
           leaders = await Promise.all(
-            servers.map(async (s) => ((await getJson(`${s.monitorUrl}/jsz`)) as JszJson).meta_cluster?.leader),
+            servers.map(async (s) => ((await getJson(`${s.monitorUrl}/jsz`, 2000)) as JszJson).meta_cluster?.leader),
           );
         }
         lastState = `peers seen ${JSON.stringify(routed)}, meta leaders ${JSON.stringify(leaders)}`;

@@ -10,11 +10,11 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createAccount, createOperator, createUser, encodeAccount, encodeOperator, encodeUser, fmtCreds } from '@nats-io/jwt';
-import { natsServerBinary, tcpProbe } from './nats-server.js';
+import { killOnExit, natsListening, natsServerBinary, stopChild, waitFor } from '@session-mesh/testkit';
 
 export type NatsAuthMethod = 'user-password' | 'token' | 'nkey' | 'creds';
 
@@ -54,16 +54,6 @@ export interface NatsTlsServer {
   reloadAuth(authConfig: string): Promise<void>;
   /** Stops the server and removes every file. */
   dispose(): Promise<void>;
-}
-
-const running = new Set<ChildProcess>();
-let exitHooked = false;
-function hookExit(): void {
-  if (exitHooked) return;
-  exitHooked = true;
-  process.once('exit', () => {
-    for (const child of running) child.kill('SIGKILL');
-  });
 }
 
 function openssl(args: string[], cwd: string): void {
@@ -174,10 +164,7 @@ async function makeAuth(method: NatsAuthMethod, dir: string, jetstream: boolean)
   }
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 export async function startNatsTlsServer(opts: NatsTlsServerOptions): Promise<NatsTlsServer> {
-  hookExit();
   const bin = natsServerBinary();
   const dir = mkdtempSync(join(tmpdir(), 'session-mesh-nats-tls-'));
   const certs = makeCertificates(dir);
@@ -208,61 +195,36 @@ export async function startNatsTlsServer(opts: NatsTlsServerOptions): Promise<Na
     stderr = '';
     const c = spawn(bin, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
     child = c;
-    running.add(c);
+    killOnExit(c);
     let exitInfo: string | undefined;
     exited = once(c, 'exit').then(([code, signal]) => {
       exitInfo = `exited with ${String(signal ?? `code ${String(code)}`)}`;
-      running.delete(c);
     });
     c.stderr?.setEncoding('utf8');
     c.stderr?.on('data', (chunk: string) => {
       stderr = (stderr + chunk).slice(-8192);
       reloads += chunk.split('Reloaded server configuration').length - 1;
     });
-    const deadline = Date.now() + (opts.startTimeoutMs ?? 20_000);
-    const fail = async (why: string): Promise<never> => {
+    try {
+      // On a restart the port is known already: the new process writes it again once it listens.
+      port = (await natsListening(dir, c.pid, { timeoutMs: opts.startTimeoutMs ?? 20_000, exited: () => exitInfo })).client;
+    } catch (err) {
       c.kill('SIGKILL');
       await exited;
-      throw new Error(`nats-server (TLS, ${opts.auth}) did not start: ${why}\n--- server output ---\n${stderr}`);
-    };
-    while (port === undefined) {
-      if (exitInfo !== undefined) return fail(exitInfo);
-      if (Date.now() > deadline) return fail('timed out waiting for its ports file');
-      const file = readdirSync(dir).find((f) => f.endsWith('.ports'));
-      if (file !== undefined) {
-        try {
-          const parsed = JSON.parse(readFileSync(join(dir, file), 'utf8')) as { nats?: string[] };
-          const p = Number(new URL(parsed.nats?.[0] ?? '').port);
-          if (p > 0) port = p;
-        } catch {
-          // partially written: read again
-        }
-      }
-      if (port === undefined) await sleep(20);
-    }
-    // On a restart the port is known already: wait until the new process listens on it.
-    while (!(await tcpProbe(port))) {
-      if (exitInfo !== undefined) return fail(exitInfo);
-      if (Date.now() > deadline) return fail(`timed out connecting to port ${port}`);
-      await sleep(20);
+      throw new Error(`nats-server (TLS, ${opts.auth}) did not start: ${(err as Error).message}\n--- server output ---\n${stderr}`);
     }
   };
 
   const signal = async (sig: NodeJS.Signals): Promise<void> => {
-    const c = child;
-    if (c === undefined || c.exitCode !== null || c.signalCode !== null) return;
-    c.kill(sig);
-    const timer = setTimeout(() => c.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(timer);
+    if (child !== undefined) await stopChild(child, exited, sig);
   };
 
   const waitForLog = async (seen: () => boolean, what: string): Promise<void> => {
-    const deadline = Date.now() + 10_000;
-    while (!seen()) {
-      if (Date.now() > deadline) throw new Error(`nats-server: timed out waiting for ${what}\n--- server output ---\n${stderr}`);
-      await sleep(20);
-    }
+    await waitFor(seen, {
+      timeoutMs: 10_000,
+      intervalMs: 20,
+      timeoutError: () => new Error(`nats-server: timed out waiting for ${what}\n--- server output ---\n${stderr}`),
+    });
   };
 
   await start();

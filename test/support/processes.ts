@@ -4,20 +4,13 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { freePort, killOnExit, waitFor, waitReadyz } from '@session-mesh/testkit';
 import { ensureBlacklistBucket } from './blacklist-bucket.js';
-import { waitFor } from './wait-for.js';
+
+export { freePort };
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-
-export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 export interface ServiceProcess {
   readonly name: string;
@@ -68,9 +61,7 @@ export async function startService(
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = once(child, 'exit').then(([code]) => code as number | null);
-  const onParentExit = () => child.kill('SIGKILL');
-  process.once('exit', onParentExit);
-  void exited.then(() => process.off('exit', onParentExit));
+  killOnExit(child);
 
   const handle: ServiceProcess = {
     name,
@@ -93,23 +84,16 @@ export async function startService(
 }
 
 export async function waitReady(service: ServiceProcess, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = 'no answer yet';
-  while (Date.now() < deadline) {
-    if (service.child.exitCode !== null) {
-      throw new Error(`${service.name} exited with ${service.child.exitCode} before it was ready:\n${service.output()}`);
-    }
-    try {
-      const res = await fetch(`http://127.0.0.1:${service.opsPort}/readyz`);
-      last = `${res.status} ${await res.text()}`;
-      if (res.status === 200) return;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  await service.kill();
-  throw new Error(`${service.name} not ready after ${timeoutMs} ms (last /readyz: ${last}):\n${service.output()}`);
+  const exitedEarly = (): Error | undefined =>
+    service.child.exitCode === null ? undefined : new Error(`${service.name} exited with ${service.child.exitCode} before it was ready:\n${service.output()}`);
+  await waitReadyz(`http://127.0.0.1:${service.opsPort}`, {
+    timeoutMs,
+    abort: exitedEarly,
+    timeoutError: (last) => new Error(`${service.name} not ready after ${timeoutMs} ms (last /readyz: ${last}):\n${service.output()}`),
+  }).catch(async (err: unknown) => {
+    await service.kill(); // a no-op when it has exited already
+    throw err;
+  });
 }
 
 /** Polls `predicate` until it is truthy; fails with `message` and the last error after timeoutMs. */
