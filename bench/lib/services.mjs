@@ -223,6 +223,12 @@ export async function registryMetrics(base) {
   };
 }
 
+/** JetStream's totals on a nats-server (its monitoring /jsz): the registry's lifecycle events stream grows with every connect. */
+export async function jetStreamCounts(monitor) {
+  const j = await getJson(`${monitor}/jsz`);
+  return { messages: j.messages, bytes: j.bytes, memoryBytes: j.memory, storageBytes: j.storage, streams: j.streams };
+}
+
 /** Edges only open the blacklist bucket; the admin service creates it. The bench runs no admin: play its part. */
 async function ensureBlacklistBucket(root, natsUrl) {
   const { connectNatsBus } = await import(join(root, 'libs/bus/dist/index.js'));
