@@ -96,8 +96,9 @@ export function lineChart({ title, xUnit, yUnit, series, marks = [], width = 760
   parts.push(`<text x="14" y="${top - 10}" fill="#222">${esc(yUnit)}</text>`);
   marks.forEach((m, i) => {
     parts.push(`<line x1="${x(m.x).toFixed(1)}" y1="${top}" x2="${x(m.x).toFixed(1)}" y2="${top + plotH}" stroke="#c0392b" stroke-dasharray="5,4"/>`);
-    // Staggered labels: marks close together do not print over each other.
-    parts.push(`<text x="${(x(m.x) + 4).toFixed(1)}" y="${top + 12 + 14 * i}" fill="#c0392b">${esc(m.label)}</text>`);
+    // Staggered labels, so marks close together do not print over each other; left of the line near the right edge.
+    const nearRight = x(m.x) > left + plotW * 0.8;
+    parts.push(`<text x="${(x(m.x) + (nearRight ? -4 : 4)).toFixed(1)}" y="${top + 12 + 14 * i}" text-anchor="${nearRight ? 'end' : 'start'}" fill="#c0392b">${esc(m.label)}</text>`);
   });
   series.forEach((s, i) => {
     const pts = s.points.filter(([a, b]) => Number.isFinite(a) && Number.isFinite(b));
@@ -642,10 +643,11 @@ export function renderChurn(r, svgPath) {
   const natsMem = k.memory['nats-server'];
   if (natsMem) {
     L.push(
-      `nats-server's RSS (×${num(natsMem.growthRatio, 3)}) follows the registry's lifecycle events stream, which keeps every connect and disconnect event for ` +
-        '`MESH_EVENTS_MAX_AGE_S` (24 h by default, no byte limit): it grew by ' +
-        `${num((js1.bytes - js0.bytes) / 2 ** 20, 1)} MiB in this phase, about ${int((js1.bytes - js0.bytes) / Math.max(1, js1.messages - js0.messages))} bytes per event. ` +
-        `Its subscriptions came back to ${k.nats.subscriptionsAtEnd === k.nats.subscriptionsExpected ? 'exactly' : '**not** exactly'} what the sessions held at the end need.`,
+      `nats-server's RSS grew by a factor of ${num(natsMem.growthRatio, 3)} (${num((natsMem.endKiB - natsMem.startKiB) / 1024, 1)} MiB) while the registry's lifecycle events stream, ` +
+        'which keeps every connect and disconnect event for `MESH_EVENTS_MAX_AGE_S` (24 h by default, no byte limit), grew by ' +
+        `${num((js1.bytes - js0.bytes) / 2 ** 20, 1)} MiB (about ${int((js1.bytes - js0.bytes) / Math.max(1, js1.messages - js0.messages))} bytes per event). ` +
+        `Its subscriptions came back to ${k.nats.subscriptionsAtEnd === k.nats.subscriptionsExpected ? 'exactly' : '**not** exactly'} what the sessions held at the end need, ` +
+        'so the growth is not per-session state; a run with the stream capped (or events off) would tell how much of it is the stream.',
       '',
     );
   }
