@@ -133,7 +133,8 @@ export async function phaseChurn(tmp, ctx) {
     servers.map((p) => {
       const s = start[p.name];
       const e = end[p.name];
-      return [p.name, { startKiB: s.rssKiB, endKiB: e.rssKiB, afterStopKiB: afterStop[p.name].rssKiB, growthRatio: e.rssKiB / s.rssKiB, heapStart: s.heapUsed, heapEnd: e.heapUsed, forcedGc: Boolean(p.inspectPort), settled: s.settled && e.settled }];
+      const trend = rssTrend(samples, p.name, warmup, (end.atMs - t0) / 1000);
+      return [p.name, { startKiB: s.rssKiB, endKiB: e.rssKiB, afterStopKiB: afterStop[p.name].rssKiB, growthRatio: e.rssKiB / s.rssKiB, heapStart: s.heapUsed, heapEnd: e.heapUsed, forcedGc: Boolean(p.inspectPort), settled: s.settled && e.settled, trend }];
     }),
   );
   const edgeNames = edges.map((e) => e.proc.name);
@@ -183,6 +184,24 @@ export async function phaseChurn(tmp, ctx) {
       `RSS growth after GC: ${Object.entries(memory).map(([k, m]) => `${k} ${f(m.growthRatio, 3)}`).join(', ')}`,
   );
   return out;
+}
+
+/**
+ * RSS left alone, as sampled: the mean over the middle third and over the last third of the steady
+ * window (fromS..toS, under churn, up to the last reading) and their ratio. The first third is left out: the forced GCs of
+ * the first reading shrink the Node processes, which then grow back to their working size. Two
+ * single readings of a process whose GC runs in cycles (nats-server is Go and is not collected from
+ * outside) can fall anywhere in a cycle; means over a third of the window show a trend.
+ */
+export function rssTrend(samples, name, fromS, toS) {
+  const third = (toS - fromS) / 3;
+  const mean = (a, b) => {
+    const v = samples.filter((s) => s.t >= a && s.t <= b).map((s) => s[name]);
+    return v.length ? v.reduce((x, y) => x + y, 0) / v.length : NaN;
+  };
+  const middleKiB = mean(fromS + third, fromS + 2 * third);
+  const lastKiB = mean(toS - third, toS);
+  return { middleThirdKiB: middleKiB, lastThirdKiB: lastKiB, ratio: lastKiB / middleKiB };
 }
 
 /** Counts in b not already in a (the load generator's failure reasons since its ready line). */
