@@ -31,11 +31,7 @@ export function barChart({ title, unit, bars, target, width = 760 }) {
   const max = Math.max(...values, target?.value ?? 0, 1e-9) * 1.08;
   const plotW = width - left - right;
   const x = (v) => left + (v / max) * plotW;
-  const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="13">`,
-    `<rect width="100%" height="100%" fill="#ffffff"/>`,
-    `<text x="12" y="24" font-size="15" font-weight="bold" fill="#222">${esc(title)}</text>`,
-  ];
+  const parts = svgStart(width, height, title);
   // The target line goes first so that bars and their labels are drawn over it.
   if (target) {
     const tx = x(target.value);
@@ -58,6 +54,58 @@ export function barChart({ title, unit, bars, target, width = 760 }) {
     } else {
       parts.push(`<text x="${left + 6}" y="${y + 18}" fill="#a33">not measured</text>`);
     }
+  });
+  parts.push('</svg>');
+  return `${parts.join('\n')}\n`;
+}
+
+/** The opening of every chart: the svg element, a white background, the title. */
+function svgStart(width, height, title) {
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="13">`,
+    `<rect width="100%" height="100%" fill="#ffffff"/>`,
+    `<text x="12" y="24" font-size="15" font-weight="bold" fill="#222">${esc(title)}</text>`,
+  ];
+}
+
+/**
+ * Lines over time as a standalone SVG string. series: [{label, color, points: [[x, y], ...]}];
+ * marks: optional [{x, label}] drawn as dashed vertical lines. The y axis starts at 0.
+ */
+export function lineChart({ title, xUnit, yUnit, series, marks = [], width = 760, height = 340 }) {
+  const left = 70;
+  const right = 190;
+  const top = 46;
+  const bottom = 44;
+  const all = series.flatMap((s) => s.points).filter(([a, b]) => Number.isFinite(a) && Number.isFinite(b));
+  const maxX = Math.max(...all.map(([a]) => a), 1e-9);
+  const maxY = Math.max(...all.map(([, b]) => b), 1e-9) * 1.08;
+  const plotW = width - left - right;
+  const plotH = height - top - bottom;
+  const x = (v) => left + (v / maxX) * plotW;
+  const y = (v) => top + plotH - (v / maxY) * plotH;
+  const parts = svgStart(width, height, title);
+  parts.push(`<line x1="${left}" y1="${top + plotH}" x2="${left + plotW}" y2="${top + plotH}" stroke="#888"/>`, `<line x1="${left}" y1="${top}" x2="${left}" y2="${top + plotH}" stroke="#888"/>`);
+  for (let i = 0; i <= 4; i++) {
+    const v = (maxY / 1.08) * (i / 4);
+    parts.push(`<text x="${left - 6}" y="${(y(v) + 4).toFixed(1)}" text-anchor="end" fill="#555">${esc(num(v, v >= 100 ? 0 : 1))}</text>`);
+    const t = maxX * (i / 4);
+    parts.push(`<text x="${x(t).toFixed(1)}" y="${top + plotH + 18}" text-anchor="middle" fill="#555">${esc(num(t, t >= 100 ? 0 : 1))}</text>`);
+  }
+  parts.push(`<text x="${left + plotW / 2}" y="${height - 6}" text-anchor="middle" fill="#222">${esc(xUnit)}</text>`);
+  parts.push(`<text x="14" y="${top - 10}" fill="#222">${esc(yUnit)}</text>`);
+  marks.forEach((m, i) => {
+    parts.push(`<line x1="${x(m.x).toFixed(1)}" y1="${top}" x2="${x(m.x).toFixed(1)}" y2="${top + plotH}" stroke="#c0392b" stroke-dasharray="5,4"/>`);
+    // Staggered labels, so marks close together do not print over each other; left of the line near the right edge.
+    const nearRight = x(m.x) > left + plotW * 0.8;
+    parts.push(`<text x="${(x(m.x) + (nearRight ? -4 : 4)).toFixed(1)}" y="${top + 12 + 14 * i}" text-anchor="${nearRight ? 'end' : 'start'}" fill="#c0392b">${esc(m.label)}</text>`);
+  });
+  series.forEach((s, i) => {
+    const pts = s.points.filter(([a, b]) => Number.isFinite(a) && Number.isFinite(b));
+    parts.push(`<polyline fill="none" stroke="${s.color}" stroke-width="1.8" points="${pts.map(([a, b]) => `${x(a).toFixed(1)},${y(b).toFixed(1)}`).join(' ')}"/>`);
+    const ly = top + 8 + i * 20;
+    parts.push(`<line x1="${left + plotW + 14}" y1="${ly}" x2="${left + plotW + 34}" y2="${ly}" stroke="${s.color}" stroke-width="3"/>`);
+    parts.push(`<text x="${left + plotW + 40}" y="${ly + 4}" fill="#222">${esc(s.label)}</text>`);
   });
   parts.push('</svg>');
   return `${parts.join('\n')}\n`;
@@ -254,6 +302,9 @@ export function renderMarkdown(r, { svgPaths, telemetry, durable }) {
     '> Do not edit by hand: rerun the bench, or `node bench/render.mjs` to re-render the same results.',
     '',
   );
+  if (c.short) {
+    L.push('> **Short mode** (`BENCH_SHORT=1`, CI): every phase at tiny sizes, to check that each scenario runs and gives plausible figures. These figures are not benchmarks.', '');
+  }
   if (r.mergedFrom) {
     L.push(
       `> Merged results (\`BENCH_MERGE=1\`): ${(r.config.phases ?? []).filter((p) => !(r.mergedFrom.phases ?? []).includes(p)).map((p) => `\`${p}\``).join(', ')} ran at ${r.startedAt}; ` +
@@ -385,6 +436,7 @@ export function renderMarkdown(r, { svgPaths, telemetry, durable }) {
   L.push(...renderScenarios(r));
   L.push(...renderCapacity(r));
   L.push(...renderPropagation(r));
+  L.push(...renderChurn(r, svgPaths.churn));
   if (telemetry) L.push(...renderTelemetry(telemetry));
   if (durable) L.push(...renderDurable(durable));
 
@@ -448,6 +500,7 @@ export function renderMarkdown(r, { svgPaths, telemetry, durable }) {
     '- **Connect storm**, **latency at rising rates** and **broadcast**: described with their tables above (phases `connect-edge`, `connect-raw`, `latency-edge`, `broadcast-edge`, `broadcast-raw`; about 1.5 minutes together).',
     `- **Capacity** (phase \`capacity\`, in the default run; ${r.phaseSeconds?.capacity ? `${r.phaseSeconds.capacity} s in this run` : 'about 1 minute'}; alone: \`BENCH_MERGE=1 BENCH_PHASES=capacity npm run bench\`): described with its table above. \`BENCH_CAPACITY_CONNS\` (100,000), \`BENCH_CAPACITY_EDGES\` (6, more when a share would exceed 19,500 sockets) and \`BENCH_CAPACITY_FILL\` (19,000) change its sizes.`,
     `- **Kill and blacklist propagation** (phase \`propagation\`, in the default run; ${r.phaseSeconds?.propagation ? `${r.phaseSeconds.propagation} s in this run` : 'under a minute'}; alone: \`BENCH_MERGE=1 BENCH_PHASES=propagation npm run bench\`): described with its table above.`,
+    '- **Churn** (phase `churn`, `bench/phases/churn.mjs`, in the default run): described with its table above.',
     `- **Raw uWebSockets.js** (\`bench/raw-uws-server.mjs\`, same Node and uWS build as the edge): no auth, no NATS; \`GET /push\` sends ` +
       `[0x01][${c.payloadBytes} bytes] to random sockets (each send corked, as the edge does) for ${c.rawPushSeconds} s, skipping sockets with more than 64 KiB buffered.`,
     '',
@@ -460,14 +513,21 @@ export function renderMarkdown(r, { svgPaths, telemetry, durable }) {
     `- Session Mesh commit ${v.commit ?? '?'}${v.workTreeChanges ? ' with uncommitted changes in services/ or libs/' : ''}`,
     '',
   );
+  const km = r.mergedFrom?.machine;
+  if (km && (km.cpuModel !== m.cpuModel || km.kernel !== m.kernel)) {
+    L.push(`The phases kept from earlier runs (merged results) ran on another machine of this kind: ${km.cpuModel ?? '?'}, ${km.cores ?? '?'} cores, kernel ${km.kernel ?? '?'}${r.mergedFrom.commit ? `, Session Mesh commit ${r.mergedFrom.commit}` : ''}. Compare ratios within a phase, not absolute numbers across phases.`, '');
+  }
 
   L.push('## Reproduce', '');
   L.push(
     '```sh',
     'npm ci && npm run build      # the edge is services/edge/dist/main.js',
     `npm run bench                # about 5 to 8 minutes on 2 cores${r.mergedFrom ? '' : ` (this run: ${r.durationS ?? '?'} s)`}, first run +5 minutes to build Centrifugo; writes bench/results/latest.json and this page`,
+    'npm run bench -- --short     # CI smoke (BENCH_SHORT=1): every phase at tiny sizes, output to a temporary folder; not benchmarks',
     '```',
     '',
+    'The short mode (sizes in `bench/lib/short-mode.mjs`) checks that every scenario still runs and gives plausible figures: `test/bench/bench-short.test.ts` runs it in `npm test`. ' +
+      'It uses a cached Centrifugo build but never starts one, so on a machine without one the Centrifugo phases are named as not run.',
     'scripts/bench.sh builds the load generator once (cached under `~/.cache/session-mesh/bin/loadgen-<hash of its sources>`), ' +
       'installs nats-server when missing, builds the edge, and stops every process it started, also on failure or Ctrl-C. ' +
       'For the peers it installs Debian\'s `redis-server` when missing (as root), runs `npm ci` in `bench/peers/socketio`, and builds Centrifugo once ' +
@@ -491,7 +551,7 @@ export function renderMarkdown(r, { svgPaths, telemetry, durable }) {
     '- The raw uWebSockets.js push baseline generates its messages in-process; the edge receives them from NATS (parsing, subject lookup). The difference between the two is the cost of the session layer plus the bus.',
     '- Memory: the "left alone" figures include garbage V8 had not collected yet and memory the allocator had not returned; the "after GC" figures count what the connections really hold. A production process sits somewhere between the two.',
     `- The raw-broadcast figures${r.memory?.socketio ? '' : ' and the Socket.IO figures'} marked "earlier" are from shared/ENVIRONMENT.md, measured earlier on a machine of this kind with \`ws\`-based clients, not by this bench.`,
-    '- Peers: the Socket.IO publisher is a Node process (the emitter) and Centrifugo\'s memory-broker publisher goes through its HTTP API, so the publishers differ; only the server (and bus) CPU enters the ratios, never the publisher\'s. Connect storms and broadcast are compared with raw uWebSockets.js only, not yet with the peers; kill propagation and churn are not in `npm run bench` yet.',
+    '- Peers: the Socket.IO publisher is a Node process (the emitter) and Centrifugo\'s memory-broker publisher goes through its HTTP API, so the publishers differ; only the server (and bus) CPU enters the ratios, never the publisher\'s. Connect storms and broadcast are compared with raw uWebSockets.js only, not yet with the peers; kill propagation and churn run on Session Mesh only (the peers have no admin kill, and their presence is not what churn checks).',
     `- /proc CPU times have a resolution of 10 ms; over runs of ${c.pushSeconds} s the error is far below 1 %.`,
     '',
   );
@@ -535,6 +595,87 @@ export function renderPropagation(r) {
   );
   if (k.edgeLogWarnings?.length) L.push(`The edges logged ${k.edgeLogWarnings.length} warnings or errors (see \`propagation.edgeLogWarnings\` in the JSON).`, '');
   return L;
+}
+
+/** Churn (issue 12, scenario 6): steady connects and disconnects for minutes; memory flat, presence exact. */
+export function renderChurn(r, svgPath) {
+  const k = r.churn;
+  const L = ['### Churn', ''];
+  if (!k) {
+    L.push(`Not measured in this run: ${whyMissing(r, 'churn')}. Alone: \`BENCH_MERGE=1 BENCH_PHASES=churn npm run bench\`.`, '');
+    return L;
+  }
+  const edgeNames = Object.keys(k.memory).filter((n) => n.includes('edge'));
+  const minutes = k.seconds / 60;
+  L.push(
+    `One nats-server, ${k.edges} edges and one registry replica. One load generator holds ${int(k.heldSessions)} sessions for the whole phase; ` +
+      `another holds ${int(k.churningSessions)} and, for ${k.seconds} s, closes ${int(k.ratePerSecond)} random open sockets per second (close frame 1000) and reconnects each at once ` +
+      '(same user, session and token: a page reload). Every socket is its own user and session, spread over both edges. ' +
+      `RSS after forced full GCs (inspector; nats-server is Go and read as it is) is read ${k.warmupSeconds} s into the churn (start of the steady state) ` +
+      `and again at ${num(k.readingsAtS.end, 0)} s, still under churn: growth is their ratio, over ${int(k.cyclesBetweenReadings)} disconnect/reconnect cycles. ` +
+      'Presence is read once every reconnect has resolved. The peers do not run this phase. ' +
+      `Load average before the phase: ${phaseNote(r, 'churn')}.`,
+    '',
+  );
+  const p = k.presence;
+  const eq = (v) => (v === p.truth ? 'equal' : '**NOT equal**');
+  const fl = k.failures;
+  L.push('| figure | value |', '| --- | ---: |');
+  L.push(`| disconnects / reconnects done | **${int(k.disconnects)} / ${int(k.connects)}** in ${k.seconds} s (${int(k.achievedPerSecond)} per second; ${int(k.disconnects / minutes)} per minute) |`);
+  const sample = Object.values(fl.reconnectFailureSamples ?? {})[0];
+  L.push(`| reconnects that failed; sockets the servers closed | ${int(fl.reconnectsFailed)}${Object.keys(fl.reconnectFailureReasons ?? {}).length ? ` (${esc(JSON.stringify(fl.reconnectFailureReasons)).slice(0, 200)}${sample ? `, e.g. \`${esc(sample.slice(0, 160))}\`` : ''})` : ''}; ${int(fl.heldClosedByServer + fl.churnClosedByServer)} |`);
+  L.push(`| sockets held at the end (the truth) | ${int(p.truth)} (${int(p.held)} held + ${int(p.churning)} churning) |`);
+  L.push(`| registry: connections / users / sessions | **${int(p.registry.connections)} / ${int(p.registry.users)} / ${int(p.registry.sessions)}** (${eq(p.registry.connections)} / ${eq(p.registry.users)} / ${eq(p.registry.sessions)})${p.registrySettledMs !== undefined ? `, read ${num(p.registrySettledMs / 1000, 1)} s after every reconnect had resolved` : ''} |`);
+  L.push(`| edges' own counts (\`/stats\`, summed): connections / users / sessions | ${int(p.edges.connections)} / ${int(p.edges.users)} / ${int(p.edges.sessions)} (${eq(p.edges.connections)}; per edge ${p.edges.perEdge.map(int).join(' / ')}) |`);
+  L.push(`| nats-server subscriptions at the end / predicted from the held sessions alone | ${int(k.nats.subscriptionsAtEnd)} / ${int(k.nats.subscriptionsExpected)} (${num(k.nats.subscriptionsPerSession, 2)} per session) |`);
+  for (const [name, m] of Object.entries(k.memory)) {
+    const trend = m.trend ? `; left alone, mean of the middle → last third ${num(m.trend.middleThirdKiB / 1024, 1)} → ${num(m.trend.lastThirdKiB / 1024, 1)} MiB (×${num(m.trend.ratio, 3)})` : '';
+    L.push(`| ${name}: RSS ${m.forcedGc ? 'after GC' : '(no forced GC)'} at ${num(k.readingsAtS.start, 0)} s → ${num(k.readingsAtS.end, 0)} s | ${int(m.startKiB)} → ${int(m.endKiB)} KiB, **×${num(m.growthRatio, 3)}**${m.heapStart !== undefined ? `; live heap ${num(m.heapStart / 2 ** 20, 1)} → ${num(m.heapEnd / 2 ** 20, 1)} MiB` : ''}${trend}; after churn stopped ${int(m.afterStopKiB)} KiB |`);
+  }
+  const js0 = k.nats.jetStream.before;
+  const js1 = k.nats.jetStream.after;
+  L.push(`| JetStream (the registry's lifecycle events), from before the churning sessions connected to the end | ${int(js1.messages - js0.messages)} more messages, ${num((js1.bytes - js0.bytes) / 2 ** 20, 1)} MiB more stream data (now ${int(js1.messages)} messages) |`);
+  L.push('');
+  L.push(
+    `${p.exact ? 'Presence was **exact**' : 'Presence was **NOT exact**'} at the end. Edges' RSS after GC grew by a factor of ${num(k.edgesGrowthRatio, 3)} (${edgeNames.length} edges summed) ` +
+      `between the two readings${Object.values(k.memory).some((m) => !m.settled) ? ' (RSS was still moving a little at a reading under churn: the last value is given)' : ''}.`,
+    '',
+  );
+  const natsMem = k.memory['nats-server'];
+  if (natsMem) {
+    L.push(
+      `nats-server is Go and is not collected from outside: its two readings (×${num(natsMem.growthRatio, 3)}) are single points in its own GC cycle, and the means over thirds of the window ` +
+        `(×${num(natsMem.trend?.ratio, 3)}) show its trend better. Its subscriptions came back to ${k.nats.subscriptionsAtEnd === k.nats.subscriptionsExpected ? 'exactly' : '**not** exactly'} what the sessions held at the end need, ` +
+        'so its growth is not leftover subscriptions. The registry\'s lifecycle events stream, which keeps every connect and disconnect event for `MESH_EVENTS_MAX_AGE_S` (24 h by default, no byte limit), ' +
+        `grew by ${num((js1.bytes - js0.bytes) / 2 ** 20, 1)} MiB (about ${int((js1.bytes - js0.bytes) / Math.max(1, js1.messages - js0.messages))} bytes per event); this phase does not separate that stream's share of nats-server's memory from the rest.`,
+      '',
+    );
+  }
+  if (svgPath) L.push(`![RSS over time under churn](${svgPath})`, '');
+  L.push(
+    `Phase \`churn\` (${r.phaseSeconds?.churn ? `${r.phaseSeconds.churn} s in this run` : 'a few minutes'}; alone: \`BENCH_MERGE=1 BENCH_PHASES=churn npm run bench\`): ` +
+      '`BENCH_CHURN_SECONDS` (180), `BENCH_CHURN_RATE` (300 per second), `BENCH_CHURN_HELD` (10,000) and `BENCH_CHURN_SOCKETS` (2,000) change its sizes.',
+    '',
+  );
+  if (k.edgeLogWarnings?.length) L.push(`The edges logged ${k.edgeLogWarnings.length} warnings or errors (see \`churn.edgeLogWarnings\` in the JSON).`, '');
+  return L;
+}
+
+/** RSS of every server process over the churn phase. */
+function churnChart(k) {
+  const colors = ['#2e7d32', '#66a86a', '#8e6bbf', '#c27c4a', '#4a78c2'];
+  const names = Object.keys(k.memory);
+  return lineChart({
+    title: `RSS under churn (${int(k.ratePerSecond)} disconnects + reconnects per second, ${int(k.heldSessions + k.churningSessions)} sessions)`,
+    xUnit: 'seconds since churn started',
+    yUnit: 'RSS (MiB)',
+    series: names.map((n, i) => ({ label: n.replace(/^bench-/, ''), color: colors[i % colors.length], points: k.samples.map((s) => [s.t, s[n] / 1024]) })),
+    marks: [
+      { x: k.readingsAtS.start, label: 'GC reading' },
+      { x: k.readingsAtS.end, label: 'GC reading' },
+      { x: k.seconds, label: 'churn ends' },
+    ],
+  });
 }
 
 /** Idle capacity (issue 12, scenario 1): many sessions over several edges, and one edge filled near its open-files limit. */
@@ -889,9 +1030,9 @@ export function renderPeers(r) {
   return L;
 }
 
-/** Writes docs/benchmarks.md and the charts; returns the paths written. */
-export function render(r, { root }) {
-  const docs = join(root, 'docs');
+/** Writes docs/benchmarks.md and the charts (or into docsDir: the short mode's folder); returns the paths written. */
+export function render(r, { root, docsDir }) {
+  const docs = docsDir ?? join(root, 'docs');
   const img = join(docs, 'img');
   mkdirSync(img, { recursive: true });
   const memSvg = join(img, 'bench-memory.svg');
@@ -940,8 +1081,11 @@ export function render(r, { root }) {
   const telemetry = existsSync(telemetryFile) ? JSON.parse(readFileSync(telemetryFile, 'utf8')) : undefined;
   const durableFile = join(root, 'bench/results/durable.json');
   const durable = existsSync(durableFile) ? JSON.parse(readFileSync(durableFile, 'utf8')) : undefined;
-  writeFileSync(md, renderMarkdown(r, { svgPaths: { memory: relative(docs, memSvg), push: relative(docs, pushSvg) }, telemetry, durable }));
-  return [md, memSvg, pushSvg];
+  const churnSvg = r.churn?.samples?.length ? join(img, 'bench-churn.svg') : undefined;
+  if (churnSvg) writeFileSync(churnSvg, churnChart(r.churn));
+  const svgPaths = { memory: relative(docs, memSvg), push: relative(docs, pushSvg), churn: churnSvg && relative(docs, churnSvg) };
+  writeFileSync(md, renderMarkdown(r, { svgPaths, telemetry, durable }));
+  return [md, memSvg, pushSvg, ...(churnSvg ? [churnSvg] : [])];
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -23,6 +23,9 @@
 //   propagation  (about 45 s, in the default run) the capacity topology plus the admin API;
 //                target sessions held by 3 sockets on 3 edges; one admin kill (then blacklist) at a time:
 //                time from the request to the close frame on the session's last socket, the admin's answer
+//   churn        (about 3.5 minutes) nats-server, 2 edges, registry; held sessions plus a population
+//                disconnecting and reconnecting at a steady rate: RSS over time and after GC, presence
+//                exact at the end (bench/phases/churn.mjs)
 // Before each phase the 1-minute load average is read; above BENCH_MAX_LOAD (2) the bench waits for
 // it to drop (at most BENCH_LOAD_WAIT_S, 120 s, per phase and BENCH_LOAD_WAIT_TOTAL_S, 480 s, in all)
 // and records it either way.
@@ -39,7 +42,11 @@
 // BENCH_BROADCAST_SOCKETS (10000), BENCH_BROADCAST_BURST (100 publishes),
 // BENCH_CAPACITY_CONNS (100000), BENCH_CAPACITY_EDGES (6; more when a share exceeds 19,500 sockets),
 // BENCH_CAPACITY_FILL (19000), BENCH_PROPAGATION_KILLS (200), BENCH_PROPAGATION_BLACKLISTS (200),
-// BENCH_PROPAGATION_RATE (20 admin calls/s at most),
+// BENCH_PROPAGATION_RATE (20 admin calls/s at most), BENCH_CHURN_SECONDS (180), BENCH_CHURN_RATE (300
+// disconnects + reconnects per second), BENCH_CHURN_HELD (10000), BENCH_CHURN_SOCKETS (2000),
+// BENCH_QUIET_MAX_MS (30000), BENCH_PUSH_WARMUP (20000 pushes),
+// BENCH_SHORT=1 or --short (every phase at tiny sizes, bench/lib/short-mode.mjs; JSON and markdown
+// go to BENCH_OUT_DIR or a temporary folder, never over bench/results/latest.json or docs/),
 // BENCH_MERGE=1 (keep the previous latest.json's results for the phases not run now: re-render without rerunning them).
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
@@ -51,19 +58,24 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Procs, readLog } from './lib/procs.mjs';
 import { cpuDelta, cpuSnapshot, machineBusyUs, rssKiB } from './lib/procstat.mjs';
 import { PEERS, startPeer } from './lib/peers.mjs';
-import { forceGc, getJson, registryMetrics, settleRss, startAdmin, startEdge, startNats, startRaw, startRegistry, until } from './lib/services.mjs';
+import { forceGc, getJson, jetStreamCounts, registryMetrics, settleRss, startAdmin, startEdge, startNats, startRaw, startRegistry, until } from './lib/services.mjs';
 import { render } from './render.mjs';
+import { envLookup, isShort } from './lib/short-mode.mjs';
+import { phaseChurn } from './phases/churn.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const env = process.env;
+const short = isShort(env, process.argv.slice(2));
+// Every setting is read through envValue: in short mode, an unset one takes its size from SHORT_SIZES.
+const envValue = envLookup(env, short);
 const intEnv = (name, def, min, max) => {
-  const v = env[name] === undefined || env[name] === '' ? def : Number(env[name]);
-  if (!Number.isInteger(v) || v < min || v > max) throw new Error(`${name} must be an integer in [${min}, ${max}], got ${env[name]}`);
+  const v = envValue(name) === undefined ? def : Number(envValue(name));
+  if (!Number.isInteger(v) || v < min || v > max) throw new Error(`${name} must be an integer in [${min}, ${max}], got ${envValue(name)}`);
   return v;
 };
 
 const PEER_KINDS = Object.keys(PEERS);
-const SCENARIO_PHASES = ['connect-edge', 'connect-raw', 'latency-edge', 'broadcast-edge', 'broadcast-raw', 'capacity', 'propagation'];
+const SCENARIO_PHASES = ['connect-edge', 'connect-raw', 'latency-edge', 'broadcast-edge', 'broadcast-raw', 'capacity', 'propagation', 'churn'];
 const DEFAULT_PHASES = ['memory-raw', 'memory-edge', 'push-edge', 'push-raw', ...PEER_KINDS.flatMap((k) => [`memory-${k}`, `push-${k}`]), ...SCENARIO_PHASES];
 const cfg = {
   conns: intEnv('BENCH_CONNS', 15000, 100, 19000),
@@ -71,19 +83,22 @@ const cfg = {
   pushSeconds: intEnv('BENCH_PUSH_SECONDS', 15, 1, 20),
   rawPushSeconds: intEnv('BENCH_RAW_PUSH_SECONDS', 10, 1, 20),
   payloadBytes: 100,
-  warmupPushes: 20000,
+  warmupPushes: intEnv('BENCH_PUSH_WARMUP', 20000, 100, 200000),
   window: 20000,
   phases: (env.BENCH_PHASES ?? DEFAULT_PHASES.join(',')).split(',').map((s) => s.trim()).filter(Boolean),
   skipEdge: env.BENCH_SKIP_EDGE === '1',
   loadgen: env.BENCH_LOADGEN ?? join(process.env.HOME ?? '/root', '.cache/session-mesh/bin/loadgen'),
   natsServer: env.BENCH_NATS_SERVER ?? join(process.env.HOME ?? '/root', '.cache/session-mesh/bin/nats-server'),
-  resultsPath: resolve(ROOT, env.BENCH_RESULTS ?? 'bench/results/latest.json'),
+  short,
+  // Short mode writes its JSON and markdown to a temporary folder (BENCH_OUT_DIR), never over the real ones.
+  outDir: short ? resolve(env.BENCH_OUT_DIR || mkdtempSync(join(tmpdir(), 'session-mesh-bench-short-'))) : undefined,
+  resultsPath: short ? undefined : resolve(ROOT, env.BENCH_RESULTS ?? 'bench/results/latest.json'),
   centrifugo: env.BENCH_CENTRIFUGO || undefined,
   centrifugoMissing: env.BENCH_CENTRIFUGO_MISSING || undefined,
   redisServer: env.BENCH_REDIS_SERVER || undefined,
   redisMissing: env.BENCH_REDIS_MISSING || undefined,
   stormConns: intEnv('BENCH_STORM_CONNS', 15000, 100, 19000),
-  latencyRates: (env.BENCH_LATENCY_RATES || '5000,10000,20000,40000,60000,80000,90000,100000,120000').split(',').map((x) => {
+  latencyRates: (envValue('BENCH_LATENCY_RATES') || '5000,10000,20000,40000,60000,80000,90000,100000,120000').split(',').map((x) => {
     const v = Number(x.trim());
     if (!Number.isInteger(v) || v < 100 || v > 1000000) throw new Error(`BENCH_LATENCY_RATES: ${x} is not an integer in [100, 1000000]`);
     return v;
@@ -97,12 +112,22 @@ const cfg = {
   propagationKills: intEnv('BENCH_PROPAGATION_KILLS', 200, 1, 5000),
   propagationBlacklists: intEnv('BENCH_PROPAGATION_BLACKLISTS', 200, 1, 5000),
   propagationRate: intEnv('BENCH_PROPAGATION_RATE', 20, 1, 200),
+  churnSeconds: intEnv('BENCH_CHURN_SECONDS', 180, 10, 1800),
+  churnRate: intEnv('BENCH_CHURN_RATE', 300, 1, 5000),
+  churnHeld: intEnv('BENCH_CHURN_HELD', 10000, 10, 19000),
+  churnSockets: intEnv('BENCH_CHURN_SOCKETS', 2000, 10, 19000),
   merge: env.BENCH_MERGE === '1',
   maxLoad: Number(env.BENCH_MAX_LOAD ?? 2),
   loadWaitS: intEnv('BENCH_LOAD_WAIT_S', 120, 0, 900),
   // All waits together stay bounded, so a busy machine cannot push the default run past 25 minutes.
   loadWaitTotalS: intEnv('BENCH_LOAD_WAIT_TOTAL_S', 480, 0, 3600),
+  // The longest wait for a quiet second before a measured window.
+  quietMaxMs: intEnv('BENCH_QUIET_MAX_MS', 30000, 0, 120000),
 };
+if (cfg.short) {
+  cfg.resultsPath = join(cfg.outDir, 'results.json');
+  if (cfg.merge) throw new Error('BENCH_MERGE=1 does not go with the short mode (its results are not kept)');
+}
 for (const [what, path] of [['load generator', cfg.loadgen], ['nats-server', cfg.natsServer]]) {
   if (!existsSync(path)) throw new Error(`no ${what} at ${path}: run the bench through scripts/bench.sh (npm run bench), which builds or installs it`);
 }
@@ -843,11 +868,7 @@ async function phaseCapacity(tmp) {
   const { nats, registry, edges, edgeCount } = await startCapacityServers(tmp, 'capacity');
   const readRegistry = () => readMemory(registry, () => registryMetrics(registry.base));
   const [edgesBefore, registryBefore] = await Promise.all([Promise.all(edges.map((e) => readMemory(e))), readRegistry()]);
-  // JetStream's share of nats-server: the registry's lifecycle events stream grows with every connect.
-  const jetstream = async () => {
-    const j = await getJson(`${nats.monitor}/jsz`);
-    return { messages: j.messages, bytes: j.bytes, memoryBytes: j.memory, storageBytes: j.storage, streams: j.streams };
-  };
+  const jetstream = () => jetStreamCounts(nats.monitor);
   const nats0 = { rssKiB: rssKiB(nats.proc.pid), ...(await natsCounts(nats.monitor)), jetstream: await jetstream() };
 
   const t0 = performance.now();
@@ -1089,6 +1110,7 @@ async function waitForLoad(name) {
  * running next door from halving the numbers; when it never gets quiet the run goes on and says so.
  */
 async function quietMachine(pids, { limit = 0.25, maxMs = 30000 } = {}) {
+  maxMs = Math.min(maxMs, cfg.quietMaxMs);
   const t0 = performance.now();
   let other = Infinity;
   while (performance.now() - t0 < maxMs) {
@@ -1179,6 +1201,7 @@ async function main() {
       warmupPushes: cfg.warmupPushes,
       window: cfg.window,
       phases: cfg.phases,
+      short: cfg.short,
     },
     targets: { edgeKiBPerConnection: 2.5, edgeUsPerDelivery: 3 },
     memory: {},
@@ -1204,9 +1227,11 @@ async function main() {
     for (const k of ['memory', 'push', 'connect', 'latency', 'broadcast', 'loadAverages', 'phaseStartedAt', 'phaseSeconds']) results[k] = { ...(prev[k] ?? {}) };
     if (prev.capacity && !cfg.phases.includes('capacity')) results.capacity = prev.capacity;
     if (prev.propagation && !cfg.phases.includes('propagation')) results.propagation = prev.propagation;
+    if (prev.churn && !cfg.phases.includes('churn')) results.churn = prev.churn;
     results.errors = (prev.errors ?? []).filter((e) => !cfg.phases.includes(e.phase));
     results.config.phases = [...new Set([...(prev.config?.phases ?? []), ...cfg.phases])];
-    results.mergedFrom = { startedAt: prev.startedAt, durationS: prev.durationS, phases: (prev.config?.phases ?? []).filter((p) => !cfg.phases.includes(p)) };
+    // The kept phases ran on the previous run's machine (which may be another machine of this kind).
+    results.mergedFrom = { startedAt: prev.startedAt, durationS: prev.durationS, phases: (prev.config?.phases ?? []).filter((p) => !cfg.phases.includes(p)), machine: prev.mergedFrom?.machine ?? prev.machine, commit: prev.mergedFrom?.commit ?? prev.versions?.commit };
   }
   results.phaseStartedAt ??= {};
   results.phaseSeconds ??= {};
@@ -1227,10 +1252,12 @@ async function main() {
   phases['broadcast-raw'] = async () => (results.broadcast.raw = await phaseBroadcastRaw(tmp));
   phases.capacity = async () => (results.capacity = await phaseCapacity(tmp));
   phases.propagation = async () => (results.propagation = await phasePropagation(tmp));
+  const churnCtx = { cfg, procs, root: ROOT, secret, log, loadgenConnect, loadgenReady, edgeWarnings, natsCounts, buildRegistry };
+  phases.churn = async () => (results.churn = await phaseChurn(tmp, churnCtx));
   try {
     for (const name of cfg.phases) {
       if (stopping) break;
-      if (cfg.skipEdge && (name.endsWith('-edge') || name === 'capacity' || name === 'propagation')) {
+      if (cfg.skipEdge && (name.endsWith('-edge') || ['capacity', 'propagation', 'churn'].includes(name))) {
         results.errors.push({ phase: name, error: env.BENCH_EDGE_UNAVAILABLE || 'skipped (BENCH_SKIP_EDGE=1)' });
         continue;
       }
@@ -1259,7 +1286,7 @@ async function main() {
   writeFileSync(cfg.resultsPath, `${JSON.stringify(results, null, 2)}\n`);
   log(`results: ${cfg.resultsPath} (process logs: ${logDir})`);
   if (env.BENCH_RENDER !== '0') {
-    const written = render(results, { root: ROOT });
+    const written = render(results, { root: ROOT, docsDir: cfg.outDir });
     for (const f of written) log(`wrote ${f}`);
   }
   printSummary(results);
@@ -1283,6 +1310,8 @@ function printSummary(r) {
   if (k) lines.push(`  capacity       : ${k.opened}/${k.connections} sessions in ${f(k.connectWallMs / 1000, 1)} s; KiB/conn after GC: edges ${f(k.edgesMemory.kibPerConnection)}, nats ${f(k.nats.kibPerConnection)}, registry ${f(k.registry.kibPerConnection)} (counts ${k.registry.connectionsCounted}); full edge ${f(k.fill?.kibPerConnection)} at ${k.fill?.connections}`);
   const pg = r.propagation;
   if (pg) lines.push(`  propagation    : last socket closed p50/p99/max: kill ${f(pg.kill.lastSocketClosedMs.p50, 1)}/${f(pg.kill.lastSocketClosedMs.p99, 1)}/${f(pg.kill.lastSocketClosedMs.max, 1)} ms, blacklist ${f(pg.blacklist.lastSocketClosedMs.p50, 1)}/${f(pg.blacklist.lastSocketClosedMs.p99, 1)}/${f(pg.blacklist.lastSocketClosedMs.max, 1)} ms (201 p99 ${f(pg.blacklist.answerMs.p99, 1)} ms) with ${pg.sessions} sessions`);
+  const ch = r.churn;
+  if (ch) lines.push(`  churn          : ${ch.disconnects} disconnects / ${ch.connects} reconnects in ${ch.seconds} s, ${ch.failures.reconnectsFailed} failed; presence ${ch.presence.exact ? 'exact' : 'NOT EXACT'} (registry ${ch.presence.registry.connections}, edges ${ch.presence.edges.connections}, truth ${ch.presence.truth}); edges RSS growth after GC ${f(ch.edgesGrowthRatio, 3)}`);
   if (pr) lines.push(`  push raw uWS   : ${f(pr.deliveriesPerSecond, 0)} deliveries/s, ${f(pr.serverUsPerDelivery)} us server CPU/delivery (user ${f(pr.serverUserUsPerDelivery)} + system ${f(pr.serverSystemUsPerDelivery)})`);
   const verdict = (v, limit) => (typeof v !== 'number' || !Number.isFinite(v) ? 'not measured' : v <= limit ? 'met' : 'NOT MET');
   lines.push(`  target edge memory <= ${r.targets.edgeKiBPerConnection} KiB/conn: ${verdict(r.memory.edge?.kibPerConnection, r.targets.edgeKiBPerConnection)}`);

@@ -55,6 +55,11 @@ forward() {
 }
 trap forward INT TERM
 
+# Short mode (`npm run bench -- --short` or BENCH_SHORT=1): every phase at tiny sizes, output to a
+# temporary folder (bench/lib/short-mode.mjs). It does not build Centrifugo (about 5 minutes on 2
+# cores): a cached build is used, otherwise the Centrifugo phases are named as not run.
+for arg in "$@"; do [[ "$arg" == "--short" ]] && export BENCH_SHORT=1; done
+
 # --- load generator: built once per version of its sources -----------------------------------
 command -v go >/dev/null || die "Go is required to build bench/loadgen (https://go.dev; Debian: golang)"
 HASH="$( (cd bench/loadgen && cat go.mod go.sum $(ls ./*.go | sort) && go version) | sha256sum | cut -c1-16)"
@@ -98,16 +103,13 @@ fi
 PHASES="${BENCH_PHASES:-socketio,centrifugo}"
 if [[ "$PHASES" == *socketio* ]]; then
   if [[ -z "${BENCH_REDIS_SERVER:-}" ]]; then
-    if ! command -v redis-server >/dev/null && [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
-      say "installing Debian's redis-server (the Socket.IO peer's adapter)"
-      apt-get install -y redis-server >"$BIN_DIR/redis-install.log" 2>&1 ||
-        { apt-get update >>"$BIN_DIR/redis-install.log" 2>&1 && apt-get install -y redis-server >>"$BIN_DIR/redis-install.log" 2>&1; } || true
-    fi
-    if command -v redis-server >/dev/null; then
-      export BENCH_REDIS_SERVER="$(command -v redis-server)"
+    REDIS_ERR="$(mktemp)"
+    if REDIS_OUT="$(bash scripts/install-redis.sh 2>"$REDIS_ERR")"; then
+      export BENCH_REDIS_SERVER="$(printf '%s\n' "$REDIS_OUT" | tail -n 1)"
     else
-      export BENCH_REDIS_MISSING="redis-server is not installed and could not be (apt-get install -y redis-server; log: $BIN_DIR/redis-install.log)"
+      export BENCH_REDIS_MISSING="$(tail -n 1 "$REDIS_ERR")"
     fi
+    rm -f "$REDIS_ERR"
   fi
   SIO=bench/peers/socketio
   STAMP="$SIO/node_modules/.lock-$(sha256sum "$SIO/package-lock.json" | cut -c1-16)"
@@ -123,10 +125,16 @@ fi
 if [[ "$PHASES" == *centrifugo* && -z "${BENCH_CENTRIFUGO:-}" ]]; then
   say "Centrifugo: scripts/install-centrifugo.sh (cached; the first build takes about 5 minutes on 2 cores)"
   CF_ERR="$(mktemp)"
-  if CF_OUT="$(bash scripts/install-centrifugo.sh 2>"$CF_ERR")"; then
+  CF_ARGS=()
+  [[ "${BENCH_SHORT:-0}" == "1" ]] && CF_ARGS=(--cached-only)
+  if CF_OUT="$(bash scripts/install-centrifugo.sh "${CF_ARGS[@]}" 2>"$CF_ERR")"; then
     export BENCH_CENTRIFUGO="$(printf '%s\n' "$CF_OUT" | tail -n 1)"
   else
-    export BENCH_CENTRIFUGO_MISSING="scripts/install-centrifugo.sh failed: $(tail -n 5 "$CF_ERR" | tr '\n' ' ' | cut -c1-600)"
+    if ((${#CF_ARGS[@]} > 0)); then
+      export BENCH_CENTRIFUGO_MISSING="$(tail -n 1 "$CF_ERR" | cut -c1-600)"
+    else
+      export BENCH_CENTRIFUGO_MISSING="scripts/install-centrifugo.sh failed: $(tail -n 5 "$CF_ERR" | tr '\n' ' ' | cut -c1-600)"
+    fi
     say "$BENCH_CENTRIFUGO_MISSING"
   fi
   rm -f "$CF_ERR"

@@ -20,6 +20,9 @@ export PROMTOOL_BIN
 # The client SDK's browser test (test/client): Debian's Chromium, driven by playwright-core; cached.
 CHROMIUM_BIN="$(bash scripts/install-chromium.sh | tail -n 1)"
 export CHROMIUM_BIN
+# The bench's short mode (test/bench/bench-short.test.ts) runs the Socket.IO peer on Debian's redis-server;
+# when it cannot be installed, that peer is reported as not run, with the reason.
+if BENCH_REDIS_SERVER="$(bash scripts/install-redis.sh | tail -n 1)"; then export BENCH_REDIS_SERVER; else unset BENCH_REDIS_SERVER; fi
 npm run -s build
 npx tsc -p tsconfig.test.json   # the tests are type-checked too
 report="$(mktemp)"

@@ -168,6 +168,12 @@ export async function registryMetrics(base) {
   };
 }
 
+/** JetStream's totals on a nats-server (its monitoring /jsz): the registry's lifecycle events stream grows with every connect. */
+export async function jetStreamCounts(monitor) {
+  const j = await getJson(`${monitor}/jsz`);
+  return { messages: j.messages, bytes: j.bytes, memoryBytes: j.memory, storageBytes: j.storage, streams: j.streams };
+}
+
 /** The raw uWebSockets.js baseline (bench/raw-uws-server.mjs). */
 export async function startRaw(procs, { root, name = 'raw-uws', inspect = false, broadcast = false }) {
   const inspectPort = inspect ? await freePort() : undefined;

@@ -5,20 +5,18 @@
  * survivors, each got exactly its missed durable pushes (0 lost, 0 duplicated, all recovered), and
  * no cost mode lost a push. Timings are the benchmark's business, not this test's.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { BenchRun } from '../support/bench-run.js';
 import { natsServerBinary } from '../support/nats-server.js';
 
-const repoRoot = join(import.meta.dirname, '../..');
 const dir = mkdtempSync(join(tmpdir(), 'durable-smoke-'));
-let child: ChildProcess | undefined;
+const bench = new BenchRun();
 
 afterAll(() => {
-  // SIGTERM: the bench stops every process it started before exiting.
-  if (child?.exitCode === null) child.kill('SIGTERM');
+  bench.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -47,16 +45,7 @@ interface DurableReport {
   cost: { mode: string; published: number; delivered: number; lost: number; wrongKind: number; acked?: number; nats: { syncAlways: boolean }; oneAtATime: { sent: number; delivered: number } }[];
 }
 
-function runBench(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve, reject) => {
-    let output = '';
-    child = spawn(process.execPath, ['bench/durable.mjs'], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, output }));
-  });
-}
+const runBench = (env: Record<string, string>) => bench.run(process.execPath, ['bench/durable.mjs'], { ...process.env, ...env });
 
 describe('bench:durable at small scale', () => {
   it('replays exactly the missed durable pushes to every client after edge A is SIGKILLed, and loses none in any cost mode', async () => {
