@@ -7,6 +7,8 @@ import { encodeId, idProblem } from './ids.js';
  * admin API also deletes expired keys.
  */
 export const BLACKLIST_BUCKET = 'mesh_blacklist';
+/** Revisions kept per key: the latest (the admin's reads, its watch and its janitor's re-check need no more). */
+export const BLACKLIST_HISTORY = 1;
 
 export type BlacklistKind = 'session' | 'user';
 

@@ -1,12 +1,10 @@
 import { KvSettingsMismatchError, openKvWhenReady, type Bus, type KvStore } from '@session-mesh/bus';
-import type { BlacklistEntry } from '@session-mesh/protocol';
+import { BLACKLIST_HISTORY, type BlacklistEntry } from '@session-mesh/protocol';
 import type { Logger } from '@session-mesh/runtime';
 import { BlacklistIndex } from './blacklist-index.js';
 import { BlacklistStore } from './blacklist-store.js';
 import { unavailable } from './errors.js';
 
-/** Revisions the admin API needs per key: the latest (reads, watch, and the janitor's re-check). */
-export const BLACKLIST_HISTORY = 1;
 
 export interface BlacklistBucketOptions {
   readonly bus: Bus;
