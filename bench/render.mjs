@@ -466,7 +466,7 @@ export function renderMarkdown(r, { svgPaths, telemetry, durable }) {
   L.push(
     '```sh',
     'npm ci && npm run build      # the edge is services/edge/dist/main.js',
-    `npm run bench                # about 5 to 8 minutes on 2 cores${r.mergedFrom ? '' : ` (this run: ${r.durationS ?? '?'} s)`}, first run +5 minutes to build Centrifugo; writes bench/results/latest.json and this page`,
+    `npm run bench                # about 10 to 14 minutes on 2 cores${r.mergedFrom ? '' : ` (this run: ${r.durationS ?? '?'} s)`}, first run +5 minutes to build Centrifugo; writes bench/results/latest.json and this page`,
     '```',
     '',
     'scripts/bench.sh builds the load generator once (cached under `~/.cache/session-mesh/bin/loadgen-<hash of its sources>`), ' +
@@ -650,17 +650,18 @@ export function renderScenarios(r) {
         'The peers get the same storm from the same load generator, with an HS256 token each: Centrifugo in its connect command (welcome: the connect reply), ' +
         'Socket.IO in the namespace CONNECT packet, verified by the peer\'s own middleware (welcome: the `40{sid}` answer); a peer\'s CPU is that of all its server processes together.',
       '',
-      '| server | connects/s (wall) | server CPU per connect (user + system) | connects/s per server core | nats-server (or Redis) CPU per connect | upgrade-to-welcome p50 | p99 | p999 | edge HS256 / this (CPU per connect) | load |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      '| server | connects/s (wall) | server CPU per connect (user + system) | connects/s per server core | nats-server (or Redis) CPU per connect | upgrade-to-welcome p50 | p99 | p999 | edge / raw (CPU per connect) | edge HS256 / peer (CPU per connect) | load |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     );
     const edgeUs = ce?.hs256?.cpu?.edge?.usPerConnect;
     const row = (label, x, main, phase) => {
-      if (!x) return `| ${label} | ${missingText(r, phase)} | | | | | | | | |`;
+      if (!x) return `| ${label} | ${missingText(r, phase)} | | | | | | | | | |`;
       // A peer's figure is the sum over its server processes (serverUsPerConnect and its parts).
       const c = x.servers ? { usPerConnect: x.serverUsPerConnect, userUsPerConnect: x.serverUserUsPerConnect, systemUsPerConnect: x.serverSystemUsPerConnect } : x.cpu[main];
       const bus = x.servers ? Object.entries(x.supportUsPerConnect ?? {}).map(([k, v]) => `${k} ${num(v, 1)} µs`).join(', ') || '–' : x.cpu.nats ? `${int(x.cpu.nats.usPerConnect)} µs` : '–';
-      const rel = main === 'edge' && phase === 'connect-edge' && x === ce?.hs256 ? '1' : x2(ratio(edgeUs, c.usPerConnect));
-      return `| ${label} | ${int(x.connectsPerSecond)} | **${int(c.usPerConnect)} µs** (${int(c.userUsPerConnect)} + ${int(c.systemUsPerConnect)}) | ${int(1e6 / c.usPerConnect)} | ${bus} | ${msv(x.connectTime?.p50)} ms | ${msv(x.connectTime?.p99)} ms | ${msv(x.connectTime?.p999)} ms | ${x.servers ? `**${rel}**` : rel} | ${phaseNote(r, phase)} |`;
+      const toRaw = x.servers ? '–' : main === 'edge' ? `**${x2(ratio(c.usPerConnect, cr?.serverUsPerConnect))}**` : '1';
+      const toPeer = x.servers ? `**${x2(ratio(edgeUs, c.usPerConnect))}**` : '–';
+      return `| ${label} | ${int(x.connectsPerSecond)} | **${int(c.usPerConnect)} µs** (${int(c.userUsPerConnect)} + ${int(c.systemUsPerConnect)}) | ${int(1e6 / c.usPerConnect)} | ${bus} | ${msv(x.connectTime?.p50)} ms | ${msv(x.connectTime?.p99)} ms | ${msv(x.connectTime?.p999)} ms | ${toRaw} | ${toPeer} | ${phaseNote(r, phase)} |`;
     };
     L.push(row('**Session Mesh edge**, HS256', ce?.hs256, 'edge', 'connect-edge'));
     L.push(row('**Session Mesh edge**, ES256', ce?.es256, 'edge', 'connect-edge'));
