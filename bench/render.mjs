@@ -497,7 +497,8 @@ export function renderMarkdown(r, { svgPaths, telemetry, durable }) {
       '(the load generator streams its count over a unix socket): without that window the publisher outruns the edges and the NATS server ' +
       'disconnects them as slow consumers, which measures an overload, not a throughput. CPU of every process from `/proc/<pid>/stat` ' +
       '(utime + stime, 10 ms resolution) between the start of the measured run and the last delivery, divided by deliveries counted by the load generator.',
-    '- **Connect storm**, **latency at rising rates** and **broadcast**: described with their tables above (phases `connect-edge`, `connect-raw`, `latency-edge`, `broadcast-edge`, `broadcast-raw`; about 1.5 minutes together).',
+    '- **Connect storm**, **latency at rising rates** and **broadcast**: described with their tables above (phases `connect-edge`, `connect-raw`, `latency-edge`, `broadcast-edge`, `broadcast-raw`; about 1.5 minutes together). ' +
+      `The peers' phases \`connect-<peer>\`, \`latency-<peer>\`, \`broadcast-<peer>\` (bench/phases/peer-scenarios.mjs; ${peerScenarioSeconds(r)}) use the same helpers; \`BENCH_PEER_LATENCY_RATES\` sets their latency steps.`,
     `- **Capacity** (phase \`capacity\`, in the default run; ${r.phaseSeconds?.capacity ? `${r.phaseSeconds.capacity} s in this run` : 'about 1 minute'}; alone: \`BENCH_MERGE=1 BENCH_PHASES=capacity npm run bench\`): described with its table above. \`BENCH_CAPACITY_CONNS\` (100,000), \`BENCH_CAPACITY_EDGES\` (6, more when a share would exceed 19,500 sockets) and \`BENCH_CAPACITY_FILL\` (19,000) change its sizes.`,
     `- **Kill and blacklist propagation** (phase \`propagation\`, in the default run; ${r.phaseSeconds?.propagation ? `${r.phaseSeconds.propagation} s in this run` : 'under a minute'}; alone: \`BENCH_MERGE=1 BENCH_PHASES=propagation npm run bench\`): described with its table above.`,
     '- **Churn** (phase `churn`, `bench/phases/churn.mjs`, in the default run): described with its table above.',
@@ -522,7 +523,7 @@ export function renderMarkdown(r, { svgPaths, telemetry, durable }) {
   L.push(
     '```sh',
     'npm ci && npm run build      # the edge is services/edge/dist/main.js',
-    `npm run bench                # about 5 to 8 minutes on 2 cores${r.mergedFrom ? '' : ` (this run: ${r.durationS ?? '?'} s)`}, first run +5 minutes to build Centrifugo; writes bench/results/latest.json and this page`,
+    `npm run bench                # about 12 to 16 minutes on 2 cores${r.mergedFrom ? '' : ` (this run: ${r.durationS ?? '?'} s)`}, first run +5 minutes to build Centrifugo; writes bench/results/latest.json and this page`,
     'npm run bench -- --short     # CI smoke (BENCH_SHORT=1): every phase at tiny sizes, output to a temporary folder; not benchmarks',
     '```',
     '',
@@ -551,7 +552,7 @@ export function renderMarkdown(r, { svgPaths, telemetry, durable }) {
     '- The raw uWebSockets.js push baseline generates its messages in-process; the edge receives them from NATS (parsing, subject lookup). The difference between the two is the cost of the session layer plus the bus.',
     '- Memory: the "left alone" figures include garbage V8 had not collected yet and memory the allocator had not returned; the "after GC" figures count what the connections really hold. A production process sits somewhere between the two.',
     `- The raw-broadcast figures${r.memory?.socketio ? '' : ' and the Socket.IO figures'} marked "earlier" are from shared/ENVIRONMENT.md, measured earlier on a machine of this kind with \`ws\`-based clients, not by this bench.`,
-    '- Peers: the Socket.IO publisher is a Node process (the emitter) and Centrifugo\'s memory-broker publisher goes through its HTTP API, so the publishers differ; only the server (and bus) CPU enters the ratios, never the publisher\'s. Connect storms and broadcast are compared with raw uWebSockets.js only, not yet with the peers; kill propagation and churn run on Session Mesh only (the peers have no admin kill, and their presence is not what churn checks).',
+    '- Peers: the Socket.IO publisher is a Node process (the emitter) and Centrifugo\'s memory-broker publisher goes through its HTTP API, so the publishers differ; only the server (and bus) CPU enters the ratios, never the publisher\'s. The connect storm, latency and broadcast scenarios run for the peers too (phases `connect-<peer>`, `latency-<peer>`, `broadcast-<peer>`), with fewer latency steps than the edge\'s; kill propagation and churn run on Session Mesh only (the peers have no admin kill, and their presence is not what churn checks).',
     `- /proc CPU times have a resolution of 10 ms; over runs of ${c.pushSeconds} s the error is far below 1 %.`,
     '',
   );
@@ -778,7 +779,7 @@ export function renderScenarios(r) {
   const ce = r.connect?.edge;
   const cr = r.connect?.raw;
   L.push('### Connect storm', '');
-  if (!ce && !cr) {
+  if (!ce && !cr && !PEER_ORDER.some((k) => r.connect?.[k])) {
     L.push(`Not measured in this run: ${whyMissing(r, 'connect-edge')}.`, '');
   } else {
     const n = ce?.connects ?? cr?.connects;
@@ -786,21 +787,34 @@ export function renderScenarios(r) {
       `A fresh load generator opens ${int(n)} sockets to one server, 256 handshakes in flight (after a 2,000-socket warm-up storm that is not counted). ` +
         'Upgrade-to-welcome is the time from writing the upgrade request to the `welcome` frame (for raw uWebSockets.js: to its 101); with 256 in flight it includes queueing in the server. ' +
         'Server CPU from `/proc` between the start of the load generator and the last welcome, divided by the connects; "connects/s per core" is 1 s / CPU per connect. ' +
-        'Each token is minted by the load generator (HS256 with the edge\'s secret; ES256 with a P-256 key whose public half the edge is given).',
+        'Each token is minted by the load generator (HS256 with the edge\'s secret; ES256 with a P-256 key whose public half the edge is given). ' +
+        'The peers get the same storm from the same load generator, with an HS256 token each: Centrifugo in its connect command (welcome: the connect reply), ' +
+        'Socket.IO in the namespace CONNECT packet, verified by the peer\'s own middleware (welcome: the `40{sid}` answer); a peer\'s CPU is that of all its server processes together.',
       '',
-      '| server | connects/s (wall) | server CPU per connect (user + system) | connects/s per server core | nats-server CPU per connect | upgrade-to-welcome p50 | p99 | p999 | edge / raw (CPU per connect) | load |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      '| server | connects/s (wall) | server CPU per connect (user + system) | connects/s per server core | nats-server (or Redis) CPU per connect | upgrade-to-welcome p50 | p99 | p999 | edge / raw (CPU per connect) | edge HS256 / peer (CPU per connect) | load |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     );
+    const edgeUs = ce?.hs256?.cpu?.edge?.usPerConnect;
     const row = (label, x, main, phase) => {
-      if (!x) return `| ${label} | not measured: ${whyMissing(r, phase)} | | | | | | | | |`;
-      const c = x.cpu[main];
-      const rel = main === 'edge' ? x2(ratio(c.usPerConnect, cr?.serverUsPerConnect)) : '1';
-      return `| ${label} | ${int(x.connectsPerSecond)} | **${int(c.usPerConnect)} µs** (${int(c.userUsPerConnect)} + ${int(c.systemUsPerConnect)}) | ${int(1e6 / c.usPerConnect)} | ${x.cpu.nats ? `${int(x.cpu.nats.usPerConnect)} µs` : '–'} | ${msv(x.connectTime?.p50)} ms | ${msv(x.connectTime?.p99)} ms | ${msv(x.connectTime?.p999)} ms | ${main === 'edge' ? `**${rel}**` : rel} | ${phaseNote(r, phase)} |`;
+      if (!x) return `| ${label} | ${missingText(r, phase)} | | | | | | | | | |`;
+      // A peer's figure is the sum over its server processes (serverUsPerConnect and its parts).
+      const c = x.servers ? { usPerConnect: x.serverUsPerConnect, userUsPerConnect: x.serverUserUsPerConnect, systemUsPerConnect: x.serverSystemUsPerConnect } : x.cpu[main];
+      const bus = x.servers ? Object.entries(x.supportUsPerConnect ?? {}).map(([k, v]) => `${k} ${num(v, 1)} µs`).join(', ') || '–' : x.cpu.nats ? `${int(x.cpu.nats.usPerConnect)} µs` : '–';
+      const toRaw = x.servers ? '–' : main === 'edge' ? `**${x2(ratio(c.usPerConnect, cr?.serverUsPerConnect))}**` : '1';
+      const toPeer = x.servers ? `**${x2(ratio(edgeUs, c.usPerConnect))}**` : '–';
+      return `| ${label} | ${int(x.connectsPerSecond)} | **${int(c.usPerConnect)} µs** (${int(c.userUsPerConnect)} + ${int(c.systemUsPerConnect)}) | ${int(1e6 / c.usPerConnect)} | ${bus} | ${msv(x.connectTime?.p50)} ms | ${msv(x.connectTime?.p99)} ms | ${msv(x.connectTime?.p999)} ms | ${toRaw} | ${toPeer} | ${phaseNote(r, phase)} |`;
     };
     L.push(row('**Session Mesh edge**, HS256', ce?.hs256, 'edge', 'connect-edge'));
     L.push(row('**Session Mesh edge**, ES256', ce?.es256, 'edge', 'connect-edge'));
     L.push(row('raw uWebSockets.js (101, no auth)', cr, 'server', 'connect-raw'));
+    for (const k of PEER_ORDER) L.push(row(`${r.connect?.[k]?.label ?? PEER_LABELS[k]}, HS256`, r.connect?.[k], 'server', `connect-${k}`));
     L.push('');
+    const peerRatios = PEER_ORDER.filter((k) => r.connect?.[k] && ce?.hs256).map((k) => {
+      const p = r.connect[k];
+      return `${PEER_SHORT[k]}: CPU per connect ${x2(ratio(edgeUs, p.serverUsPerConnect))}, connects/s (wall) ${x2(ratio(ce.hs256.connectsPerSecond, p.connectsPerSecond))}, ` +
+        `upgrade-to-welcome p50 ${x2(ratio(ce.hs256.connectTime?.p50, p.connectTime?.p50))}, p99 ${x2(ratio(ce.hs256.connectTime?.p99, p.connectTime?.p99))}`;
+    });
+    if (peerRatios.length) L.push(`**Edge (HS256) / peer**: ${peerRatios.join('; ')}.`, '');
     L.push(
       `CPU per connect comes from \`/proc\` times of 10 ms resolution over the storm (${cr ? `raw: ${int(cr.cpu.server.usPerConnect * cr.connects / 1000)} ms in all` : 'n/a'}${ce?.hs256 ? `, edge HS256: ${int(ce.hs256.cpu.edge.usPerConnect * ce.hs256.connects / 1000)} ms` : ''}), so the raw figure is good to about ±${num(10000 / (cr?.connects ?? n), 1)} µs. ` +
         'The edge also makes nats-server work per connect (its user and session subscriptions): that column is not in the ratio. ' +
@@ -812,31 +826,52 @@ export function renderScenarios(r) {
 
   const le = r.latency?.edge;
   L.push('### Targeted-push latency at rising rates', '');
-  if (!le) {
+  const latencyPeers = PEER_ORDER.filter((k) => r.latency?.[k]);
+  if (!le && !latencyPeers.length) {
     L.push(`Not measured in this run: ${whyMissing(r, 'latency-edge')}.`, '');
   } else {
     const { saturation, step: half } = halfSaturationStep(r);
+    const lx = le ?? r.latency[latencyPeers[0]];
     L.push(
-      `Same topology as the targeted pushes (nats-server, two edges, ${int(le.sockets)} users, one socket each, ${r.config.payloadBytes}-byte payloads to random users). ` +
+      `Same topology as the targeted pushes (nats-server, two edges, ${int(lx.sockets)} users, one socket each, ${r.config.payloadBytes}-byte payloads to random users). ` +
         `The Go publisher is paced (each millisecond it publishes what is due) at each offered rate for ${le.secondsPerStep} s, a fresh publisher per rate, rising until a rate is not delivered (saturation). ` +
         'Latency is end to end: the publisher writes its clock (Unix ns) into each payload just before `nc.Publish`, and the load generator subtracts it from its clock at receipt (same machine, same clock), ' +
-        'through NATS, the edge and loopback TCP. CPU per delivery of both edges together over each step, from `/proc`.',
+        'through NATS, the edge and loopback TCP. CPU per delivery of both edges together over each step, from `/proc`. ' +
+        `The peers get the same load generator, socket count and paced publishers (their own, as in "Peers in the same run") at fewer rates (${(lx.rates ?? r.latency[latencyPeers[0]]?.rates ?? []).map(int).join(', ') || 'n/a'} pushes/s), ` +
+        'also until a rate is not delivered; their CPU is that of all their server processes. "edge / this" divides the edge\'s p99 and CPU per delivery at the same offered rate by the peer\'s.',
       '',
-      '| offered pushes/s | delivered/s | p50 | p99 | p999 | max | edge CPU per delivery (user + system) | vs at saturation | nats-server per delivery | edges busy (cores) |',
-      '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      '| server | offered pushes/s | delivered/s | p50 | p99 | p999 | max | server CPU per delivery (user + system) | vs at saturation | nats-server (or Redis) per delivery | server busy (cores) | edge / this: p99, CPU |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     );
-    const satUs = r.push?.edge?.edgeUsPerDelivery;
-    for (const s of le.steps) {
+    const edgeAt = (rate) => le?.steps?.find((s) => s.offeredPerSecond === rate);
+    const stepRow = (label, s, cpu, satUs, bus, busy, rel) => {
       const l = s.latencyMs ?? {};
-      L.push(
-        `| ${int(s.offeredPerSecond)}${s.saturated ? ' (saturated)' : ''} | ${int(s.deliveriesPerSecond)} | ${msv(l.p50)} ms | **${msv(l.p99)} ms** | ${msv(l.p999)} ms | ${msv(l.max)} ms | ` +
-          `**${num(s.edgeUsPerDelivery)} µs** (${num(s.edgeUserUsPerDelivery)} + ${num(s.edgeSystemUsPerDelivery)}) | ${x2(ratio(s.edgeUsPerDelivery, satUs))} | ${num(s.natsUsPerDelivery)} µs | ${num(s.edgeCoresBusy)} |`,
-      );
+      return `| ${label} | ${int(s.offeredPerSecond)}${s.saturated ? ' (saturated)' : ''} | ${int(s.deliveriesPerSecond)} | ${msv(l.p50)} ms | **${msv(l.p99)} ms** | ${msv(l.p999)} ms | ${msv(l.max)} ms | ` +
+        `**${num(cpu.total)} µs** (${num(cpu.user)} + ${num(cpu.system)}) | ${x2(ratio(cpu.total, satUs))} | ${bus} | ${num(busy)} | ${rel} |`;
+    };
+    for (const s of le?.steps ?? []) {
+      const cpu = { total: s.edgeUsPerDelivery, user: s.edgeUserUsPerDelivery, system: s.edgeSystemUsPerDelivery };
+      L.push(stepRow('**Session Mesh** (2 edges)', s, cpu, r.push?.edge?.edgeUsPerDelivery, `${num(s.natsUsPerDelivery)} µs`, s.edgeCoresBusy, '1'));
+    }
+    for (const k of PEER_ORDER) {
+      const p = r.latency?.[k];
+      if (!p) {
+        L.push(`| ${PEER_LABELS[k]} | ${missingText(r, `latency-${k}`)} | | | | | | | | | | |`);
+        continue;
+      }
+      for (const s of p.steps) {
+        const cpu = { total: s.serverUsPerDelivery, user: s.serverUserUsPerDelivery, system: s.serverSystemUsPerDelivery };
+        const bus = Object.entries(s.supportUsPerDelivery ?? {}).map(([n, v]) => `${n} ${num(v)} µs`).join(', ') || '–';
+        const e = edgeAt(s.offeredPerSecond);
+        const rel = e ? `${x2(ratio(e.latencyMs?.p99, s.latencyMs?.p99))}, ${x2(ratio(e.edgeUsPerDelivery, s.serverUsPerDelivery))}` : 'n/a (edge not run at this rate)';
+        L.push(stepRow(p.label ?? PEER_LABELS[k], s, cpu, r.push?.[k]?.serverUsPerDelivery, bus, s.serverCoresBusy, rel));
+      }
     }
     L.push('');
+    const satUs = r.push?.edge?.edgeUsPerDelivery;
     L.push(
-      `"vs at saturation" divides by the edges' ${num(satUs)} µs per delivery in the targeted-push phase above. ` +
-        `Load average before this phase: ${phaseNote(r, 'latency-edge')}. ` +
+      `"vs at saturation" divides by the same server's CPU per delivery in the targeted-push phase above (edges: ${num(satUs)} µs). ` +
+        `Load average before the phases: edge ${phaseNote(r, 'latency-edge')}${latencyPeers.map((k) => `, ${PEER_SHORT[k]} ${phaseNote(r, `latency-${k}`)}`).join('')}. ` +
         (half
           ? `Saturation in this run: about ${int(saturation)} deliveries/s; at ${int(half.offeredPerSecond)}/s (the highest step at or below half of it) p99 was ${msv(half.latencyMs?.p99)} ms.`
           : 'No step ran at or below half of saturation.'),
@@ -853,35 +888,46 @@ export function renderScenarios(r) {
   const be = r.broadcast?.edge;
   const br = r.broadcast?.raw;
   L.push('### Broadcast', '');
-  if (!be && !br) {
+  const broadcastPeers = PEER_ORDER.filter((k) => r.broadcast?.[k]);
+  if (!be && !br && !broadcastPeers.length) {
     L.push(`Not measured in this run: ${whyMissing(r, 'broadcast-edge')}.`, '');
   } else {
-    const n = be?.sockets ?? br?.sockets;
+    const n = be?.sockets ?? br?.sockets ?? r.broadcast[broadcastPeers[0]]?.sockets;
     L.push(
       `${int(n)} sockets in one load-generator process. Session Mesh: two edges (half the sockets each) and nats-server; one NATS message on \`mesh.push.all\` reaches every welcomed socket of every edge. ` +
         'Raw uWebSockets.js: every socket subscribes to one topic and `app.publish` sends to all of them. ' +
         `First five single broadcasts (after one warm-up): "until the last socket" is the largest publish-to-receipt time over the ${int(n)} receipts (the payload carries the publish time), median of five. ` +
-        `Then a burst of ${int(be?.burst?.publishes ?? br?.burst?.publishes)} broadcasts published at once: deliveries per second from the publish to the last delivery, and server CPU per delivery.`,
+        `Then a burst of ${int(be?.burst?.publishes ?? br?.burst?.publishes ?? r.broadcast[broadcastPeers[0]]?.burst?.publishes)} broadcasts published at once: deliveries per second from the publish to the last delivery, and server CPU per delivery. ` +
+        'Peers, same load generator and socket count: Socket.IO (2 processes) gets `emitter.emit` through Redis (every socket of the namespace); every Centrifugo socket is subscribed to one channel ' +
+        '(its token\'s `channels` claim, a server-side subscription) and gets one publish to it, through the HTTP API (memory broker) or one NATS message (NATS broker).',
       '',
-      '| server | single broadcast: until the last socket (median of 5) | worst of 5 | p50 socket | burst deliveries | deliveries/s | server CPU per delivery (user + system) | burst: last delivery after | load |',
-      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      '| server | single broadcast: until the last socket (median of 5) | worst of 5 | p50 socket | burst deliveries | deliveries/s | server CPU per delivery (user + system) | burst: last delivery after | edge / this: deliveries/s, last socket, CPU | load |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     );
+    let ecpu;
     const row = (label, x, cpu, phase) => {
-      if (!x) return `| ${label} | not measured: ${whyMissing(r, phase)} | | | | | | | |`;
+      if (!x) return `| ${label} | ${missingText(r, phase)} | | | | | | | | |`;
       const runs = x.single.runs;
       const p50 = runs.map((s) => s.latencyMs?.p50).sort((a, b) => a - b)[Math.floor(runs.length / 2)];
-      return `| ${label} | **${msv(x.single.lastSocketMsMedian)} ms** | ${msv(x.single.lastSocketMsMax)} ms | ${msv(p50)} ms | ${int(x.burst.delivered)} of ${int(x.burst.expected)} | **${int(x.burst.deliveriesPerSecond)}** | ${num(cpu.total)} µs (${num(cpu.user)} + ${num(cpu.system)}) | ${msv(x.burst.seconds * 1000)} ms | ${phaseNote(r, phase)} |`;
+      const rel = x === be ? '1' : be ? `${x2(ratio(be.burst.deliveriesPerSecond, x.burst.deliveriesPerSecond))}, ${x2(ratio(be.single.lastSocketMsMedian, x.single.lastSocketMsMedian))}, ${x2(ratio(ecpu.total, cpu.total))}` : 'n/a';
+      return `| ${label} | **${msv(x.single.lastSocketMsMedian)} ms** | ${msv(x.single.lastSocketMsMax)} ms | ${msv(p50)} ms | ${int(x.burst.delivered)} of ${int(x.burst.expected)} | **${int(x.burst.deliveriesPerSecond)}** | ${num(cpu.total)} µs (${num(cpu.user)} + ${num(cpu.system)}) | ${msv(x.burst.seconds * 1000)} ms | ${rel} | ${phaseNote(r, phase)} |`;
     };
     const sumCpu = (x, names) => {
       const d = x?.burst?.delivered;
       const f = (k) => names.reduce((a, nm) => a + (x.burst.cpu[nm]?.[k] ?? 0), 0);
       return x ? { total: f('cpuUs') / d, user: f('userUsPerDelivery'), system: f('systemUsPerDelivery') } : {};
     };
-    const ecpu = sumCpu(be, ['edgeA', 'edgeB']);
+    ecpu = sumCpu(be, ['edgeA', 'edgeB']);
     const rcpu = sumCpu(br, ['server']);
     L.push(row('**Session Mesh** (2 edges + nats-server)', be, ecpu, 'broadcast-edge'));
     L.push(row('raw uWebSockets.js app.publish', br, rcpu, 'broadcast-raw'));
+    for (const k of PEER_ORDER) {
+      const p = r.broadcast?.[k];
+      L.push(row(p?.label ?? PEER_LABELS[k], p, sumCpu(p, p?.servers ?? []), `broadcast-${k}`));
+    }
     L.push('');
+    const busNotes = broadcastPeers.map((k) => `${PEER_SHORT[k]}: ${Object.entries(r.broadcast[k].supportUsPerDelivery ?? {}).map(([n, v]) => `${n} ${num(v, 3)} µs`).join(', ') || 'none'} (publisher: ${r.broadcast[k].publisherKind})`);
+    if (busNotes.length) L.push(`Bus/store CPU per delivery beside the peers' servers: ${busNotes.join('; ')}. Sockets still open after the phase: ${broadcastPeers.map((k) => `${PEER_SHORT[k]} ${int(r.broadcast[k].openAtEnd)}`).join(', ')}.`, '');
     if (be && br) {
       L.push(
         `**Edge / raw**: deliveries per second ${x2(ratio(be.burst.deliveriesPerSecond, br.burst.deliveriesPerSecond))} (${Math.round(100 * ratio(be.burst.deliveriesPerSecond, br.burst.deliveriesPerSecond))} % of raw), ` +
@@ -907,11 +953,26 @@ const PEER_LABELS = {
   'centrifugo-nats': 'Centrifugo v6.9.1, NATS broker',
 };
 const ratio = (a, b) => (typeof a === 'number' && typeof b === 'number' && Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? a / b : NaN);
-const x2 = (v) => (Number.isFinite(v) ? `${v.toFixed(2)}×` : 'n/a');
+const x2 = (v) => (Number.isFinite(v) ? `${v > 0 && v < 0.1 ? v.toPrecision(2) : v.toFixed(2)}×` : 'n/a');
 const loadOf = (r, phase) => {
   const l = r.loadAverages?.[phase];
   return l ? `${l.atStart[0]}${l.waitedS ? ` (waited ${l.waitedS} s)` : ''}` : 'n/a';
 };
+
+/** How long the peers' scenario phases took in this run (from phaseSeconds), or an estimate. */
+function peerScenarioSeconds(r) {
+  const secs = Object.entries(r.phaseSeconds ?? {}).filter(([p]) => /^(connect|latency|broadcast)-(socketio|centrifugo)/.test(p));
+  if (!secs.length) return 'about 20 to 60 s each';
+  return `${int(secs.reduce((a, [, v]) => a + v, 0))} s together in this run: ${secs.map(([p, v]) => `${p} ${v} s`).join(', ')}`;
+}
+
+const PEER_SHORT = { socketio: 'Socket.IO', 'centrifugo-memory': 'Centrifugo (memory)', 'centrifugo-nats': 'Centrifugo (NATS)' };
+
+/** The cell for a phase without a result: NOT RUN (peer unavailable here) or not measured, with the reason. */
+function missingText(r, phase) {
+  const e = (r.errors ?? []).find((x) => x.phase === phase);
+  return `${e?.unavailable ? 'NOT RUN' : 'not measured'}: ${whyMissing(r, phase)}`;
+}
 
 /** Why a phase produced nothing: its error in this run, else "not selected". */
 function whyMissing(r, phase) {

@@ -16,6 +16,8 @@
 //                saturation: end-to-end latency (publish stamp -> loadgen receipt) and CPU per delivery
 //   broadcast-edge / broadcast-raw  10,000 sockets; one publish to every socket (mesh.push.all; raw:
 //                app.publish): time until the last socket has it, then a burst: deliveries/s and CPU
+//   connect-<peer>, latency-<peer>, broadcast-<peer>   the same three scenarios for each peer
+//                (bench/phases/peer-scenarios.mjs), fewer latency steps
 //   capacity     (about 1 minute) 100,000 sessions over 6 edges, one
 //                nats-server and one registry, one loadgen per edge: connects, RSS per connection of
 //                edges (after GC), nats-server and registry, the registry's count against the truth;
@@ -39,6 +41,7 @@
 // BENCH_CENTRIFUGO, BENCH_REDIS_SERVER (peer binaries, set by bench.sh; BENCH_*_MISSING: why not),
 // BENCH_PUSH_PUBLISHED_AT=1 and BENCH_PUSH_TRACEPARENT=<sampled ratio> (push-edge: headers of a traced backend),
 // BENCH_STORM_CONNS (15000), BENCH_LATENCY_RATES (comma list of pushes/s), BENCH_LATENCY_SECONDS (6),
+// BENCH_PEER_LATENCY_RATES (5000,20000,40000,80000: the peers' latency steps),
 // BENCH_BROADCAST_SOCKETS (10000), BENCH_BROADCAST_BURST (100 publishes),
 // BENCH_CAPACITY_CONNS (100000), BENCH_CAPACITY_EDGES (6; more when a share exceeds 19,500 sockets),
 // BENCH_CAPACITY_FILL (19000), BENCH_PROPAGATION_KILLS (200), BENCH_PROPAGATION_BLACKLISTS (200),
@@ -58,6 +61,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Procs, readLog } from './lib/procs.mjs';
 import { cpuDelta, cpuSnapshot, machineBusyUs, rssKiB } from './lib/procstat.mjs';
 import { PEERS, startPeer } from './lib/peers.mjs';
+import { peerLatencyRates, peerScenarioPhaseNames, peerScenarioPhases } from './phases/peer-scenarios.mjs';
 import { forceGc, getJson, jetStreamCounts, registryMetrics, settleRss, startAdmin, startEdge, startNats, startRaw, startRegistry, until } from './lib/services.mjs';
 import { render } from './render.mjs';
 import { envLookup, isShort } from './lib/short-mode.mjs';
@@ -76,7 +80,7 @@ const intEnv = (name, def, min, max) => {
 
 const PEER_KINDS = Object.keys(PEERS);
 const SCENARIO_PHASES = ['connect-edge', 'connect-raw', 'latency-edge', 'broadcast-edge', 'broadcast-raw', 'capacity', 'propagation', 'churn'];
-const DEFAULT_PHASES = ['memory-raw', 'memory-edge', 'push-edge', 'push-raw', ...PEER_KINDS.flatMap((k) => [`memory-${k}`, `push-${k}`]), ...SCENARIO_PHASES];
+const DEFAULT_PHASES = ['memory-raw', 'memory-edge', 'push-edge', 'push-raw', ...PEER_KINDS.flatMap((k) => [`memory-${k}`, `push-${k}`]), ...SCENARIO_PHASES, ...peerScenarioPhaseNames(PEER_KINDS)];
 const cfg = {
   conns: intEnv('BENCH_CONNS', 15000, 100, 19000),
   pushUsersPerEdge: intEnv('BENCH_PUSH_USERS_PER_EDGE', 5000, 10, 9500),
@@ -480,16 +484,16 @@ async function untilNoConnections(base, proc) {
  * One connect storm: a fresh loadgen opens n sockets (256 handshakes in flight); server CPU from its
  * start to the last welcome (or 101), then the sockets are closed and the server emptied.
  */
-async function stormRound(name, { url, n, raw, serverPids, server, extra }) {
+async function stormRound(name, { url, urls = [url], n, raw, serverPids, server, extra, untilEmpty }) {
   const cpu0 = cpuSnapshot(serverPids);
   const t0 = performance.now();
-  const lg = loadgenConnect(name, { urls: [url], n, raw, sources: 4, extra });
+  const lg = loadgenConnect(name, { urls, n, raw, sources: 4, extra });
   const ready = await loadgenReady(lg, n, 120000);
   const delta = cpuDelta(cpu0, cpuSnapshot(serverPids));
   const wallMs = performance.now() - t0;
   const lgReady = lg.latest((m) => m.event === 'ready');
   await lg.stop();
-  await untilNoConnections(server.base, server.proc);
+  await (untilEmpty ? untilEmpty() : untilNoConnections(server.base, server.proc));
   const perConnect = Object.fromEntries(Object.entries(delta).map(([k, d]) => [k, { usPerConnect: d.total / n, userUsPerConnect: d.user / n, systemUsPerConnect: d.system / n }]));
   return {
     connects: n,
@@ -552,32 +556,29 @@ async function twoEdgesWithSockets(tmp, tag, n, { reportMs, creditSocket }) {
   return { nats, edgeA, edgeB, lg, connect };
 }
 
-async function phaseLatencyEdge(tmp) {
-  const users = cfg.pushUsersPerEdge * 2;
-  const creditSocket = join(tmp, 'credit-latency.sock');
-  const { nats, edgeA, edgeB, lg, connect } = await twoEdgesWithSockets(tmp, 'latency', users, { reportMs: 20, creditSocket });
+/**
+ * Targeted pushes paced at rising rates (cfg.latencyRates unless `rates`) until a step saturates: a
+ * fresh publisher per rate (`startPublisher(i, rate)`, warm-up on the first), end-to-end latency from
+ * the loadgen's snap, CPU per delivery of the `servers` (summed) and of the `support` processes.
+ */
+async function latencyLadder(tag, { lg, startPublisher, pids, servers, support = [], rates = cfg.latencyRates }) {
   const steps = [];
   let quiet;
-  for (const [i, rate] of cfg.latencyRates.entries()) {
-    const pub = procs.start(
-      `publisher-latency-${rate}`,
-      cfg.loadgen,
-      ['publish', '-nats', nats.url, '-users', String(users), '-size', String(cfg.payloadBytes), '-duration', `${cfg.latencySeconds}s`,
-        '-rate', String(rate), '-warmup', String(i === 0 ? cfg.warmupPushes : 0), '-window', String(cfg.window), '-credit-socket', creditSocket, '-wait-go', '-seed', String(i + 1)],
-      { stdin: true },
-    );
+  for (const [i, rate] of rates.entries()) {
+    const pub = startPublisher(i, rate);
     await pub.waitFor((m) => m.event === (i === 0 ? 'warmed' : 'connected'), 60000, i === 0 ? 'the warm-up to finish' : 'the publisher to connect');
-    const pids = { edgeA: edgeA.proc.pid, edgeB: edgeB.proc.pid, nats: nats.proc.pid, loadgen: lg.pid, publisher: pub.pid };
-    if (i === 0) quiet = await quietMachine(pids);
+    const all = { ...pids, publisher: pub.pid };
+    if (i === 0) quiet = await quietMachine(all);
     // The snap resets the loadgen's latency histogram: the next one covers this step only.
     const readBase = async () => (await lgCommand(lg, 'snap', 'snap')).pushes;
-    const { base, t0, done, drained, delta, busy } = await measuredRun(lg, pub, pids, { seconds: cfg.latencySeconds, readBase });
+    const { base, t0, done, drained, delta, busy } = await measuredRun(lg, pub, all, { seconds: cfg.latencySeconds, readBase });
     const snap = await lgCommand(lg, 'snap', 'snap');
     pub.send('exit');
     await pub.stop();
     const delivered = drained.pushes - base;
     const seconds = (drained.at - t0) / 1000;
-    const edgeCpu = delta.edgeA.total + delta.edgeB.total;
+    const sum = (names, f) => names.reduce((a, k) => a + f(delta[k]), 0);
+    const serverCpu = sum(servers, (d) => d.total);
     const step = {
       offeredPerSecond: rate,
       publishedPerSecond: done.perSecond,
@@ -586,26 +587,52 @@ async function phaseLatencyEdge(tmp) {
       lost: done.published - delivered,
       deliveriesPerSecond: delivered / seconds,
       latencyMs: snap.latency,
-      edgeUsPerDelivery: edgeCpu / delivered,
-      edgeUserUsPerDelivery: (delta.edgeA.user + delta.edgeB.user) / delivered,
-      edgeSystemUsPerDelivery: (delta.edgeA.system + delta.edgeB.system) / delivered,
-      natsUsPerDelivery: delta.nats.total / delivered,
-      edgeCoresBusy: edgeCpu / 1e6 / seconds,
+      serverUsPerDelivery: serverCpu / delivered,
+      serverUserUsPerDelivery: sum(servers, (d) => d.user) / delivered,
+      serverSystemUsPerDelivery: sum(servers, (d) => d.system) / delivered,
+      supportUsPerDelivery: Object.fromEntries(support.map((k) => [k, delta[k].total / delivered])),
+      serverCoresBusy: serverCpu / 1e6 / seconds,
       otherProcessesCoresBusy: otherCores(busy, delta, (performance.now() - t0) / 1000),
       publisherStalls: done.stalls,
     };
     // Saturated: the publisher could not keep the offered rate (the window of pushes in flight was full),
-    // or the edges no longer delivered it (pushes queued: latency grows without bound).
+    // or the server no longer delivered it (pushes queued: latency grows without bound).
     step.saturated = done.perSecond < 0.95 * rate || step.deliveriesPerSecond < 0.97 * rate || step.lost > 0.01 * done.published;
     steps.push(step);
     const ms = (v) => (typeof v === 'number' ? v.toFixed(2) : 'n/a');
-    log(`latency-edge ${rate}/s: ${Math.round(step.deliveriesPerSecond)} delivered/s, p50 ${ms(snap.latency.p50)} ms p99 ${ms(snap.latency.p99)} ms p999 ${ms(snap.latency.p999)} ms, edge ${step.edgeUsPerDelivery.toFixed(2)} us/delivery${step.saturated ? ' (saturated)' : ''}`);
+    log(`latency-${tag} ${rate}/s: ${Math.round(step.deliveriesPerSecond)} delivered/s, p50 ${ms(snap.latency.p50)} ms p99 ${ms(snap.latency.p99)} ms p999 ${ms(snap.latency.p999)} ms, server ${step.serverUsPerDelivery.toFixed(2)} us/delivery${step.saturated ? ' (saturated)' : ''}`);
     if (step.saturated) break;
   }
+  return { steps, quiet };
+}
+
+async function phaseLatencyEdge(tmp) {
+  const users = cfg.pushUsersPerEdge * 2;
+  const creditSocket = join(tmp, 'credit-latency.sock');
+  const { nats, edgeA, edgeB, lg, connect } = await twoEdgesWithSockets(tmp, 'latency', users, { reportMs: 20, creditSocket });
+  const startPublisher = (i, rate) =>
+    procs.start(
+      `publisher-latency-${rate}`,
+      cfg.loadgen,
+      ['publish', '-nats', nats.url, '-users', String(users), '-size', String(cfg.payloadBytes), '-duration', `${cfg.latencySeconds}s`,
+        '-rate', String(rate), '-warmup', String(i === 0 ? cfg.warmupPushes : 0), '-window', String(cfg.window), '-credit-socket', creditSocket, '-wait-go', '-seed', String(i + 1)],
+      { stdin: true },
+    );
+  const pids = { edgeA: edgeA.proc.pid, edgeB: edgeB.proc.pid, nats: nats.proc.pid, loadgen: lg.pid };
+  const ladder = await latencyLadder('edge', { lg, startPublisher, pids, servers: ['edgeA', 'edgeB'], support: ['nats'] });
+  // The edge's figures keep their names (docs/benchmarks.md and earlier results use them).
+  const steps = ladder.steps.map(({ serverUsPerDelivery, serverUserUsPerDelivery, serverSystemUsPerDelivery, supportUsPerDelivery, serverCoresBusy, ...rest }) => ({
+    ...rest,
+    edgeUsPerDelivery: serverUsPerDelivery,
+    edgeUserUsPerDelivery: serverUserUsPerDelivery,
+    edgeSystemUsPerDelivery: serverSystemUsPerDelivery,
+    natsUsPerDelivery: supportUsPerDelivery.nats,
+    edgeCoresBusy: serverCoresBusy,
+  }));
   await lg.stop();
   await Promise.all([edgeA.proc.stop(), edgeB.proc.stop()]);
   await nats.proc.stop();
-  return { sockets: users, secondsPerStep: cfg.latencySeconds, window: cfg.window, connect, steps, quietBefore: quiet, edgeLogWarnings: [...edgeWarnings(edgeA.proc), ...edgeWarnings(edgeB.proc)] };
+  return { sockets: users, secondsPerStep: cfg.latencySeconds, window: cfg.window, connect, steps, quietBefore: ladder.quiet, edgeLogWarnings: [...edgeWarnings(edgeA.proc), ...edgeWarnings(edgeB.proc)] };
 }
 
 /**
@@ -659,17 +686,19 @@ async function broadcastRuns(lg, n, publish, pids, prepare) {
   };
 }
 
-async function phaseBroadcastEdge(tmp) {
-  const n = cfg.broadcastSockets;
-  const { nats, edgeA, edgeB, lg, connect } = await twoEdgesWithSockets(tmp, 'broadcast', n, { reportMs: 20 });
-  let k = 0;
+/**
+ * broadcastRuns' publish(count) and prepare(count) from start(count, waitGo), which starts a publisher
+ * process: publish runs one to its end; prepare starts one (connected, waiting for "go") before the
+ * measured window and returns what sends it.
+ */
+function broadcastPublisher(start) {
   const publish = async (count) => {
-    const pub = procs.start(`publisher-broadcast-${++k}`, cfg.loadgen, ['publish', '-nats', nats.url, '-subject', 'mesh.push.all', '-users', '1', '-size', String(cfg.payloadBytes), '-count', String(count), '-duration', '30s']);
+    const pub = start(count, false);
     await pub.waitFor((m) => m.event === 'done', 30000, 'the broadcast publish');
     await pub.exited;
   };
   const prepare = async (count) => {
-    const pub = procs.start(`publisher-broadcast-${++k}`, cfg.loadgen, ['publish', '-nats', nats.url, '-subject', 'mesh.push.all', '-users', '1', '-size', String(cfg.payloadBytes), '-count', String(count), '-duration', '30s', '-wait-go'], { stdin: true });
+    const pub = start(count, true);
     await pub.waitFor((m) => m.event === 'connected', 30000, 'the broadcast publisher to connect');
     return async () => {
       pub.send('go');
@@ -678,6 +707,21 @@ async function phaseBroadcastEdge(tmp) {
       await pub.exited;
     };
   };
+  return { publish, prepare };
+}
+
+async function phaseBroadcastEdge(tmp) {
+  const n = cfg.broadcastSockets;
+  const { nats, edgeA, edgeB, lg, connect } = await twoEdgesWithSockets(tmp, 'broadcast', n, { reportMs: 20 });
+  let k = 0;
+  const { publish, prepare } = broadcastPublisher((count, waitGo) =>
+    procs.start(
+      `publisher-broadcast-${++k}`,
+      cfg.loadgen,
+      ['publish', '-nats', nats.url, '-subject', 'mesh.push.all', '-users', '1', '-size', String(cfg.payloadBytes), '-count', String(count), '-duration', '30s', ...(waitGo ? ['-wait-go'] : [])],
+      { stdin: waitGo },
+    ),
+  );
   const pids = { edgeA: edgeA.proc.pid, edgeB: edgeB.proc.pid, nats: nats.proc.pid, loadgen: lg.pid };
   const runs = await broadcastRuns(lg, n, publish, pids, prepare);
   const lgFinal = await lgCommand(lg, 'snap', 'snap');
@@ -722,11 +766,11 @@ function peerCtx(tmp) {
 }
 
 /** A loadgen connect for a peer: same counts, source addresses and report period as the edge's. */
-function loadgenPeer(name, peer, { n, reportMs = 1000, creditSocket }) {
+function loadgenPeer(name, peer, { n, reportMs = 1000, creditSocket, extra = [], stdin = false }) {
   const args = ['connect', '-url', peer.urls.join(','), '-n', String(n), '-max-duration', '8m', '-report-every', `${reportMs}ms`];
   args.push('-sources', String(Math.max(1, Math.ceil(n / 10000))), ...peer.loadgenArgs);
   if (creditSocket) args.push('-credit-socket', creditSocket);
-  return procs.start(name, cfg.loadgen, args);
+  return procs.start(name, cfg.loadgen, [...args, ...extra], { stdin });
 }
 
 /** Memory of every server process of a peer: left alone, then after forced full GCs. */
@@ -1254,6 +1298,15 @@ async function main() {
   phases.propagation = async () => (results.propagation = await phasePropagation(tmp));
   const churnCtx = { cfg, procs, root: ROOT, secret, log, loadgenConnect, loadgenReady, edgeWarnings, natsCounts, buildRegistry };
   phases.churn = async () => (results.churn = await phaseChurn(tmp, churnCtx));
+  // The peers' connect storm, latency and broadcast (bench/phases/peer-scenarios.mjs), with this file's helpers.
+  const peerPhases = peerScenarioPhases(PEER_KINDS, {
+    cfg, procs, log, startPeer, peerCtx, loadgenPeer, loadgenReady, storm, latencyLadder, broadcastRuns, broadcastPublisher, lgCommand, readLoadAverage,
+    peerRates: peerLatencyRates(envValue),
+  });
+  for (const [name, run] of Object.entries(peerPhases)) {
+    const [scenario, ...kind] = name.split('-');
+    phases[name] = async () => (results[scenario][kind.join('-')] = await run(tmp));
+  }
   try {
     for (const name of cfg.phases) {
       if (stopping) break;

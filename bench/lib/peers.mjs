@@ -6,12 +6,18 @@
 //     support: { name: pid },                    the rest of the topology (Redis, nats-server)
 //     gc(),                                      full collections in every server process
 //     publisher({users, size, seconds, warmup,   a publisher process speaking the Go publisher's
-//       window, creditSocket}),                  stdout/stdin protocol (connected, warmed, go, done)
+//       window, creditSocket, rate, seed, count, stdout/stdin protocol (connected, warmed, go, done);
+//       broadcast, waitGo, name}),               broadcast: to every socket (broadcastLoadgenArgs)
+//     broadcastLoadgenArgs,                      what a socket needs to receive broadcasts
+//     auth,                                      how its sockets authenticate (the connect storm)
 //     stop() }
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { forceGc, freePort, getJson, startNats, tcpReachable, until } from './services.mjs';
+
+/** The channel every Centrifugo socket of the broadcast phase is subscribed to (its token's "channels" claim). */
+const BROADCAST_CHANNEL = 'all';
 
 export const PEERS = {
   socketio: 'Socket.IO 4.8 + Redis adapter (2 processes + redis-server)',
@@ -31,6 +37,16 @@ export async function startPeer(kind, ctx) {
   if (kind === 'socketio') return startSocketio(ctx, dir);
   if (kind === 'centrifugo-memory' || kind === 'centrifugo-nats') return startCentrifugo(kind, ctx, dir);
   throw new Error(`unknown peer ${kind}`);
+}
+
+/** Publisher options shared by both publishers (Go and Node spell them alike, but for the dash count). */
+function publisherOptions(o, dash) {
+  const opt = (name, v) => (v === undefined || v === 0 || v === '' ? [] : [`${dash}${name}`, String(v)]);
+  return [
+    ...opt('users', o.users), ...opt('size', o.size), ...opt('warmup', o.warmup), ...opt('window', o.window),
+    ...opt('credit-socket', o.creditSocket), ...opt('rate', o.rate), ...opt('seed', o.seed), ...opt('count', o.count),
+    ...(o.waitGo === false ? [] : [`${dash}wait-go`]),
+  ];
 }
 
 /** Why a peer cannot run here (not installed, not built), or undefined. Not a bench failure: the doc names it. */
@@ -73,13 +89,15 @@ async function startSocketio(ctx, dir) {
     gc: () => Promise.all(servers.map((s) => forceGc(s.inspectPort))),
     publisher: (o) =>
       procs.start(
-        'publisher',
+        o.name ?? 'publisher',
         process.execPath,
-        [join(sio, 'publisher.mjs'), '--redis', redisUrl, '--users', String(o.users), '--size', String(o.size), '--seconds', String(o.seconds),
-          '--warmup', String(o.warmup), '--window', String(o.window), '--credit-socket', o.creditSocket, '--wait-go'],
-        { cwd: sio, stdin: true },
+        [join(sio, 'publisher.mjs'), '--redis', redisUrl, '--seconds', String(o.seconds), ...publisherOptions(o, '--'), ...(o.broadcast ? ['--broadcast'] : [])],
+        { cwd: sio, stdin: o.waitGo !== false },
       ),
     publisherKind: 'Node, @socket.io/redis-emitter (emitter.to(user room).emit)',
+    broadcastPublisherKind: 'Node, @socket.io/redis-emitter (emitter.emit: every socket of the namespace, a process per publish call)',
+    broadcastLoadgenArgs: [],
+    auth: 'HS256 JWT in the namespace CONNECT auth ({token}), verified with node:crypto in an io.use middleware (bench/peers/socketio/server.mjs)',
     stop: async () => {
       await Promise.all(servers.map((s) => s.proc.stop()));
       await redis.stop();
@@ -99,6 +117,7 @@ async function startCentrifugo(kind, ctx, dir) {
       // A server-side personal channel per user (personal:#<user>): Centrifugo's targeted push.
       subscribe_to_user_personal_channel: { enabled: true, personal_channel_namespace: 'personal' },
     },
+    // Broadcast: the tokens of the broadcast phase carry "channels": ["all"] (a server-side subscription).
     channel: { namespaces: [{ name: 'personal' }] },
     http_api: { key: apiKey },
     // pprof on the internal port: /debug/pprof/heap?gc=1 runs a full GC (the "after GC" reading).
@@ -120,6 +139,8 @@ async function startCentrifugo(kind, ctx, dir) {
   const via = nats
     ? ['-nats', nats.url, '-subject-prefix', 'cf.personal.#', '-subject-encoding', 'plain']
     : ['-http-api', `${internal}/api`, '-api-key', apiKey, '-channel-prefix', 'personal:#'];
+  // Broadcasts through the HTTP API go one per request (see bench/loadgen/centrifugo_api.go).
+  const viaBroadcast = nats ? ['-nats', nats.url, '-subject', `cf.${BROADCAST_CHANNEL}`] : ['-http-api', `${internal}/api`, '-api-key', apiKey, '-channel', BROADCAST_CHANNEL, '-batch', '1'];
   return {
     kind,
     label: PEERS[kind],
@@ -135,13 +156,17 @@ async function startCentrifugo(kind, ctx, dir) {
     },
     publisher: (o) =>
       procs.start(
-        'publisher',
+        o.name ?? 'publisher',
         ctx.loadgen,
-        ['publish', ...via, '-users', String(o.users), '-size', String(o.size), '-duration', `${o.seconds}s`,
-          '-warmup', String(o.warmup), '-window', String(o.window), '-credit-socket', o.creditSocket, '-wait-go'],
-        { stdin: true },
+        ['publish', ...(o.broadcast ? viaBroadcast : via), '-duration', `${o.seconds}s`, ...publisherOptions(o, '-')],
+        { stdin: o.waitGo !== false },
       ),
     publisherKind: nats ? 'Go, nats.go, raw-mode subjects cf.personal.#<user>' : 'Go, HTTP server API /api/batch (500 publish commands per request)',
+    broadcastPublisherKind: nats
+      ? `Go, nats.go, one message on raw-mode subject cf.${BROADCAST_CHANNEL} per broadcast (a process per publish call)`
+      : `Go, HTTP server API /api/batch, one publish to channel "${BROADCAST_CHANNEL}" per request and broadcast (a process per publish call)`,
+    broadcastLoadgenArgs: ['-claims', JSON.stringify({ channels: [BROADCAST_CHANNEL] })],
+    auth: 'HS256 JWT in the connect command (client.token.hmac_secret_key), then the server-side personal channel subscription',
     stop: async () => {
       await proc.stop();
       if (nats) await nats.proc.stop();

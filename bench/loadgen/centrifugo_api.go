@@ -11,17 +11,19 @@ import (
 
 // centrifugoAPI publishes through Centrifugo's HTTP server API in batches (POST <base>/batch with
 // {"commands":[{"publish":{...}}, ...]}), the way a backend feeds its memory broker. A batch goes
-// out when it holds 500 commands or on flush (the paced publisher flushes every millisecond).
+// out when it holds max commands (500 by default) or on flush (the paced publisher flushes every
+// millisecond). Broadcasts go one per request (max 1), as a backend sends them one by one.
 type centrifugoAPI struct {
 	url, key  string
+	max       int
 	client    *http.Client
 	body      []byte
 	pending   int
 	published uint64
 }
 
-func newCentrifugoAPI(base, key string) *centrifugoAPI {
-	return &centrifugoAPI{url: base + "/batch", key: key, client: &http.Client{Timeout: 30 * time.Second}}
+func newCentrifugoAPI(base, key string, max int) *centrifugoAPI {
+	return &centrifugoAPI{url: base + "/batch", key: key, max: max, client: &http.Client{Timeout: 30 * time.Second}}
 }
 
 func (a *centrifugoAPI) add(channel string, data []byte) error {
@@ -36,7 +38,7 @@ func (a *centrifugoAPI) add(channel string, data []byte) error {
 	a.body = append(a.body, data...) // already a JSON string
 	a.body = append(a.body, `}}`...)
 	a.pending++
-	if a.pending >= 500 {
+	if a.pending >= a.max {
 		return a.flush()
 	}
 	return nil

@@ -85,6 +85,12 @@ func (l *loop) centrifugoText(cn *conn, payload []byte) string {
 		l.sendText(cn, payload)
 		return ""
 	}
+	// Under load Centrifugo batches replies into one frame, newline-separated: a ping ({}) can share
+	// a frame with pushes, and an unanswered ping closes the socket (3012 no pong).
+	if bytes.HasPrefix(payload, []byte("{}\n")) || bytes.Contains(payload, []byte("\n{}")) {
+		l.c.pings.Add(1)
+		l.sendText(cn, []byte("{}"))
+	}
 	if l.countStamped(payload) == 0 {
 		l.c.texts.Add(1)
 		if bytes.Contains(payload, []byte(`"disconnect"`)) {

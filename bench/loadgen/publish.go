@@ -38,11 +38,12 @@ func runPublish(args []string) error {
 	apiKey := fs.String("api-key", "", "Centrifugo HTTP API key")
 	channelPrefix := fs.String("channel-prefix", "personal:", "with -http-api: channel = prefix + user id")
 	channel := fs.String("channel", "", "with -http-api: publish every push to this one channel (a broadcast)")
+	batch := fs.Int("batch", 500, "with -http-api: publish commands per request at most")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *users < 1 || *size < 1 {
-		return errors.New("-users and -size must be >= 1")
+	if *users < 1 || *size < 1 || *batch < 1 {
+		return errors.New("-users, -size and -batch must be >= 1")
 	}
 	if *count <= 0 && *duration <= 0 {
 		return errors.New("give -count or -duration: every run is bounded")
@@ -100,7 +101,7 @@ func runPublish(args []string) error {
 	var flush func() error
 	var outMsgs func() uint64
 	if *httpAPI != "" {
-		api := newCentrifugoAPI(*httpAPI, *apiKey)
+		api := newCentrifugoAPI(*httpAPI, *apiKey, *batch)
 		send = func(ch string) error { return api.add(ch, payload) }
 		flush = api.flush
 		outMsgs = func() uint64 { return api.published }

@@ -5,7 +5,9 @@
 // (bench/loadgen publish), so bench/run.mjs drives both alike:
 //
 //   node publisher.mjs --redis URL --users N --size 100 --seconds 15 --warmup 20000
-//                      --credit-socket P --window W [--wait-go]
+//                      --credit-socket P --window W [--wait-go] [--rate R] [--count C] [--broadcast] [--seed S]
+// --rate paces the measured run (each millisecond, what is due); --count ends it after C pushes;
+// --broadcast sends every push to every socket (emitter.emit, no room); --seed picks the users.
 // stdout: {"event":"connected"}, {"event":"warmed",...}, then (after a line on stdin with --wait-go)
 // {"event":"done","published":N,"elapsedMs":T,...}; with --wait-go it then waits for another line.
 // The payload is a JSON string of --size bytes starting with "~t" + 19 digits of Unix nanoseconds.
@@ -26,6 +28,10 @@ const { values: o } = parseArgs({
     window: { type: 'string', default: '20000' },
     'credit-socket': { type: 'string' },
     'wait-go': { type: 'boolean', default: false },
+    rate: { type: 'string', default: '0' },
+    count: { type: 'string', default: '0' },
+    broadcast: { type: 'boolean', default: false },
+    seed: { type: 'string', default: '1' },
   },
 });
 const num = (name, min) => {
@@ -41,6 +47,17 @@ const size = num('size', 24);
 const seconds = num('seconds', 0.1);
 const warmup = num('warmup', 0);
 const window = num('window', 1);
+const rate = num('rate', 0);
+const count = num('count', 0);
+// A small seeded generator (mulberry32): the same seed picks the same users, as in the Go publisher.
+let seedState = num('seed', 0) >>> 0;
+const random = () => {
+  seedState = (seedState + 0x6d2b79f5) >>> 0;
+  let t = seedState;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+};
 const emitLine = (v) => process.stdout.write(`${JSON.stringify(v)}\n`);
 
 const client = createClient({ url: o.redis });
@@ -79,12 +96,21 @@ if (o['credit-socket']) {
 const base = received;
 let sent = 0;
 
-/** Publishes up to want pushes (0: no limit) before deadline, keeping the window. */
-async function publish(want, deadline) {
+/** Publishes up to want pushes (0: no limit) before deadline, keeping the window; paced at perSecond when > 0. */
+async function publish(want, deadline, perSecond = 0) {
   let k = 0;
   let stalls = 0;
   let stallMs = 0;
+  const start = performance.now();
   while ((want === 0 || k < want) && performance.now() < deadline) {
+    let due = Infinity;
+    if (perSecond > 0) {
+      due = Math.floor(((performance.now() - start) / 1000) * perSecond);
+      if (k >= due) {
+        await new Promise((r) => setTimeout(r, 1));
+        continue;
+      }
+    }
     if (base >= 0 && sent - (received - base) > window) {
       stalls++;
       const s0 = performance.now();
@@ -92,8 +118,9 @@ async function publish(want, deadline) {
       stallMs += performance.now() - s0;
       continue;
     }
-    const batch = Math.min(256, want === 0 ? 256 : want - k);
-    for (let j = 0; j < batch; j++) emitter.to(rooms[(Math.random() * users) | 0]).emit('p', stamp());
+    const batch = Math.min(256, want === 0 ? 256 : want - k, due - k);
+    if (o.broadcast) for (let j = 0; j < batch; j++) emitter.emit('p', stamp());
+    else for (let j = 0; j < batch; j++) emitter.to(rooms[(random() * users) | 0]).emit('p', stamp());
     k += batch;
     sent += batch;
     // Let the Redis client write what it queued and the credit count arrive.
@@ -114,12 +141,12 @@ if (warmup > 0) {
 if (o['wait-go']) await lines.next();
 const t0 = performance.now();
 const cpu0 = process.cpuUsage();
-const r = await publish(0, t0 + seconds * 1000);
+const r = await publish(count, t0 + seconds * 1000, rate);
 const elapsedMs = performance.now() - t0;
 const cpu = process.cpuUsage(cpu0);
 emitLine({
   event: 'done', published: r.k, elapsedMs: Math.round(elapsedMs), perSecond: (r.k / elapsedMs) * 1000, stalls: r.stalls, stallMs: Math.round(r.stallMs),
-  cpuUserUs: cpu.user, cpuSystemUs: cpu.system, size, users,
+  cpuUserUs: cpu.user, cpuSystemUs: cpu.system, size, users, rate,
 });
 if (o['wait-go']) {
   // Stay (idle) until told, so the orchestrator can still read this process's CPU time; bounded.
