@@ -334,6 +334,7 @@ export function renderMarkdown(r, { svgPaths, telemetry, durable }) {
     `${num(x.withoutForcedGc?.kibPerConnection)} KiB | ${Number.isFinite(x.heapBytesPerConnection) ? `${int(x.heapBytesPerConnection)} B` : 'n/a (not a JS heap)'} | this run |`;
   if (me) L.push(memRow('Session Mesh edge (authenticated; its own user and session subscriptions each)', me, true));
   else L.push('| Session Mesh edge | – | not measured | – | – | this run |');
+  if (r.memory?.mesh) L.push(memRow('Session Mesh single process (`services/mesh`, `npm start`: edge, registry and admin API on the in-process bus)', r.memory.mesh, false));
   if (mr) L.push(memRow('raw uWebSockets.js (no auth, no state)', mr, false));
   for (const k of PEER_ORDER) if (r.memory?.[k]) L.push(memRow(`${r.memory[k].label ?? PEER_LABELS[k]} (ratios: "Peers in the same run")`, r.memory[k], false));
   if (!r.memory?.socketio) {
@@ -469,7 +470,9 @@ export function renderMarkdown(r, { svgPaths, telemetry, durable }) {
   L.push(`| p99 end to end < 5 ms at half of saturation | ${half ? `${num(half.latencyMs?.p99)} ms at ${int(half.offeredPerSecond)}/s` : 'n/a'} | ${met(half?.latencyMs?.p99, 5)} |`);
   const bRatio = ratio(r.broadcast?.edge?.burst?.deliveriesPerSecond, r.broadcast?.raw?.burst?.deliveriesPerSecond);
   L.push(`| broadcast deliveries/s ≥ 70 % of raw uWS's | ${Number.isFinite(bRatio) ? `${Math.round(bRatio * 100)} %` : 'n/a'} | ${metAtLeast(bRatio, 0.7)} |`);
-  L.push('| single-process mesh (`services/mesh`) memory per connection ≤ 3× raw uWS\'s | not measured by `npm run bench` (no phase runs `services/mesh`) | **not measured** |');
+  const mm = r.memory?.mesh;
+  const meshRatio = ratio(mm?.kibPerConnection, mr?.kibPerConnection);
+  L.push(`| single-process mesh (\`services/mesh\`) memory per idle connection after GC ≤ 3× raw uWS's | ${mm && mr ? `${num(mm.kibPerConnection)} KiB vs ${num(mr.kibPerConnection)} KiB: ${x2(meshRatio)}` : 'n/a (phase memory-mesh not run)'} | ${met(meshRatio, 3)} |`);
   const cap = r.capacity;
   L.push(`| NATS side < 1 KiB per connection (capacity phase) | ${cap ? `${num(cap.nats.kibPerConnection)} KiB` : 'n/a'} | ${met(cap?.nats.kibPerConnection, 1)} |`);
   L.push(`| registry < 0.5 KiB per connection (capacity phase, RSS after GC) | ${cap ? `${num(cap.registry.kibPerConnection)} KiB` : 'n/a'} | ${met(cap?.registry.kibPerConnection, 0.5)} |`);

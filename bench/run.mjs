@@ -62,7 +62,7 @@ import { Procs, readLog } from './lib/procs.mjs';
 import { cpuDelta, cpuSnapshot, machineBusyUs, rssKiB } from './lib/procstat.mjs';
 import { PEERS, startPeer } from './lib/peers.mjs';
 import { peerLatencyRates, peerScenarioPhaseNames, peerScenarioPhases } from './phases/peer-scenarios.mjs';
-import { forceGc, getJson, jetStreamCounts, registryMetrics, settleRss, startAdmin, startEdge, startNats, startRaw, startRegistry, until } from './lib/services.mjs';
+import { forceGc, getJson, jetStreamCounts, registryMetrics, settleRss, startAdmin, startEdge, startMesh, startNats, startRaw, startRegistry, until } from './lib/services.mjs';
 import { render } from './render.mjs';
 import { envLookup, isShort } from './lib/short-mode.mjs';
 import { phaseChurn } from './phases/churn.mjs';
@@ -80,7 +80,7 @@ const intEnv = (name, def, min, max) => {
 
 const PEER_KINDS = Object.keys(PEERS);
 const SCENARIO_PHASES = ['connect-edge', 'connect-raw', 'latency-edge', 'broadcast-edge', 'broadcast-raw', 'capacity', 'propagation', 'churn'];
-const DEFAULT_PHASES = ['memory-raw', 'memory-edge', 'push-edge', 'push-raw', ...PEER_KINDS.flatMap((k) => [`memory-${k}`, `push-${k}`]), ...SCENARIO_PHASES, ...peerScenarioPhaseNames(PEER_KINDS)];
+const DEFAULT_PHASES = ['memory-raw', 'memory-edge', 'memory-mesh', 'push-edge', 'push-raw', ...PEER_KINDS.flatMap((k) => [`memory-${k}`, `push-${k}`]), ...SCENARIO_PHASES, ...peerScenarioPhaseNames(PEER_KINDS)];
 const cfg = {
   conns: intEnv('BENCH_CONNS', 15000, 100, 19000),
   pushUsersPerEdge: intEnv('BENCH_PUSH_USERS_PER_EDGE', 5000, 10, 9500),
@@ -274,6 +274,19 @@ async function phaseMemoryEdge(tmp) {
  * Waits until the loadgen's push count reaches target or stops moving for quietMs; returns the
  * count and when (performance.now()) it last changed. Bounded by maxMs.
  */
+/** Memory per idle connection of the single-process mesh (`npm start`: every role, in-process bus), same load as memory-edge. */
+async function phaseMemoryMesh() {
+  buildService('mesh');
+  const mesh = await startMesh(procs, { root: ROOT, secret, id: 'bench-mesh-mem', inspect: true });
+  const before = await readMemory(mesh);
+  const lg = loadgenConnect('loadgen-memory-mesh', { urls: [mesh.url], n: cfg.conns, raw: false });
+  const connect = await loadgenReady(lg, cfg.conns, 180000);
+  const after = await readMemory(mesh);
+  await lg.stop();
+  await mesh.proc.stop();
+  return { connections: after.stats.connections, connect, connectsPerSecond: cfg.conns / (connect.connectMs / 1000), ...perConnection(before, after, cfg.conns), meshLogWarnings: edgeWarnings(mesh.proc) };
+}
+
 async function drain(lg, target, { quietMs = 1500, maxMs = 20000 } = {}) {
   const t0 = performance.now();
   let last = -1;
@@ -1288,6 +1301,7 @@ async function main() {
     phases[`memory-${k}`] = async () => (results.memory[k] = await phaseMemoryPeer(k, tmp));
     phases[`push-${k}`] = async () => (results.push[k] = await phasePushPeer(k, tmp));
   }
+  phases['memory-mesh'] = async () => (results.memory.mesh = await phaseMemoryMesh());
   phases['connect-edge'] = async () => (results.connect.edge = await phaseConnectEdge(tmp));
   phases['connect-raw'] = async () => (results.connect.raw = await phaseConnectRaw(tmp));
   phases['latency-edge'] = async () => (results.latency.edge = await phaseLatencyEdge(tmp));
@@ -1354,10 +1368,11 @@ function printSummary(r) {
   const lines = ['', 'summary:'];
   const mem = (x) => `${f(x.kibPerConnection)} KiB/conn RSS after GC (${f(x.withoutForcedGc?.kibPerConnection)} left alone), ${f(x.heapBytesPerConnection, 0)} B/conn live heap`;
   if (r.memory.raw) lines.push(`  memory raw uWS : ${mem(r.memory.raw)}`);
-  if (r.memory.edge) lines.push(`  memory edge    : ${mem(r.memory.edge)} (target <= 2.5 KiB)`);
+  if (r.memory.edge) lines.push(`  memory edge    : ${mem(r.memory.edge)}`);
+  if (r.memory.mesh) lines.push(`  memory mesh    : ${mem(r.memory.mesh)} (single process, in-process bus)`);
   const pe = r.push.edge;
   const pr = r.push.raw;
-  if (pe) lines.push(`  push edge      : ${f(pe.deliveriesPerSecond, 0)} deliveries/s, ${f(pe.edgeUsPerDelivery)} us edge CPU/delivery (user ${f(pe.edgeUserUsPerDelivery)} + system ${f(pe.edgeSystemUsPerDelivery)}; target <= 3), nats ${f(pe.cpu.nats.usPerDelivery)} us`);
+  if (pe) lines.push(`  push edge      : ${f(pe.deliveriesPerSecond, 0)} deliveries/s, ${f(pe.edgeUsPerDelivery)} us edge CPU/delivery (user ${f(pe.edgeUserUsPerDelivery)} + system ${f(pe.edgeSystemUsPerDelivery)}), nats ${f(pe.cpu.nats.usPerDelivery)} us`);
   const k = r.capacity;
   if (k) lines.push(`  capacity       : ${k.opened}/${k.connections} sessions in ${f(k.connectWallMs / 1000, 1)} s; KiB/conn after GC: edges ${f(k.edgesMemory.kibPerConnection)}, nats ${f(k.nats.kibPerConnection)}, registry ${f(k.registry.kibPerConnection)} (counts ${k.registry.connectionsCounted}); full edge ${f(k.fill?.kibPerConnection)} at ${k.fill?.connections}`);
   const pg = r.propagation;

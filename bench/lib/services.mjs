@@ -1,5 +1,6 @@
 // Starting the processes a bench phase needs, each ready by observation (a ports file, a TCP
 // connect, an HTTP 200, a JSON line), never after a fixed sleep.
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -130,6 +131,27 @@ async function startService(procs, { root, service, id, env, main = join(root, `
  * One registry replica (services/registry/dist/main.js) with the env the integration tests give it,
  * ready when GET /readyz answers 200. It has no /stats: registryMetrics reads its ops /metrics.
  */
+/**
+ * The single-process mesh (services/mesh: edge, registry and admin API in one process on its
+ * in-process bus), as `npm start` runs it, with the bench's HS256 secret. /stats on its ops port
+ * is the edge role's.
+ */
+export async function startMesh(procs, { root, secret, id = 'bench-mesh', inspect = false }) {
+  const [port, adminPort] = [await freePort(), await freePort()];
+  const env = {
+    MESH_EDGE_PORT: String(port),
+    MESH_EDGE_HOST: '127.0.0.1',
+    MESH_EDGE_ID: id,
+    MESH_JWT_SECRET: secret,
+    MESH_ADMIN_PORT: String(adminPort),
+    MESH_ADMIN_HOST: '127.0.0.1',
+    MESH_ADMIN_TOKENS: randomBytes(24).toString('hex'),
+    MESH_DRAIN_DELAY_MS: '0',
+  };
+  const { proc, base, inspectPort } = await startService(procs, { root, service: 'mesh', id, env, inspect, what: 'single-process mesh' });
+  return { proc, port, base, url: `ws://127.0.0.1:${port}/`, inspectPort };
+}
+
 export async function startRegistry(procs, { root, natsUrl, id = 'bench-registry', settleMs = 200, inspect = false }) {
   const env = { MESH_NATS_URL: natsUrl, MESH_KV_REPLICAS: '1', MESH_REGISTRY_SETTLE_MS: String(settleMs), MESH_REGISTRY_ID: id };
   return startService(procs, { root, service: 'registry', id, env, inspect });
