@@ -435,7 +435,9 @@ export function renderMarkdown(r, { svgPaths, telemetry, durable }) {
   L.push(...renderPeers(r));
   L.push(...renderScenarios(r));
   L.push(...renderCapacity(r));
+  L.push(...renderCapacityPeers(r));
   L.push(...renderPropagation(r));
+  L.push(...renderPropagationPeers(r));
   L.push(...renderChurn(r, svgPaths.churn));
   if (telemetry) L.push(...renderTelemetry(telemetry));
   if (durable) L.push(...renderDurable(durable));
@@ -564,7 +566,7 @@ export function renderMarkdown(r, { svgPaths, telemetry, durable }) {
     '- The raw uWebSockets.js push baseline generates its messages in-process; the edge receives them from NATS (parsing, subject lookup). The difference between the two is the cost of the session layer plus the bus.',
     '- Memory: the "left alone" figures include garbage V8 had not collected yet and memory the allocator had not returned; the "after GC" figures count what the connections really hold. A production process sits somewhere between the two.',
     `- The raw-broadcast figures${r.memory?.socketio ? '' : ' and the Socket.IO figures'} marked "earlier" are from shared/ENVIRONMENT.md, measured earlier on a machine of this kind with \`ws\`-based clients, not by this bench.`,
-    '- Peers: the Socket.IO publisher is a Node process (the emitter) and Centrifugo\'s memory-broker publisher goes through its HTTP API, so the publishers differ; only the server (and bus) CPU enters the ratios, never the publisher\'s. The connect storm, latency and broadcast scenarios run for the peers too (phases `connect-<peer>`, `latency-<peer>`, `broadcast-<peer>`), with fewer latency steps than the edge\'s; kill propagation and churn run on Session Mesh only (the peers have no admin kill, and their presence is not what churn checks).',
+    '- Peers: the Socket.IO publisher is a Node process (the emitter) and Centrifugo\'s memory-broker publisher goes through its HTTP API, so the publishers differ; only the server (and bus) CPU enters the ratios, never the publisher\'s. The connect storm, latency and broadcast scenarios run for the peers too (phases `connect-<peer>`, `latency-<peer>`, `broadcast-<peer>`), with fewer latency steps than the edge\'s; so do capacity and kill propagation (phases `capacity-<peer>`, through each peer\'s own disconnect API). The blacklist and churn run on Session Mesh only (the peers have no ban that outlives a reconnect here, and their presence is not what churn checks).',
     `- /proc CPU times have a resolution of 10 ms; over runs of ${c.pushSeconds} s the error is far below 1 %.`,
     '',
   );
@@ -607,6 +609,102 @@ export function renderPropagation(r) {
     '',
   );
   if (k.edgeLogWarnings?.length) L.push(`The edges logged ${k.edgeLogWarnings.length} warnings or errors (see \`propagation.edgeLogWarnings\` in the JSON).`, '');
+  return L;
+}
+
+/** Capacity for the peers (phases capacity-<peer>): the same sessions in each peer's topology, as ratios edges / peer. */
+export function renderCapacityPeers(r) {
+  const k = r.capacity;
+  const L = ['**The peers holding the same sessions** (phases `capacity-<peer>`, bench/phases/peer-capacity.mjs):', ''];
+  L.push(
+    'Each peer holds the same number of authenticated sessions (one socket and one user each) over as many server processes as the edges above, one load generator per process: ' +
+      'Socket.IO processes on one Redis adapter and redis-server, Centrifugo nodes on one NATS broker and nats-server. Centrifugo\'s memory broker does not connect nodes, so it runs ' +
+      'one node, which holds what one process can under the 20,000 open-files limit (19,000 sockets): its row says how many. RSS per connection is the growth of all server processes together ' +
+      'after forced full GCs (as in the peers\' memory phase), divided by the sessions; the bus/store (redis-server, nats-server) is read as it is. ' +
+      'Ratios are **Session Mesh / peer** (below 1: the edges use less); the edges\' side is the capacity table above (6 edges, one nats-server, one registry: ' +
+      'the registry keeps presence, which neither peer keeps here). Time per connect is the wall time to connect all, divided by the sessions. ' +
+      'Centrifugo with its memory broker holds fewer sessions on one process, so its ratios compare unlike populations: its memory per connection carries over, its times less so.',
+    '',
+  );
+  L.push(
+    '| peer | sessions (server processes) | time to connect all | server RSS/conn after GC | left alone | per process (after GC) | bus/store beside it | edges / peer after GC | edges + nats-server + registry / peer + its bus/store | time per connect, edges / peer | load |',
+    '| --- | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: | ---: |',
+  );
+  const em = k?.edgesMemory?.kibPerConnection;
+  const emAll = k ? em + k.nats.kibPerConnection + k.registry.kibPerConnection : NaN;
+  const edgePerConnectMs = k ? k.connectWallMs / k.opened : NaN;
+  if (k) L.push(`| **Session Mesh** (${k.edges} edges + nats-server + registry) | ${int(k.opened)} (${k.edges}) | ${num(k.connectWallMs / 1000, 1)} s | **${num(em)} KiB** | ${num(k.edgesMemory.withoutForcedGc.kibPerConnection)} | – | nats-server ${num(k.nats.kibPerConnection)} KiB, registry ${num(k.registry.kibPerConnection)} KiB | 1 | 1 | 1 | ${loadOf(r, 'capacity')} |`);
+  for (const kind of PEER_ORDER) {
+    const c = r.capacityPeers?.[kind];
+    if (!c) {
+      L.push(`| ${PEER_SHORT[kind]} | ${missingText(r, `capacity-${kind}`)} | | | | | | | | | |`);
+      continue;
+    }
+    const supportKiB = Object.values(c.support).reduce((a, x) => a + x.kibPerConnection, 0);
+    const support = Object.entries(c.support).map(([n, x]) => `${n} ${num(x.kibPerConnection)} KiB`).join(', ') || 'none (in-process)';
+    const perProcess = c.memory.perServer.map((x) => num(x.kibPerConnection)).join(', ');
+    // Fewer servers than the edges (Centrifugo's memory broker: one node) can mean fewer sessions too.
+    const why = kind === 'centrifugo-memory' ? "one node: the memory broker does not connect nodes; at most 19,000 sockets under the 20,000 open-files limit" : c.limit;
+    const held = `${int(c.opened)}${c.sessions < c.requested ? ` of ${int(c.requested)}` : ''} (${c.servers})${c.servers < k?.edges && why ? ` (${why})` : ''}`;
+    L.push(
+      `| ${PEER_SHORT[kind]} | ${held} | ${num(c.connectWallMs / 1000, 1)} s | ${num(c.memory.kibPerConnection)} KiB | ${num(c.memory.withoutForcedGc.kibPerConnection)} | ${perProcess} | ${support} | ` +
+        `**${x2(ratio(em, c.memory.kibPerConnection))}** | ${x2(ratio(emAll, c.memory.kibPerConnection + supportKiB))} | ${x2(ratio(edgePerConnectMs, c.connectWallMs / c.opened))} | ${loadOf(r, `capacity-${kind}`)} |`,
+    );
+  }
+  L.push('');
+  const unsettled = PEER_ORDER.filter((kind) => r.capacityPeers?.[kind] && !r.capacityPeers[kind].memory.settled);
+  if (unsettled.length) L.push(`RSS did not settle within 30 s in a server process of ${unsettled.join(', ')}: the figures are the last readings.`, '');
+  const secs = PEER_ORDER.filter((kind) => r.phaseSeconds?.[`capacity-${kind}`]).map((kind) => `capacity-${kind} ${r.phaseSeconds[`capacity-${kind}`]} s`);
+  L.push(
+    `Phases \`capacity-<peer>\`, in the default run (${secs.length ? `${secs.join(', ')} in this run, kill propagation included` : 'about a minute each, kill propagation included'}; alone: ` +
+      '`BENCH_MERGE=1 BENCH_PHASES=capacity-socketio,capacity-centrifugo-memory,capacity-centrifugo-nats npm run bench`): `BENCH_CAPACITY_CONNS` and `BENCH_CAPACITY_EDGES` change their sizes.',
+    '',
+  );
+  return L;
+}
+
+/** Kill propagation for the peers (second half of the capacity-<peer> phases), as ratios edge / peer. */
+export function renderPropagationPeers(r) {
+  const k = r.propagation;
+  const L = ['**The peers\' own "disconnect this user now" calls** (second half of phases `capacity-<peer>`, with that phase\'s population connected):', ''];
+  L.push(
+    'Timed exactly like the admin kill above (marks, one call at a time at the same rate, the same number of calls, the same number of sockets per target session; bench/lib/propagation-timing.mjs). ' +
+      'The peers disconnect a user where the edge kills a session: every bench session is its own user, so the same sockets close. ' +
+      'Socket.IO\'s emitter call returns nothing (a Redis PUBLISH that every server process receives), so it has no answer to time; its sockets count as closed at the namespace ' +
+      'disconnect packet (`41`) the server sends just before closing the connection, Centrifugo\'s at its close frame (3503 force disconnect), the edge\'s at its close frame (4005). ' +
+      'Ratios are **Session Mesh / peer** (below 1: the edge closes the sockets sooner); Centrifugo with its memory broker holds 19,000 sessions in one process, not the edges\' population, ' +
+      'and its call never leaves that process. The edge\'s row is from its own phase `propagation` (see its load and run time there).',
+    '',
+  );
+  L.push(
+    '| peer | disconnect call | sessions held (server processes) | calls | sockets per target | last socket closed p50 / p99 / max (ms) | call answered p50 / p99 (ms) | edge kill / peer at p50 | at p99 | sessions with a socket still open after 5 s | closes counted / expected | load |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  );
+  const ek = k?.kill?.lastSocketClosedMs;
+  if (k) {
+    L.push(
+      `| **Session Mesh** (${k.edges} edges) | admin \`POST /v1/sessions/{id}/kill\` | ${int(k.sessions)} (${k.edges}) | ${k.kill.requests} | ${k.socketsPerSession} | **${msv(ek.p50)} / ${msv(ek.p99)} / ${msv(ek.max)}** | ${msv(k.kill.answerMs.p50)} / ${msv(k.kill.answerMs.p99)} | 1 | 1 | ${k.kill.misses} | ${int(k.killedCloses.counted)} / ${int(k.killedCloses.expected)} | ${loadOf(r, 'propagation')} |`,
+    );
+  }
+  for (const kind of PEER_ORDER) {
+    const c = r.capacityPeers?.[kind];
+    const p = c?.propagation;
+    if (!p) {
+      L.push(`| ${PEER_SHORT[kind]} | ${c ? 'not measured: the capacity half failed' : missingText(r, `capacity-${kind}`)} | | | | | | | | | | |`);
+      continue;
+    }
+    const pk = p.kill.lastSocketClosedMs;
+    L.push(
+      `| ${PEER_SHORT[kind]} | ${p.api} | ${int(c.opened)} (${c.servers}) | ${p.kill.requests} | ${p.socketsPerSession}${c.servers < p.socketsPerSession ? ' (on one process)' : ''} | ${msv(pk.p50)} / ${msv(pk.p99)} / ${msv(pk.max)} | ` +
+        `${p.answered ? `${msv(p.kill.answerMs.p50)} / ${msv(p.kill.answerMs.p99)}` : 'none (no answer)'} | **${x2(ratio(ek?.p50, pk.p50))}** | **${x2(ratio(ek?.p99, pk.p99))}** | ${p.kill.misses ? `**${p.kill.misses}**` : 0} | ${int(p.closes.counted)} / ${int(p.closes.expected)} | ${loadOf(r, `capacity-${kind}`)} |`,
+    );
+  }
+  L.push('');
+  L.push(
+    'The blacklist has no peer counterpart: Socket.IO has no server-side ban, and the open-source Centrifugo v6.9.1 declares `block_user` in its API schema but serves no handler for it ' +
+      '(user blocking is a Centrifugo PRO feature), so only the kill is compared.',
+    '',
+  );
   return L;
 }
 

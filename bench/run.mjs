@@ -28,6 +28,10 @@
 //   churn        (about 3.5 minutes) nats-server, 2 edges, registry; held sessions plus a population
 //                disconnecting and reconnecting at a steady rate: RSS over time and after GC, presence
 //                exact at the end (bench/phases/churn.mjs)
+//   capacity-<peer>  each peer holding the capacity phase's sessions over as many processes as the edges
+//                (Centrifugo's memory broker: one node, 19,000 sockets), RSS per connection after GC, then
+//                kill propagation through the peer's own disconnect API, timed like the admin kill
+//                (bench/phases/peer-capacity.mjs)
 // Before each phase the 1-minute load average is read; above BENCH_MAX_LOAD (2) the bench waits for
 // it to drop (at most BENCH_LOAD_WAIT_S, 120 s, per phase and BENCH_LOAD_WAIT_TOTAL_S, 480 s, in all)
 // and records it either way.
@@ -62,8 +66,10 @@ import { Procs, readLog } from './lib/procs.mjs';
 import { cpuDelta, cpuSnapshot, machineBusyUs, rssKiB } from './lib/procstat.mjs';
 import { PEERS, startPeer } from './lib/peers.mjs';
 import { peerLatencyRates, peerScenarioPhaseNames, peerScenarioPhases } from './phases/peer-scenarios.mjs';
+import { peerCapacityPhaseNames, peerCapacityPhases } from './phases/peer-capacity.mjs';
 import { forceGc, getJson, jetStreamCounts, registryMetrics, settleRss, startAdmin, startEdge, startMesh, startNats, startRaw, startRegistry, until } from './lib/services.mjs';
 import { render } from './render.mjs';
+import { closeReasons, propagationTimer } from './lib/propagation-timing.mjs';
 import { envLookup, isShort } from './lib/short-mode.mjs';
 import { phaseChurn } from './phases/churn.mjs';
 
@@ -80,7 +86,7 @@ const intEnv = (name, def, min, max) => {
 
 const PEER_KINDS = Object.keys(PEERS);
 const SCENARIO_PHASES = ['connect-edge', 'connect-raw', 'latency-edge', 'broadcast-edge', 'broadcast-raw', 'capacity', 'propagation', 'churn'];
-const DEFAULT_PHASES = ['memory-raw', 'memory-edge', 'memory-mesh', 'push-edge', 'push-raw', ...PEER_KINDS.flatMap((k) => [`memory-${k}`, `push-${k}`]), ...SCENARIO_PHASES, ...peerScenarioPhaseNames(PEER_KINDS)];
+const DEFAULT_PHASES = ['memory-raw', 'memory-edge', 'memory-mesh', 'push-edge', 'push-raw', ...PEER_KINDS.flatMap((k) => [`memory-${k}`, `push-${k}`]), ...SCENARIO_PHASES, ...peerScenarioPhaseNames(PEER_KINDS), ...peerCapacityPhaseNames(PEER_KINDS)];
 const cfg = {
   conns: intEnv('BENCH_CONNS', 15000, 100, 19000),
   pushUsersPerEdge: intEnv('BENCH_PUSH_USERS_PER_EDGE', 5000, 10, 9500),
@@ -887,9 +893,19 @@ async function phasePushPeer(kind, tmp) {
 /** Sockets each process may hold here: the 20,000 open-files limit, less room for its other files. */
 const SOCKETS_PER_PROCESS = 19500;
 
+/** Edges of the capacity topology: cfg.capacityEdges, more when a share would exceed SOCKETS_PER_PROCESS. */
+function capacityServerCount() {
+  return Math.max(cfg.capacityEdges, Math.ceil(cfg.capacityConns / SOCKETS_PER_PROCESS));
+}
+
+/** Sockets per target session in the edge's propagation phase (holdTargets' default for its edges). */
+function edgeSocketsPerSession() {
+  return 1 + Math.min(2, capacityServerCount() - 1);
+}
+
 /** The capacity topology's servers: one nats-server, one registry replica, enough edges for cfg.capacityConns (and the admin API when asked, started first: it creates the blacklist bucket). */
 async function startCapacityServers(tmp, tag, { adminToken } = {}) {
-  const edgeCount = Math.max(cfg.capacityEdges, Math.ceil(cfg.capacityConns / SOCKETS_PER_PROCESS));
+  const edgeCount = capacityServerCount();
   buildRegistry();
   const nats = await startNats(procs, { bin: cfg.natsServer, dir: join(tmp, `nats-${tag}`) });
   const admin = adminToken ? await startAdmin(procs, { root: ROOT, natsUrl: nats.url, token: adminToken, id: `bench-admin-${tag}` }) : undefined;
@@ -900,11 +916,11 @@ async function startCapacityServers(tmp, tag, { adminToken } = {}) {
 }
 
 /** One loadgen per edge, contiguous user blocks (-offset): distinct users u0..u(n-1) over all of them; waits until every attempt resolved. */
-async function connectCapacityLoadgens(edges, n, tag, { stdin = false, reportMs } = {}) {
+async function connectCapacityLoadgens(edges, n, tag, { stdin = false, reportMs, extra = [] } = {}) {
   const shares = edges.map((_, i) => Math.floor((n * (i + 1)) / edges.length) - Math.floor((n * i) / edges.length));
   const offsets = shares.map((_, i) => shares.slice(0, i).reduce((a, b) => a + b, 0));
   const t0 = performance.now();
-  const lgs = edges.map((e, i) => loadgenConnect(`loadgen-${tag}-${i}`, { urls: [e.url], n: shares[i], raw: false, sources: 4, stdin, reportMs, extra: ['-offset', String(offsets[i])] }));
+  const lgs = edges.map((e, i) => loadgenConnect(`loadgen-${tag}-${i}`, { urls: [e.url], n: shares[i], raw: false, sources: 4, stdin, reportMs, extra: ['-offset', String(offsets[i]), ...extra] }));
   const readies = await Promise.all(lgs.map((lg) => lg.waitFor((m) => m.event === 'ready', 300000, 'all connection attempts resolved')));
   const connectWallMs = performance.now() - t0;
   const opened = readies.reduce((a, r) => a + r.opened, 0);
@@ -1006,11 +1022,32 @@ async function phaseCapacity(tmp) {
   return out;
 }
 
-/** p50/p99/max (and the count) of a list of milliseconds. */
-function msSummary(list) {
-  const v = [...list].sort((a, b) => a - b);
-  const at = (q) => (v.length ? v[Math.min(v.length - 1, Math.ceil(q * v.length) - 1)] : undefined);
-  return { count: v.length, p50: at(0.5), p99: at(0.99), max: v[v.length - 1], mean: v.length ? v.reduce((a, b) => a + b, 0) / v.length : undefined };
+/**
+ * Target sessions for propagation: the first `perEdge` sessions of each server's block (main: from
+ * connectCapacityLoadgens) also connect to the next two servers (client ids c1-<u>, c2-<u>), so each is
+ * held by three sockets on three servers; with two servers, two sockets; with one, one (unless `sockets`
+ * asks for more: the extra sockets then go to that same server).
+ * Returns the targets in call order ({ user, lgs }), interleaved over the servers.
+ */
+async function holdTargets(servers, main, count, tag, { extra = [], sockets = 1 + Math.min(2, servers.length - 1) } = {}) {
+  const E = servers.length;
+  const extraSockets = sockets - 1;
+  const perEdge = Math.ceil(count / E);
+  if (perEdge > Math.min(...main.shares)) throw new Error(`${tag}: ${perEdge} targets per server exceed a server's ${Math.min(...main.shares)} sessions`);
+  const extras = servers.map((_, i) =>
+    Array.from({ length: extraSockets }, (_, k) => {
+      const to = E === 1 ? 0 : (i + k + 1) % E;
+      return loadgenConnect(`loadgen-${tag}-${i}-on-${to}-${k + 1}`, {
+        urls: [servers[to].url], n: perEdge, raw: false, sources: 1, stdin: true, reportMs: 500,
+        // A peer's own arguments come last: they drop the client id, which only the edge reads.
+        extra: ['-offset', String(main.offsets[i]), '-client-prefix', `c${k + 1}-`, ...extra],
+      });
+    }),
+  );
+  for (const lg of extras.flat()) await loadgenReady(lg, perEdge, 60000);
+  const targets = [];
+  for (let j = 0; j < perEdge; j++) for (let i = 0; i < E; i++) targets.push({ user: main.offsets[i] + j, lgs: [main.lgs[i], ...extras[i]] });
+  return { targets, perEdge, extras, socketsPerSession: sockets };
 }
 
 /**
@@ -1029,88 +1066,36 @@ async function phasePropagation(tmp) {
   const { admin, registry, edges } = await startCapacityServers(tmp, 'prop', { adminToken: token });
   const main = await connectCapacityLoadgens(edges, n, 'propagation', { stdin: true, reportMs: 500 });
   if (main.opened < n) throw new Error(`propagation: only ${main.opened} of ${n} sockets opened (${main.failed} failed: ${JSON.stringify(main.failures).slice(0, 800)})`);
+  const { targets, perEdge, extras, socketsPerSession } = await holdTargets(edges, main, cfg.propagationKills + cfg.propagationBlacklists, 'prop');
   const E = edges.length;
-  const extraEdges = Math.min(2, E - 1);
-  const perEdge = Math.ceil((cfg.propagationKills + cfg.propagationBlacklists) / E);
-  if (perEdge > Math.min(...main.shares)) throw new Error(`propagation: ${perEdge} targets per edge exceed an edge's ${Math.min(...main.shares)} sessions`);
-  // The first perEdge sessions of edge i also connect to edges i+1 and i+2 (client ids c1-<u>, c2-<u>).
-  const extras = edges.map((_, i) =>
-    Array.from({ length: extraEdges }, (_, k) =>
-      loadgenConnect(`loadgen-prop-${i}-on-${(i + k + 1) % E}`, {
-        urls: [edges[(i + k + 1) % E].url], n: perEdge, raw: false, sources: 1, stdin: true, reportMs: 500,
-        extra: ['-offset', String(main.offsets[i]), '-client-prefix', `c${k + 1}-`],
-      }),
-    ),
-  );
-  for (const lg of extras.flat()) await loadgenReady(lg, perEdge, 60000);
-  const socketsPerSession = 1 + extraEdges;
+  const extraEdges = socketsPerSession - 1;
   // Presence settled before measuring: the registry counts every socket.
   const total = n + perEdge * E * extraEdges;
   await until(async () => ((await registryMetrics(registry.base)).connections === total ? true : undefined), { timeoutMs: 60000, intervalMs: 250, what: `the registry to count ${total} connections`, proc: registry.proc });
-  const targets = [];
-  for (let j = 0; j < perEdge; j++) for (let i = 0; i < E; i++) targets.push({ user: main.offsets[i] + j, lgs: [main.lgs[i], ...extras[i]] });
   const headers = { authorization: `Bearer ${token}` };
+  const checked = (kind, status, send) => async (sid) => {
+    const res = await send(sid);
+    if (res.status !== status) throw new Error(`propagation: ${kind} of ${sid}: HTTP ${res.status} (want ${status}): ${(await res.text()).slice(0, 300)}`);
+    await res.arrayBuffer();
+  };
   const kinds = [
-    { kind: 'kill', count: cfg.propagationKills, status: 202, request: (sid) => fetch(`${admin.base}/v1/sessions/${sid}/kill`, { method: 'POST', headers, signal: AbortSignal.timeout(10000) }) },
+    { kind: 'kill', count: cfg.propagationKills, call: checked('kill', 202, (sid) => fetch(`${admin.base}/v1/sessions/${sid}/kill`, { method: 'POST', headers, signal: AbortSignal.timeout(10000) })) },
     {
-      kind: 'blacklist', count: cfg.propagationBlacklists, status: 201,
-      request: (sid) => fetch(`${admin.base}/v1/blacklist/sessions`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ sessionId: sid, ttlSeconds: 3600, reason: 'bench propagation' }), signal: AbortSignal.timeout(10000) }),
+      kind: 'blacklist', count: cfg.propagationBlacklists,
+      call: checked('blacklist', 201, (sid) => fetch(`${admin.base}/v1/blacklist/sessions`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ sessionId: sid, ttlSeconds: 3600, reason: 'bench propagation' }), signal: AbortSignal.timeout(10000) })),
     },
   ];
-  const spacingMs = 1000 / cfg.propagationRate;
   const out = { sessions: n, edges: E, socketsPerSession, targetsPerEdge: perEdge, ratePerSecond: cfg.propagationRate, connectWallMs: main.connectWallMs };
+  const time = propagationTimer(cfg.propagationRate);
   let next = 0;
-  let lastStart = -Infinity;
-  for (const { kind, count, status, request } of kinds) {
-    const closeMs = [];
-    const closeLowerMs = [];
-    const answerMs = [];
-    const misses = [];
-    let markRoundTripMaxMs = 0;
-    for (let t = 0; t < count; t++) {
-      const { user, lgs } = targets[next++];
-      const wait = lastStart + spacingMs - performance.now();
-      if (wait > 0) await sleep(wait);
-      lastStart = performance.now();
-      const from = lgs.map((lg) => lg.messages.length);
-      const markWritten = performance.now();
-      for (const lg of lgs) lg.send('mark');
-      await Promise.all(lgs.map((lg, k) => lg.waitFor((m) => m.event === 'marked', 5000, 'the mark', from[k])));
-      // Every loadgen marked before this moment: a close time counted from its mark is an upper bound of the
-      // time from the request, too long by at most the mark's round trip (markRoundTripMaxMs).
-      const sentAt = performance.now();
-      markRoundTripMaxMs = Math.max(markRoundTripMaxMs, sentAt - markWritten);
-      const res = await request(`s${user}`);
-      answerMs.push(performance.now() - sentAt);
-      if (res.status !== status) throw new Error(`propagation: ${kind} of s${user}: HTTP ${res.status} (want ${status}): ${(await res.text()).slice(0, 300)}`);
-      await res.arrayBuffer();
-      for (;;) {
-        const f = lgs.map((lg) => lg.messages.length);
-        for (const lg of lgs) lg.send('snap');
-        const snaps = await Promise.all(lgs.map((lg, k) => lg.waitFor((m) => m.event === 'snap', 5000, 'a snap', f[k])));
-        if (snaps.every((s) => s.closedSinceMark >= 1)) {
-          const last = Math.max(...snaps.map((s) => s.lastCloseMs));
-          closeMs.push(last);
-          // If every mark had landed as it was written: the other end of the interval.
-          closeLowerMs.push(Math.max(0, last - (sentAt - markWritten)));
-          break;
-        }
-        if (performance.now() - sentAt > 5000) {
-          misses.push({ session: `s${user}`, closed: snaps.map((s) => s.closedSinceMark) });
-          break;
-        }
-        await sleep(2);
-      }
-    }
-    out[kind] = { requests: count, lastSocketClosedMs: msSummary(closeMs), lastSocketClosedLowerBoundMs: msSummary(closeLowerMs), answerMs: msSummary(answerMs), misses: misses.length, missSamples: misses.slice(0, 5), markRoundTripMaxMs };
-    log(`propagation: ${kind}: last socket closed p50 ${out[kind].lastSocketClosedMs.p50?.toFixed(1)} ms, p99 ${out[kind].lastSocketClosedMs.p99?.toFixed(1)} ms, max ${out[kind].lastSocketClosedMs.max?.toFixed(1)} ms; answer p99 ${out[kind].answerMs.p99?.toFixed(1)} ms; ${misses.length} missed`);
+  for (const { kind, count, call } of kinds) {
+    const batch = targets.slice(next, (next += count)).map((t) => ({ id: `s${t.user}`, lgs: t.lgs }));
+    out[kind] = await time(batch, call);
+    log(`propagation: ${kind}: last socket closed p50 ${out[kind].lastSocketClosedMs.p50?.toFixed(1)} ms, p99 ${out[kind].lastSocketClosedMs.p99?.toFixed(1)} ms, max ${out[kind].lastSocketClosedMs.max?.toFixed(1)} ms; answer p99 ${out[kind].answerMs.p99?.toFixed(1)} ms; ${out[kind].misses} missed`);
   }
   // Close codes as the loadgens counted them (their next stats lines).
   const all = [...main.lgs, ...extras.flat()];
-  const froms = all.map((lg) => lg.messages.length);
-  const stats = await Promise.all(all.map((lg, k) => lg.waitFor((m) => m.event === 'stats', 5000, 'a stats line', froms[k])));
-  const closes = {};
-  for (const s of stats) for (const [reason, c] of Object.entries(s.closes ?? {})) closes[reason.slice(0, 40)] = (closes[reason.slice(0, 40)] ?? 0) + c;
+  const closes = await closeReasons(all);
   const byCode = (code) => Object.entries(closes).filter(([r]) => r.startsWith(`close frame ${code}`)).reduce((a, [, c]) => a + c, 0);
   out.closeReasons = closes;
   out.killedCloses = { code: 4005, counted: byCode(4005), expected: cfg.propagationKills * socketsPerSession };
@@ -1265,6 +1250,8 @@ async function main() {
     connect: {},
     latency: {},
     broadcast: {},
+    // capacity-<peer>: the peers' capacity and kill propagation, by peer kind.
+    capacityPeers: {},
     errors: [],
     loadAverageAtStart: readLoadAverage(),
     // Per phase: the load average before it, and how long the bench waited for it to drop.
@@ -1280,7 +1267,7 @@ async function main() {
   if (cfg.merge && existsSync(cfg.resultsPath)) {
     // Keep what the previous run measured for the phases not selected now (each phase records when it ran).
     const prev = JSON.parse(readFileSync(cfg.resultsPath, 'utf8'));
-    for (const k of ['memory', 'push', 'connect', 'latency', 'broadcast', 'loadAverages', 'phaseStartedAt', 'phaseSeconds']) results[k] = { ...(prev[k] ?? {}) };
+    for (const k of ['memory', 'push', 'connect', 'latency', 'broadcast', 'capacityPeers', 'loadAverages', 'phaseStartedAt', 'phaseSeconds']) results[k] = { ...(prev[k] ?? {}) };
     if (prev.capacity && !cfg.phases.includes('capacity')) results.capacity = prev.capacity;
     if (prev.propagation && !cfg.phases.includes('propagation')) results.propagation = prev.propagation;
     if (prev.churn && !cfg.phases.includes('churn')) results.churn = prev.churn;
@@ -1320,6 +1307,11 @@ async function main() {
     const [scenario, ...kind] = name.split('-');
     phases[name] = async () => (results[scenario][kind.join('-')] = await run(tmp));
   }
+  // The peers' capacity and kill propagation (bench/phases/peer-capacity.mjs), in the edges' capacity topology's sizes.
+  const capacityPhases = peerCapacityPhases(PEER_KINDS, {
+    cfg, log, startPeer, peerCtx, capacityServerCount, edgeSocketsPerSession, connectCapacityLoadgens, holdTargets, readPeerMemory, readLoadAverage,
+  });
+  for (const [name, run] of Object.entries(capacityPhases)) phases[name] = async () => (results.capacityPeers[name.slice('capacity-'.length)] = await run(tmp));
   try {
     for (const name of cfg.phases) {
       if (stopping) break;
@@ -1377,6 +1369,10 @@ function printSummary(r) {
   if (k) lines.push(`  capacity       : ${k.opened}/${k.connections} sessions in ${f(k.connectWallMs / 1000, 1)} s; KiB/conn after GC: edges ${f(k.edgesMemory.kibPerConnection)}, nats ${f(k.nats.kibPerConnection)}, registry ${f(k.registry.kibPerConnection)} (counts ${k.registry.connectionsCounted}); full edge ${f(k.fill?.kibPerConnection)} at ${k.fill?.connections}`);
   const pg = r.propagation;
   if (pg) lines.push(`  propagation    : last socket closed p50/p99/max: kill ${f(pg.kill.lastSocketClosedMs.p50, 1)}/${f(pg.kill.lastSocketClosedMs.p99, 1)}/${f(pg.kill.lastSocketClosedMs.max, 1)} ms, blacklist ${f(pg.blacklist.lastSocketClosedMs.p50, 1)}/${f(pg.blacklist.lastSocketClosedMs.p99, 1)}/${f(pg.blacklist.lastSocketClosedMs.max, 1)} ms (201 p99 ${f(pg.blacklist.answerMs.p99, 1)} ms) with ${pg.sessions} sessions`);
+  for (const [kind, c] of Object.entries(r.capacityPeers ?? {})) {
+    const pk = c.propagation?.kill.lastSocketClosedMs;
+    lines.push(`  capacity ${kind.padEnd(17)}: ${c.opened}/${c.requested} sessions on ${c.servers} server(s) in ${f(c.connectWallMs / 1000, 1)} s; ${f(c.memory.kibPerConnection)} KiB/conn after GC${pk ? `; kill last socket closed p50/p99/max ${f(pk.p50, 1)}/${f(pk.p99, 1)}/${f(pk.max, 1)} ms` : ''}`);
+  }
   const ch = r.churn;
   if (ch) lines.push(`  churn          : ${ch.disconnects} disconnects / ${ch.connects} reconnects in ${ch.seconds} s, ${ch.failures.reconnectsFailed} failed; presence ${ch.presence.exact ? 'exact' : 'NOT EXACT'} (registry ${ch.presence.registry.connections}, edges ${ch.presence.edges.connections}, truth ${ch.presence.truth}); edges RSS growth after GC ${f(ch.edgesGrowthRatio, 3)}`);
   if (pr) lines.push(`  push raw uWS   : ${f(pr.deliveriesPerSecond, 0)} deliveries/s, ${f(pr.serverUsPerDelivery)} us server CPU/delivery (user ${f(pr.serverUserUsPerDelivery)} + system ${f(pr.serverSystemUsPerDelivery)})`);

@@ -10,9 +10,14 @@
 //       broadcast, waitGo, name}),               broadcast: to every socket (broadcastLoadgenArgs)
 //     broadcastLoadgenArgs,                      what a socket needs to receive broadcasts
 //     auth,                                      how its sockets authenticate (the connect storm)
+//     prepareKill(), kill(user), killApi,        the peer's own "disconnect this user now" server call
+//                                                (capacity-<peer> times it like the edge's admin kill)
 //     stop() }
+// ctx.nodes asks for more server processes than the usual topology (2 Socket.IO processes, 1 Centrifugo
+// node): the capacity phases spread 100,000 sockets over as many processes as the edges get.
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { forceGc, freePort, getJson, startNats, tcpReachable, until } from './services.mjs';
 
@@ -26,8 +31,16 @@ export const PEERS = {
 };
 
 /**
+ * How many server processes a peer can spread its sockets over: Centrifugo's memory broker does not
+ * connect nodes (a disconnect or publish reaches one node's clients only), so it is one node.
+ */
+export function peerMaxNodes(kind) {
+  return kind === 'centrifugo-memory' ? 1 : Infinity;
+}
+
+/**
  * ctx: { procs, root, loadgen, natsServer, centrifugo?, centrifugoMissing?, redisServer?, redisMissing?,
- * tmp, secret (HS256), payloadBytes }. Throws (with the reason) when the peer is not available.
+ * tmp, secret (HS256), payloadBytes, nodes? }. Throws (with the reason) when the peer is not available.
  */
 export async function startPeer(kind, ctx) {
   const missing = peerMissing(kind, ctx);
@@ -68,7 +81,8 @@ async function startSocketio(ctx, dir) {
   await until(() => tcpReachable(redisPort), { timeoutMs: 15000, what: 'redis-server port', proc: redis });
   const redisUrl = `redis://127.0.0.1:${redisPort}`;
   const servers = [];
-  for (const name of ['socketio-a', 'socketio-b']) {
+  const names = Array.from({ length: ctx.nodes ?? 2 }, (_, i) => `socketio-${String.fromCharCode(97 + i)}`);
+  for (const name of names) {
     const inspectPort = await freePort();
     const proc = procs.start(name, process.execPath, [`--inspect=127.0.0.1:${inspectPort}`, join(sio, 'server.mjs'), '--redis', redisUrl, '--secret', ctx.secret], {
       cwd: sio,
@@ -78,6 +92,18 @@ async function startSocketio(ctx, dir) {
     const base = `http://127.0.0.1:${msg.port}`;
     servers.push({ name, proc, pid: proc.pid, port: msg.port, inspectPort, base, readStats: () => getJson(`${base}/stats`) });
   }
+  let emitterClient;
+  let emitter;
+  const killEmitter = async () => {
+    if (emitter) return emitter;
+    const require = createRequire(join(sio, 'package.json'));
+    const { Emitter } = require('@socket.io/redis-emitter');
+    const { createClient } = require('redis');
+    emitterClient = createClient({ url: redisUrl });
+    await emitterClient.connect();
+    emitter = new Emitter(emitterClient);
+    return emitter;
+  };
   return {
     kind: 'socketio',
     label: PEERS.socketio,
@@ -98,7 +124,12 @@ async function startSocketio(ctx, dir) {
     broadcastPublisherKind: 'Node, @socket.io/redis-emitter (emitter.emit: every socket of the namespace, a process per publish call)',
     broadcastLoadgenArgs: [],
     auth: 'HS256 JWT in the namespace CONNECT auth ({token}), verified with node:crypto in an io.use middleware (bench/peers/socketio/server.mjs)',
+    // The emitter is loaded lazily from the peer's own node_modules (the bench's root does not depend on it).
+    prepareKill: () => killEmitter(),
+    kill: async (user) => (await killEmitter()).in(user).disconnectSockets(true),
+    killApi: '@socket.io/redis-emitter `emitter.in(<user room>).disconnectSockets(true)` from the bench process (a Redis PUBLISH on the adapter\'s request channel; it returns nothing, so there is no answer to time)',
     stop: async () => {
+      if (emitterClient) await emitterClient.quit().catch(() => undefined);
       await Promise.all(servers.map((s) => s.proc.stop()));
       await redis.stop();
     },
@@ -107,35 +138,44 @@ async function startSocketio(ctx, dir) {
 
 async function startCentrifugo(kind, ctx, dir) {
   const { procs } = ctx;
-  const [port, internalPort] = await Promise.all([freePort(), freePort()]);
+  const nodes = ctx.nodes ?? 1;
+  if (nodes > peerMaxNodes(kind)) throw new Error(`${kind}: at most ${peerMaxNodes(kind)} node(s), ${nodes} asked`);
   const apiKey = randomBytes(16).toString('hex');
-  const config = {
-    log: { level: 'error' },
-    http_server: { address: '127.0.0.1', port, internal_address: '127.0.0.1', internal_port: String(internalPort) },
-    client: {
-      token: { hmac_secret_key: ctx.secret },
-      // A server-side personal channel per user (personal:#<user>): Centrifugo's targeted push.
-      subscribe_to_user_personal_channel: { enabled: true, personal_channel_namespace: 'personal' },
-    },
-    // Broadcast: the tokens of the broadcast phase carry "channels": ["all"] (a server-side subscription).
-    channel: { namespaces: [{ name: 'personal' }] },
-    http_api: { key: apiKey },
-    // pprof on the internal port: /debug/pprof/heap?gc=1 runs a full GC (the "after GC" reading).
-    debug: { enabled: true },
-  };
   let nats;
-  if (kind === 'centrifugo-nats') {
-    nats = await startNats(procs, { bin: ctx.natsServer, dir: join(dir, 'nats') });
-    // Raw mode: subject cf.<channel with ':' as '.'> carries the payload as it is, so the same Go
-    // publisher feeds Centrifugo over NATS as it feeds the edges.
-    config.broker = { enabled: true, type: 'nats', nats: { url: nats.url, raw_mode: { enabled: true, prefix: 'cf.', channel_replacements: { ':': '.' } } } };
+  if (kind === 'centrifugo-nats') nats = await startNats(procs, { bin: ctx.natsServer, dir: join(dir, 'nats') });
+  const servers = [];
+  for (let i = 0; i < nodes; i++) {
+    const [port, internalPort] = await Promise.all([freePort(), freePort()]);
+    const config = {
+      log: { level: 'error' },
+      http_server: { address: '127.0.0.1', port, internal_address: '127.0.0.1', internal_port: String(internalPort) },
+      client: {
+        token: { hmac_secret_key: ctx.secret },
+        // A server-side personal channel per user (personal:#<user>): Centrifugo's targeted push.
+        subscribe_to_user_personal_channel: { enabled: true, personal_channel_namespace: 'personal' },
+      },
+      // Broadcast: the tokens of the broadcast phase carry "channels": ["all"] (a server-side subscription).
+      channel: { namespaces: [{ name: 'personal' }] },
+      http_api: { key: apiKey },
+      // pprof on the internal port: /debug/pprof/heap?gc=1 runs a full GC (the "after GC" reading).
+      debug: { enabled: true },
+    };
+    if (nats) {
+      // Raw mode: subject cf.<channel with ':' as '.'> carries the payload as it is, so the same Go
+      // publisher feeds Centrifugo over NATS as it feeds the edges. Control messages (a disconnect
+      // sent to one node) reach the other nodes over the same nats-server.
+      config.broker = { enabled: true, type: 'nats', nats: { url: nats.url, raw_mode: { enabled: true, prefix: 'cf.', channel_replacements: { ':': '.' } } } };
+    }
+    const configPath = join(dir, `centrifugo-${i}.json`);
+    writeFileSync(configPath, JSON.stringify(config, null, 2));
+    // The first node keeps the name the other phases' results use.
+    const name = i === 0 ? 'centrifugo' : `centrifugo-${i + 1}`;
+    const proc = procs.start(nodes === 1 ? kind : `${kind}-${i + 1}`, ctx.centrifugo, ['--config', configPath]);
+    await until(() => tcpReachable(port), { timeoutMs: 20000, what: `${kind} port`, proc });
+    await until(() => tcpReachable(internalPort), { timeoutMs: 20000, what: `${kind} internal port`, proc });
+    servers.push({ name, proc, pid: proc.pid, port, internal: `http://127.0.0.1:${internalPort}` });
   }
-  const configPath = join(dir, 'centrifugo.json');
-  writeFileSync(configPath, JSON.stringify(config, null, 2));
-  const proc = procs.start(kind, ctx.centrifugo, ['--config', configPath]);
-  await until(() => tcpReachable(port), { timeoutMs: 20000, what: `${kind} port`, proc });
-  const internal = `http://127.0.0.1:${internalPort}`;
-  await until(() => tcpReachable(internalPort), { timeoutMs: 20000, what: `${kind} internal port`, proc });
+  const { internal } = servers[0];
   const via = nats
     ? ['-nats', nats.url, '-subject-prefix', 'cf.personal.#', '-subject-encoding', 'plain']
     : ['-http-api', `${internal}/api`, '-api-key', apiKey, '-channel-prefix', 'personal:#'];
@@ -144,16 +184,19 @@ async function startCentrifugo(kind, ctx, dir) {
   return {
     kind,
     label: PEERS[kind],
-    urls: [`ws://127.0.0.1:${port}/connection/websocket`],
+    urls: servers.map((s) => `ws://127.0.0.1:${s.port}/connection/websocket`),
     loadgenArgs: ['-proto', 'centrifugo', '-secret', ctx.secret, '-subprotocol', '', '-client-prefix', ''],
-    servers: [{ name: 'centrifugo', proc, pid: proc.pid }],
+    servers,
     support: nats ? { nats: nats.proc.pid } : {},
     gcMethod: 'runtime.GC() through GET /debug/pprof/heap?gc=1',
-    gc: async () => {
-      const res = await fetch(`${internal}/debug/pprof/heap?gc=1`, { signal: AbortSignal.timeout(30000) });
-      await res.arrayBuffer();
-      if (!res.ok) throw new Error(`centrifugo pprof heap?gc=1: HTTP ${res.status}`);
-    },
+    gc: () =>
+      Promise.all(
+        servers.map(async (s) => {
+          const res = await fetch(`${s.internal}/debug/pprof/heap?gc=1`, { signal: AbortSignal.timeout(30000) });
+          await res.arrayBuffer();
+          if (!res.ok) throw new Error(`${s.name} pprof heap?gc=1: HTTP ${res.status}`);
+        }),
+      ),
     publisher: (o) =>
       procs.start(
         o.name ?? 'publisher',
@@ -167,8 +210,18 @@ async function startCentrifugo(kind, ctx, dir) {
       : `Go, HTTP server API /api/batch, one publish to channel "${BROADCAST_CHANNEL}" per request and broadcast (a process per publish call)`,
     broadcastLoadgenArgs: ['-claims', JSON.stringify({ channels: [BROADCAST_CHANNEL] })],
     auth: 'HS256 JWT in the connect command (client.token.hmac_secret_key), then the server-side personal channel subscription',
+    prepareKill: async () => {},
+    // The server API's disconnect, sent to the first node (the others get it as a control message over NATS).
+    kill: async (user) => {
+      const res = await fetch(`${internal}/api/disconnect`, {
+        method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': apiKey }, body: JSON.stringify({ user }), signal: AbortSignal.timeout(10000),
+      });
+      const body = await res.text();
+      if (!res.ok || body.includes('"error"')) throw new Error(`${kind} /api/disconnect of ${user}: HTTP ${res.status} ${body.slice(0, 300)}`);
+    },
+    killApi: `HTTP server API \`POST /api/disconnect\` {"user": <user>} with the API key, on the first node${nodes > 1 ? ' (the other nodes get it as a control message over NATS)' : ''}`,
     stop: async () => {
-      await proc.stop();
+      await Promise.all(servers.map((s) => s.proc.stop()));
       if (nats) await nats.proc.stop();
     },
   };

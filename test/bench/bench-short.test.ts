@@ -37,14 +37,16 @@ interface Results {
   latency: Record<string, Figures>;
   broadcast: Record<string, Figures>;
   capacity?: Figures;
+  capacityPeers: Record<string, Figures>;
   propagation?: Figures;
   churn?: Figures;
   phaseSeconds: Record<string, number>;
   durationS: number;
 }
 
-/** A phase's figures: `<scenario>-<server>` phases live under results[<scenario>][<server>], the others under results[<phase>]. */
+/** A phase's figures: `<scenario>-<server>` phases live under results[<scenario>][<server>] (capacity-<peer>: results.capacityPeers[<peer>]), the others under results[<phase>]. */
 function figuresOf(r: Results, phase: string): Figures | undefined {
+  if (phase.startsWith('capacity-')) return r.capacityPeers[phase.slice('capacity-'.length)];
   const dash = phase.indexOf('-');
   const group = dash > 0 ? (r as unknown as Record<string, Record<string, Figures> | undefined>)[phase.slice(0, dash)] : undefined;
   if (group && typeof group === 'object' && ['memory', 'push', 'connect', 'latency', 'broadcast'].includes(phase.slice(0, dash))) return group[phase.slice(dash + 1)];
@@ -117,6 +119,14 @@ describe('npm run bench in its short mode', () => {
     for (const kind of ['kill', 'blacklist']) expect({ kind, misses: prop[kind].misses, closed: prop[kind].lastSocketClosedMs.count }).toEqual({ kind, misses: 0, closed: prop[kind].requests });
     expect(prop.killedCloses.counted).toBe(prop.killedCloses.expected);
     expect(prop.blacklistedCloses.counted).toBe(prop.blacklistedCloses.expected);
+    // The peers' capacity and kill propagation: every session held, every kill closed every socket of its user.
+    for (const [k, c] of Object.entries(r.capacityPeers)) {
+      expect({ k, opened: c.opened }).toEqual({ k, opened: c.sessions });
+      expect(Number.isFinite(c.memory.kibPerConnection), `capacity-${k}`).toBe(true);
+      const kill = c.propagation.kill;
+      expect({ k, misses: kill.misses, closed: kill.lastSocketClosedMs.count }).toEqual({ k, misses: 0, closed: kill.requests });
+      expect({ k, closes: c.propagation.closes.counted }).toEqual({ k, closes: c.propagation.closes.expected });
+    }
     const churn = r.churn!;
     expect(churn.disconnects).toBeGreaterThanOrEqual(churn.ratePerSecond * churn.seconds);
     expect(churn.connects + churn.failures.reconnectsFailed).toBe(churn.disconnects);
