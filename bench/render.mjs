@@ -537,7 +537,7 @@ export function renderMarkdown(r, { svgPaths, telemetry, durable }) {
   L.push(
     '```sh',
     'npm ci && npm run build      # the edge is services/edge/dist/main.js',
-    `npm run bench                # about 12 to 16 minutes on 2 cores${r.mergedFrom ? '' : ` (this run: ${r.durationS ?? '?'} s)`}, first run +5 minutes to build Centrifugo; writes bench/results/latest.json and this page`,
+    `npm run bench                # about 15 to 20 minutes on 2 cores${r.mergedFrom ? '' : ` (this run: ${r.durationS ?? '?'} s)`}, first run +5 minutes to build Centrifugo; writes bench/results/latest.json and this page`,
     'npm run bench -- --short     # CI smoke (BENCH_SHORT=1): every phase at tiny sizes, output to a temporary folder; not benchmarks',
     '```',
     '',
