@@ -5,7 +5,6 @@ import { BlacklistIndex } from './blacklist-index.js';
 import { BlacklistStore } from './blacklist-store.js';
 import { unavailable } from './errors.js';
 
-
 export interface BlacklistBucketOptions {
   readonly bus: Bus;
   readonly bucket: string;

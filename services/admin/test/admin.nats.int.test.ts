@@ -1,8 +1,7 @@
 import { createBus, type Bus, type BusMessage } from '@session-mesh/bus';
-import { blacklistKey, decodeId, Header, parseBlacklistEntry } from '@session-mesh/protocol';
+import { BLACKLIST_HISTORY, blacklistKey, decodeId, Header, parseBlacklistEntry } from '@session-mesh/protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startNatsServer, type NatsServerHandle } from '../../../test/support/nats-server.js';
-import { BLACKLIST_HISTORY } from '@session-mesh/protocol';
 import { admin, buildTestAdmin, copy, subjects, type TestAdmin } from './support/admin-harness.js';
 import { waitFor } from '../../../test/support/wait-for.js';
 

@@ -417,4 +417,3 @@ export function parseKill(subjects: Subjects, msg: BusMessage): KillOrder | unde
   const closeCode = headers?.get(Header.CloseCode) === String(CloseCode.TOO_MANY_CONNECTIONS) ? CloseCode.TOO_MANY_CONNECTIONS : CloseCode.KILLED;
   return { kind, id, session, client, reason: reason === '' ? undefined : reason, closeCode };
 }
-
